@@ -1,0 +1,32 @@
+/* blas_check.h -- BLAS sanity at the start of every computing command.
+ *
+ * Logs the OpenBLAS core and thread count, checks a 64x64 cblas_sgemm
+ * against a naive loop, and warns once when OpenBLAS runs a generic
+ * fallback kernel on a CPU that has AVX2/AVX-512 (OpenBLAS 0.3.21 misdetects
+ * some recent CPUs and runs Prescott kernels at a fifth of the speed).
+ */
+#ifndef STRATA_BLAS_CHECK_H
+#define STRATA_BLAS_CHECK_H
+
+#include <stdbool.h>
+
+#include "strata/error.h"
+
+typedef struct blas_info {
+    char core[64];     /* openblas_get_corename() */
+    int threads;       /* openblas_get_num_threads() */
+    bool cpu_avx2;     /* CPU supports AVX2 */
+    bool cpu_avx512;   /* CPU supports AVX-512F */
+    bool generic_core; /* core is a slow fallback (Prescott, Core2, ...) */
+    const char *suggest_coretype; /* value for OPENBLAS_CORETYPE, or NULL */
+    double max_err;    /* max |sgemm - naive| of the 64x64 check */
+} blas_info;
+
+/* Fill `info`; ST_EBLAS if sgemm disagrees with the naive product. */
+st_status blas_probe(blas_info *info);
+/* blas_probe + log the result (rank 0) + warn about a fallback core. */
+st_status blas_check(void);
+/* True for OpenBLAS core names that are generic fallbacks on x86-64. */
+bool blas_core_is_generic(const char *core);
+
+#endif

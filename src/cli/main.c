@@ -1,0 +1,242 @@
+/* main.c -- `strata <command> [options]`: parse, dispatch, exit.
+ *
+ * The only place in strata that calls exit codes into being: library code
+ * returns st_status, commands turn it into an exit code with cli_report(). */
+#include <mpi.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "config.h"
+#include "strata/config.h"
+#include "strata/log.h"
+
+static const cli_cmd *const commands[] = {
+    &cmd_prepare, &cmd_substrate, &cmd_grow,    &cmd_eval,   &cmd_generate,
+    &cmd_merge,   &cmd_metrics,   &cmd_inspect, &cmd_config,
+};
+enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
+
+/* Options every command takes; --config/--set only where uses_config. */
+static const cli_opt common_opts[] = {
+    {"help", CLI_FLAG, NULL, NULL, "show this help and exit"},
+    {"log-level", CLI_VALUE, "LEVEL", "info", "error, warn, info or debug"},
+    {"log-all-ranks", CLI_FLAG, NULL, NULL, "let every MPI rank print, not only rank 0"},
+    {"config", CLI_VALUE, "FILE", NULL, "read settings from an INI file"},
+    {"set", CLI_LIST, "SECTION.KEY=VALUE", NULL, "override one setting (repeatable; applied after --config)"},
+    {NULL, 0, NULL, NULL, NULL},
+};
+enum { NCOMMON = 5, COMMON_CONFIG = 3 };
+
+static int count_opts(const cli_opt *o)
+{
+    int n = 0;
+    while (o && o[n].name) n++;
+    return n;
+}
+
+static const cli_opt *opt_at(const cli_cmd *c, int i)
+{
+    return i < NCOMMON ? &common_opts[i] : &c->opts[i - NCOMMON];
+}
+
+static int opt_index(const cli_cmd *c, const char *name)
+{
+    int n = NCOMMON + count_opts(c->opts);
+    for (int i = 0; i < n; i++) {
+        if (i >= COMMON_CONFIG && i < NCOMMON && !c->uses_config) continue;
+        if (strcmp(opt_at(c, i)->name, name) == 0) return i;
+    }
+    return -1;
+}
+
+bool cli_flag(const cli_args *a, const char *name)
+{
+    int i = opt_index(a->cmd, name);
+    return i >= 0 && a->flag[i];
+}
+
+const char *cli_value(const cli_args *a, const char *name)
+{
+    int i = opt_index(a->cmd, name);
+    return i >= 0 ? a->value[i] : NULL;
+}
+
+int cli_list(const cli_args *a, const char *name, const char *const **items)
+{
+    int i = opt_index(a->cmd, name);
+    if (i < 0) {
+        *items = NULL;
+        return 0;
+    }
+    *items = a->list[i];
+    return a->nlist[i];
+}
+
+int cli_report(st_status st)
+{
+    if (st == ST_OK) return 0;
+    const char *msg = st_last_error();
+    if (msg[0])
+        log_error("%s", msg);
+    else
+        log_error("%s", st_status_name(st));
+    log_debug("(reported at %s)", st_last_error_where());
+    return st_exit_code(st);
+}
+
+static void print_opt(FILE *f, const cli_opt *o)
+{
+    char left[64];
+    snprintf(left, sizeof left, "--%s%s%s", o->name, o->metavar ? " " : "", o->metavar ? o->metavar : "");
+    fprintf(f, "  %-30s %s", left, o->help);
+    if (o->def) fprintf(f, " [default: %s]", o->def);
+    fputc('\n', f);
+}
+
+static void print_main_help(FILE *f)
+{
+    fprintf(f,
+            "Usage: strata <command> [options]\n"
+            "       strata --help | --version\n\n"
+            "Grow transformer language models one block at a time on a frozen glyph\n"
+            "substrate, distributed over MPI (run commands under mpirun for several ranks).\n\n"
+            "Commands:\n");
+    for (int i = 0; i < NCOMMANDS; i++)
+        fprintf(f, "  %-10s %s%s\n", commands[i]->name, commands[i]->summary,
+                commands[i]->run ? "" : " (not built yet)");
+    fprintf(f, "\n'strata <command> --help' lists a command's options with their defaults.\n"
+               "Exit codes: 0 done; 2 bad usage or config; 3 bad input data; 4 checkpoint\n"
+               "problem; 75 preempted after a clean checkpoint; 1 anything else.\n");
+}
+
+static void print_cmd_help(FILE *f, const cli_cmd *c)
+{
+    fprintf(f, "Usage: strata %s %s\n\n%s.\n", c->name, c->usage, c->summary);
+    if (!c->run) fprintf(f, "\nThis command is not built yet in strata %s.\n", PACKAGE_VERSION);
+    if (c->description) fprintf(f, "\n%s\n", c->description);
+    fprintf(f, "\nOptions:\n");
+    for (int i = 0; c->opts && c->opts[i].name; i++) print_opt(f, &c->opts[i]);
+    for (int i = 0; i < NCOMMON; i++)
+        if (i < COMMON_CONFIG || c->uses_config) print_opt(f, &common_opts[i]);
+    if (c->uses_config) {
+        fprintf(f, "\nSettings (INI [section] key, or --set section.key=value):\n");
+        cfg_print_help(f);
+    }
+}
+
+/* Parse argv[2..] of a command.  Returns 0 or an exit code (2) after printing. */
+static int parse_args(const cli_cmd *c, int argc, char **argv, cli_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->cmd = c;
+    a->pos = calloc((size_t)argc + 1, sizeof *a->pos);
+    if (!a->pos) return 1;
+    bool only_pos = false;
+    for (int i = 0; i < argc; i++) {
+        const char *arg = argv[i];
+        if (only_pos || arg[0] != '-' || arg[1] == '\0') {
+            a->pos[a->npos++] = arg;
+            continue;
+        }
+        if (strcmp(arg, "--") == 0) {
+            only_pos = true;
+            continue;
+        }
+        if (arg[1] != '-') {
+            if (strcmp(arg, "-h") == 0) {
+                a->flag[0] = true;
+                continue;
+            }
+            fprintf(stderr, "strata %s: unknown option '%s' (see 'strata %s --help')\n", c->name, arg, c->name);
+            return 2;
+        }
+        char name[64];
+        const char *eq = strchr(arg + 2, '=');
+        size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, arg + 2, len);
+        name[len] = '\0';
+        int k = opt_index(c, name);
+        if (k < 0) {
+            fprintf(stderr, "strata %s: unknown option '--%s' (see 'strata %s --help')\n", c->name, name, c->name);
+            return 2;
+        }
+        const cli_opt *o = opt_at(c, k);
+        if (o->kind == CLI_FLAG) {
+            if (eq) {
+                fprintf(stderr, "strata %s: option '--%s' takes no value\n", c->name, name);
+                return 2;
+            }
+            a->flag[k] = true;
+            continue;
+        }
+        const char *val = eq ? eq + 1 : (i + 1 < argc ? argv[++i] : NULL);
+        if (!val) {
+            fprintf(stderr, "strata %s: option '--%s' needs a value (%s)\n", c->name, name, o->metavar);
+            return 2;
+        }
+        if (o->kind == CLI_VALUE) {
+            a->value[k] = val;
+        } else {
+            if (a->nlist[k] == CLI_MAX_LIST) {
+                fprintf(stderr, "strata %s: too many --%s options (at most %d)\n", c->name, name, CLI_MAX_LIST);
+                return 2;
+            }
+            a->list[k][a->nlist[k]++] = val;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        print_main_help(argc < 2 ? stderr : stdout);
+        return argc < 2 ? 2 : 0;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("strata %s\n", PACKAGE_VERSION);
+        return 0;
+    }
+    const cli_cmd *c = NULL;
+    for (int i = 0; i < NCOMMANDS; i++)
+        if (strcmp(argv[1], commands[i]->name) == 0) c = commands[i];
+    if (!c) {
+        fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", argv[1]);
+        return 2;
+    }
+    cli_args args;
+    int rc = parse_args(c, argc - 2, argv + 2, &args);
+    if (rc) goto done;
+    if (args.flag[0]) {
+        print_cmd_help(stdout, c);
+        goto done;
+    }
+    if (!c->run) {
+        fprintf(stderr, "strata %s: this command is not built yet in strata %s\n", c->name, PACKAGE_VERSION);
+        rc = 2;
+        goto done;
+    }
+    log_level lvl = ST_LOG_INFO;
+    const char *lv = cli_value(&args, "log-level");
+    if (lv && log_parse_level(lv, &lvl) != ST_OK) {
+        fprintf(stderr, "strata %s: --log-level '%s' is not one of error, warn, info, debug\n", c->name, lv);
+        rc = 2;
+        goto done;
+    }
+    MPI_Init(&argc, &argv);
+    log_init(MPI_COMM_WORLD, lvl, cli_flag(&args, "log-all-ranks"));
+    rc = c->run(&args);
+    /* A rank that failed alone may leave the others waiting in a collective:
+     * take the whole job down with the failure's exit code.  Preemption
+     * (75) is agreed on by all ranks and finalises normally. */
+    int nranks = 1;
+    MPI_Comm_size(MPI_COMM_WORLD, &nranks);
+    if (rc != 0 && rc != 75 && nranks > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    MPI_Finalize();
+done:
+    free(args.pos);
+    return rc;
+}

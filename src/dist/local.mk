@@ -1,0 +1,1 @@
+## dist: (fragment; see Makefile.am)

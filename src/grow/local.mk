@@ -1,0 +1,1 @@
+## grow: (fragment; see Makefile.am)

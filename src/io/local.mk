@@ -1,0 +1,1 @@
+## io: (fragment; see Makefile.am)

@@ -1,0 +1,1 @@
+## nn: (fragment; see Makefile.am)

@@ -1,0 +1,1 @@
+## substrate: (fragment; see Makefile.am)

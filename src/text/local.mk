@@ -1,0 +1,1 @@
+## text: (fragment; see Makefile.am)

@@ -1,0 +1,89 @@
+/* blas_check.c -- BLAS sanity check (see blas_check.h). */
+#include "strata/blas_check.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "strata/log.h"
+#include "strata/rng.h"
+
+bool blas_core_is_generic(const char *core)
+{
+    static const char *generic[] = {"Prescott", "Core2", "Penryn", "Dunnington", "Nehalem",
+                                    "Atom", "Katmai", "Coppermine", "Northwood", "Banias"};
+    for (size_t i = 0; i < sizeof generic / sizeof generic[0]; i++)
+        if (strcasecmp(core, generic[i]) == 0) return true;
+    return false;
+}
+
+st_status blas_probe(blas_info *info)
+{
+    enum { N = 64 };
+    st_status st = ST_OK;
+    float *a = NULL, *b = NULL, *c = NULL;
+    memset(info, 0, sizeof *info);
+    snprintf(info->core, sizeof info->core, "%s", openblas_get_corename());
+    info->threads = openblas_get_num_threads();
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    info->cpu_avx2 = __builtin_cpu_supports("avx2");
+    info->cpu_avx512 = __builtin_cpu_supports("avx512f");
+#endif
+    info->generic_core = blas_core_is_generic(info->core);
+    if (info->generic_core && info->cpu_avx512)
+        info->suggest_coretype = "SkylakeX";
+    else if (info->generic_core && info->cpu_avx2)
+        info->suggest_coretype = "Haswell";
+
+    a = malloc(sizeof(float) * N * N);
+    b = malloc(sizeof(float) * N * N);
+    c = malloc(sizeof(float) * N * N);
+    CHECK_ALLOC(a);
+    CHECK_ALLOC(b);
+    CHECK_ALLOC(c);
+    rng_t r;
+    rng_init(&r, 42, 0, RNG_TEST);
+    for (int i = 0; i < N * N; i++) {
+        a[i] = (float)(rng_uniform(&r) - 0.5);
+        b[i] = (float)(rng_uniform(&r) - 0.5);
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+    double max_err = 0.0;
+    for (int i = 0; i < N; i++)
+        for (int j = 0; j < N; j++) {
+            double s = 0.0;
+            for (int k = 0; k < N; k++) s += (double)a[i * N + k] * b[k * N + j];
+            double e = fabs(s - c[i * N + j]);
+            if (!(e <= max_err)) max_err = e; /* also catches NaN */
+        }
+    info->max_err = max_err;
+    /* |a|,|b| <= 0.5 and 64 terms: float rounding stays far below 1e-4. */
+    if (!(max_err < 1e-4))
+        FAIL(ST_EBLAS,
+             "OpenBLAS sgemm gives wrong results (max error %.3g on a 64x64 product, core %s); "
+             "try another OPENBLAS_CORETYPE or OpenBLAS build",
+             max_err, info->core);
+out:
+    free(a);
+    free(b);
+    free(c);
+    return st;
+}
+
+st_status blas_check(void)
+{
+    blas_info info;
+    st_status st = blas_probe(&info);
+    if (st != ST_OK) return st;
+    log_info("OpenBLAS core %s, %d thread%s, sgemm check ok (max err %.1e)", info.core,
+             info.threads, info.threads == 1 ? "" : "s", info.max_err);
+    if (info.suggest_coretype && getenv("OPENBLAS_CORETYPE") == NULL)
+        log_warn("OpenBLAS uses its generic %s kernels on a CPU with %s; set "
+                 "OPENBLAS_CORETYPE=%s for several times faster matrix products",
+                 info.core, info.cpu_avx512 ? "AVX-512" : "AVX2", info.suggest_coretype);
+    return ST_OK;
+}

@@ -1,0 +1,17 @@
+## util: logging, status codes, RNG, timers, BLAS sanity.
+libstrata_a_SOURCES += \
+	src/util/error.c \
+	src/util/log.c \
+	src/util/rng.c \
+	src/util/timer.c \
+	src/util/blas_check.c
+noinst_HEADERS += \
+	include/strata/error.h \
+	include/strata/log.h \
+	include/strata/rng.h \
+	include/strata/timer.h \
+	include/strata/blas_check.h \
+	tests/harness.h
+
+check_PROGRAMS += tests/util/test_util
+TESTS += tests/util/test_util

@@ -1,0 +1,38 @@
+# lib.sh -- TAP helpers for strata's shell tests.  Source it, check with the
+# helpers below, end with `finish` (prints the plan last, so nobody has to
+# count).  Every test works in a temp dir $T that is removed on exit.
+set -u
+: "${STRATA:=strata}"
+tap_n=0
+tap_failed=0
+T=$(mktemp -d "${TMPDIR:-/tmp}/strata-test.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+
+ok() { tap_n=$((tap_n + 1)); echo "ok $tap_n - $1"; }
+not_ok() { tap_n=$((tap_n + 1)); tap_failed=1; echo "not ok $tap_n - $1"; }
+
+# expect_exit CODE DESCRIPTION -- CMD...: run CMD, compare its exit code,
+# keep stdout in $T/out and stderr in $T/err.
+expect_exit() {
+    want=$1 desc=$2
+    shift 3
+    "$@" >"$T/out" 2>"$T/err"
+    got=$?
+    if [ "$got" -eq "$want" ]; then ok "$desc"; else
+        not_ok "$desc (exit $got, wanted $want)"
+        sed 's/^/# /' "$T/err" | head -20
+    fi
+}
+
+# expect_grep PATTERN FILE DESCRIPTION
+expect_grep() {
+    if grep -q -- "$1" "$2"; then ok "$3"; else
+        not_ok "$3 (no '$1' in $(basename "$2"))"
+        sed 's/^/# /' "$2" | head -20
+    fi
+}
+
+finish() {
+    echo "1..$tap_n"
+    exit "$tap_failed"
+}

@@ -1,0 +1,1 @@
+## tests that span areas
