@@ -1,0 +1,1 @@
+## benchmarks (built by 'make bench'; not part of make check)

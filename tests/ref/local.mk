@@ -1,0 +1,1 @@
+## whole-model comparison against the PyTorch reference fixture
