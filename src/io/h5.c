@@ -1,12 +1,16 @@
 /* h5.c -- HDF5 helpers (see h5.h for the collective-call and storage rules). */
+#define _GNU_SOURCE /* memfd_create */
 #include "strata/h5.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <hdf5_hl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "config.h"
@@ -290,14 +294,44 @@ st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *
     return st;
 }
 
+/* HDF5 1.10 cannot recover from a failed H5Fclose: the file stays in its ID
+ * table half-destroyed and the process crashes in MPI_Finalize (HDFFV-11052).
+ * After a failed flush the file on disk is incomplete anyway, so for the sec2
+ * driver its remaining writes go to a memory file and the close succeeds; the
+ * caller still gets the error (and removes the temp file).  The MPI-IO driver
+ * offers no such escape: a parallel write that fails at close is fatal. */
+static void discard_pending_writes(h5_file *f)
+{
+    hid_t fapl = H5Fget_access_plist(f->id);
+    void *handle = NULL;
+    if (fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 &&
+        H5Fget_vfd_handle(f->id, fapl, &handle) >= 0 && handle) {
+        int fd = *(int *)handle;
+        /* A memory file: it can be extended and truncated, as HDF5 does on
+         * close (/dev/null cannot be truncated). */
+        int sink = memfd_create("strata-discard", 0);
+        if (sink < 0) sink = open("/dev/null", O_WRONLY);
+        if (sink >= 0) {
+            dup2(sink, fd);
+            close(sink);
+        }
+    }
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eclear2(H5E_DEFAULT);
+}
+
 st_status h5_close(h5_file *f)
 {
     st_status st = ST_OK;
     if (f->id >= 0) {
-        if (H5Fclose(f->id) < 0) {
+        if (f->writable && H5Fflush(f->id, H5F_SCOPE_LOCAL) < 0) {
+            st = h5_fail_at(ST_EHDF5, __FILE__, __LINE__, f, NULL,
+                            "cannot write file (disk full or I/O error?)");
+            discard_pending_writes(f);
+        }
+        if (H5Fclose(f->id) < 0 && st == ST_OK)
             st = h5_fail_at(ST_EHDF5, __FILE__, __LINE__, f, NULL,
                             "cannot close file (disk full or I/O error?)");
-        }
         f->id = H5I_INVALID_HID;
     }
     free(f->path);
