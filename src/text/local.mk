@@ -3,6 +3,7 @@ libstrata_a_SOURCES += \
 	src/text/utf8.c \
 	src/text/tokenizer.c \
 	src/text/tok_learn.c \
+	src/text/tok_h5.c \
 	src/text/tok_internal.h
 noinst_HEADERS += \
 	include/strata/utf8.h \

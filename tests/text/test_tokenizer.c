@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "harness.h"
+#include "strata/h5.h"
 #include "strata/rng.h"
 #include "strata/tokenizer.h"
 #include "strata/utf8.h"
@@ -431,6 +432,98 @@ static void lossless_on_word_list(void **state)
     free(words);
 }
 
+/* ---- HDF5 -------------------------------------------------------------- */
+
+static void assert_same_tokenizer(const tokenizer *a, const tokenizer *b)
+{
+    assert_int_equal(tok_vocab_size(a), tok_vocab_size(b));
+    assert_int_equal(tok_mode_of(a), tok_mode_of(b));
+    assert_int_equal(tok_n_ngrams(a), tok_n_ngrams(b));
+    assert_int_equal(tok_n_chars(a), tok_n_chars(b));
+    assert_int_equal(tok_ngram_max(a), tok_ngram_max(b));
+    for (int id = 0; id < tok_vocab_size(a); id++) {
+        assert_int_equal(tok_kind_of(a, id), tok_kind_of(b, id));
+        assert_int_equal(tok_id_count(a, id), tok_id_count(b, id));
+        size_t la, lb;
+        const char *ta = tok_render_text(a, id, &la), *tb = tok_render_text(b, id, &lb);
+        assert_int_equal(la, lb);
+        if (ta) assert_memory_equal(ta, tb, la);
+    }
+    tok_buf ea, eb;
+    tok_buf_init(&ea);
+    tok_buf_init(&eb);
+    ST_ASSERT_OK(tok_encode(a, (const uint8_t *)sample, strlen(sample), &ea, NULL));
+    ST_ASSERT_OK(tok_encode(b, (const uint8_t *)sample, strlen(sample), &eb, NULL));
+    assert_int_equal(ea.n, eb.n);
+    assert_memory_equal(ea.ids, eb.ids, ea.n * sizeof *ea.ids);
+    tok_buf_free(&ea);
+    tok_buf_free(&eb);
+}
+
+static void hdf5_round_trip_and_validation(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/strata-tok-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    tokenizer *c = learn(sample, strlen(sample), TOK_MODE_COMPACT, 512, 4, 100, 1);
+    tokenizer *b = learn(sample, strlen(sample), TOK_MODE_BMP, 0, 3, 50, 1);
+    h5_file f;
+    ST_ASSERT_OK(h5_create(&f, path, MPI_COMM_SELF, H5_KIND_DATASET));
+    ST_ASSERT_OK(tok_save(&f, "tokenizer", c));
+    hid_t g = H5Gcreate2(f.id, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    assert_true(g >= 0);
+    ST_ASSERT_OK(tok_save_h5(g, "tok_bmp", b)); /* relative to a group */
+    H5Gclose(g);
+    /* a damaged copy: the first special renamed to a byte name */
+    int rank;
+    size_t dims[H5_MAX_RANK];
+    uint8_t *kind = NULL, *text = NULL;
+    int64_t *off = NULL;
+    uint64_t *count = NULL;
+    ST_ASSERT_OK(h5_read(&f, "tokenizer/kind", H5_DT_U8, &rank, dims, (void **)&kind));
+    size_t V = dims[0];
+    ST_ASSERT_OK(h5_read(&f, "tokenizer/text", H5_DT_U8, &rank, dims, (void **)&text));
+    size_t T = dims[0];
+    ST_ASSERT_OK(h5_read(&f, "tokenizer/text_offsets", H5_DT_I64, &rank, dims, (void **)&off));
+    ST_ASSERT_OK(h5_read(&f, "tokenizer/count", H5_DT_U64, &rank, dims, (void **)&count));
+    kind[0] = TOK_BYTE;
+    ST_ASSERT_OK(h5_group(&f, "bad"));
+    ST_ASSERT_OK(h5_attr_set_str(&f, "bad", "mode", "compact"));
+    ST_ASSERT_OK(h5_attr_set_i64(&f, "bad", "tokenizer_version", 1));
+    ST_ASSERT_OK(h5_attr_set_i64(&f, "bad", "vocab_size", (int64_t)V));
+    ST_ASSERT_OK(h5_attr_set_i64(&f, "bad", "ngram_max", 4));
+    ST_ASSERT_OK(h5_write(&f, "bad/kind", H5_DT_U8, 1, &V, kind));
+    ST_ASSERT_OK(h5_write(&f, "bad/count", H5_DT_U64, 1, &V, count));
+    ST_ASSERT_OK(h5_write(&f, "bad/text", H5_DT_U8, 1, &T, text));
+    size_t V1 = V + 1;
+    ST_ASSERT_OK(h5_write(&f, "bad/text_offsets", H5_DT_I64, 1, &V1, off));
+    free(kind);
+    free(text);
+    free(off);
+    free(count);
+    ST_ASSERT_OK(h5_close(&f));
+
+    ST_ASSERT_OK(h5_open(&f, path, MPI_COMM_SELF, false));
+    tokenizer *c2 = NULL, *b2 = NULL, *bad = NULL;
+    ST_ASSERT_OK(tok_load(&f, "tokenizer", &c2));
+    ST_ASSERT_OK(tok_load_h5(f.id, "model/tok_bmp", &b2));
+    assert_same_tokenizer(c, c2);
+    assert_same_tokenizer(b, b2);
+    assert_int_equal(tok_load(&f, "bad", &bad), ST_EDATA);
+    assert_non_null(strstr(st_last_error(), "<|pad|>"));
+    assert_null(bad);
+    assert_int_equal(tok_load(&f, "nothing", &bad), ST_EDATA);
+    assert_non_null(strstr(st_last_error(), "no tokenizer group"));
+    ST_ASSERT_OK(h5_close(&f));
+    tok_free(c);
+    tok_free(c2);
+    tok_free(b);
+    tok_free(b2);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +535,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(greedy_longest_match_and_fallback),
         cmocka_unit_test(lossless_on_random_bytes),
         cmocka_unit_test(lossless_on_word_list),
+        cmocka_unit_test(hdf5_round_trip_and_validation),
     };
     return st_test_main(argc, argv, "test_tokenizer", tests, sizeof tests / sizeof tests[0]);
 }
