@@ -161,7 +161,14 @@ st_status pca_fit(const pca_input *in, int d, MPI_Comm comm, pca_model *out)
     int lwork = -1, liwork = -1, iwq = 0;
     pdsyevd_("V", "L", &p, a, &ione, &ione, desc, w, z, &ione, &ione, desc, &wq, &lwork, &iwq, &liwork, &info, 1, 1);
     if (info) FAIL(ST_EBLAS, "pdsyevd workspace query failed (info %d)", info);
-    lwork = (int)wq + 1;
+    /* The query under-reports for small matrices (PDORMTR then rejects
+     * LWORK): take the documented minimum of pdsyevd plus what pdormtr needs,
+     * whichever is larger. */
+    long trilwmin = 3L * p + (nb * (mloc + 1) > 3 * nb ? nb * (mloc + 1) : 3 * nb);
+    long need = 1 + 6L * p + 2L * mloc * nlocc;
+    if (trilwmin > need) need = trilwmin;
+    need += 2L * p + (long)nb * nb + (long)(mloc + nlocc) * nb;
+    lwork = (int)(wq > (double)need ? wq : (double)need) + 1;
     /* Some ScaLAPACK builds under-report LIWORK; use the documented bound. */
     liwork = iwq > 7 * p + 8 * npcol + 2 ? iwq : 7 * p + 8 * npcol + 2;
     work = malloc((size_t)lwork * sizeof *work);
@@ -171,6 +178,9 @@ st_status pca_fit(const pca_input *in, int d, MPI_Comm comm, pca_model *out)
     pdsyevd_("V", "L", &p, a, &ione, &ione, desc, w, z, &ione, &ione, desc, work, &lwork, iwork, &liwork, &info, 1, 1);
     if (info) FAIL(ST_EBLAS, "pdsyevd failed (info %d) on a %dx%d covariance", info, p, p);
 
+    /* W is documented as global output, but this ScaLAPACK leaves it wrong on
+     * ranks other than grid process (0,0) (= rank 0 of comm): take rank 0's. */
+    CHECK_MPI(MPI_Bcast(w, p, MPI_DOUBLE, 0, comm));
     /* Eigenvalues ascend: component k is global column p-1-k.  Every element
      * is owned by exactly one rank, so a sum gathers it exactly. */
     for (int jl = 0; jl < nlocc; jl++) {
