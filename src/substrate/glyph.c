@@ -13,6 +13,7 @@
 #include "config.h"
 #include "strata/glyph.h"
 #include "strata/log.h"
+#include "strata/utf8.h"
 
 struct glyph_renderer {
     FT_Library lib;
@@ -22,38 +23,6 @@ struct glyph_renderer {
     int cell;
     uint8_t *tmp;   /* [cell*cell] scratch for one character */
 };
-
-/* ---- UTF-8 --------------------------------------------------------------- */
-
-/* Strict decoder: rejects overlong forms, surrogates and values > U+10FFFF.
- * Returns the number of bytes used, 0 on invalid input. */
-static size_t utf8_next(const unsigned char *s, size_t len, uint32_t *cp)
-{
-    if (len == 0) return 0;
-    unsigned c = s[0];
-    size_t n;
-    uint32_t v, min;
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    } else if ((c & 0xE0) == 0xC0) {
-        n = 2, v = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-        n = 3, v = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-        n = 4, v = c & 0x07, min = 0x10000;
-    } else {
-        return 0;
-    }
-    if (len < n) return 0;
-    for (size_t i = 1; i < n; i++) {
-        if ((s[i] & 0xC0) != 0x80) return 0;
-        v = v << 6 | (s[i] & 0x3F);
-    }
-    if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
-    *cp = v;
-    return n;
-}
 
 /* ---- renderer ------------------------------------------------------------ */
 
@@ -336,7 +305,7 @@ st_status glyph_render(glyph_renderer *g, const glyph_item *item, uint8_t *pix)
     CHECK_ALLOC(cps);
     size_t n = 0;
     for (size_t off = 0; off < item->len;) {
-        size_t k = utf8_next((const unsigned char *)item->text + off, item->len - off, &cps[n]);
+        size_t k = utf8_decode((const uint8_t *)item->text + off, item->len - off, &cps[n]);
         if (!k) FAIL(ST_EDATA, "token %d: text is not valid UTF-8 (byte %zu)", item->id, off);
         off += k;
         n++;
@@ -581,7 +550,7 @@ st_status glyph_parse_token(const char *s, uint32_t *cps, size_t max, size_t *n)
     if (len == 0) FAIL(ST_EUSAGE, "empty token");
     for (size_t off = 0; off < len;) {
         if (*n >= max) FAIL(ST_EUSAGE, "token '%s' is longer than %zu characters", s, max);
-        size_t k = utf8_next((const unsigned char *)s + off, len - off, &cps[*n]);
+        size_t k = utf8_decode((const uint8_t *)s + off, len - off, &cps[*n]);
         if (!k) FAIL(ST_EUSAGE, "token '%s' is not valid UTF-8 (byte %zu)", s, off);
         off += k;
         (*n)++;

@@ -20,5 +20,5 @@ MPI_TESTS += \
 ## Benchmark programs (not built by 'make'; 'make bench/substrate-bench').
 EXTRA_PROGRAMS = bench/substrate-bench
 bench_substrate_bench_SOURCES = bench/substrate-bench.c
-bench_substrate_bench_LDADD = libstrata.a $(DEPS_LIBS)
+
 EXTRA_DIST += bench/substrate-bench.sh docs/FORMAT-substrate.md

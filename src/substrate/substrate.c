@@ -9,6 +9,7 @@
 #include "strata/rng.h"
 #include "strata/substrate.h"
 #include "strata/timer.h"
+#include "strata/utf8.h"
 
 static const char *const kind_names[] = {"glyph", "random", "binary", "trainable"};
 
@@ -208,11 +209,11 @@ st_status substrate_items_bmp(glyph_item **items, char **storage, long *vocab)
     st_status st = ST_OK;
     enum { V = 65536 };
     glyph_item *it = calloc(V, sizeof *it);
-    char *buf = malloc((size_t)V * 3);
+    char *buf = malloc((size_t)V * 4);
     CHECK_ALLOC(it);
     CHECK_ALLOC(buf);
     for (uint32_t cp = 0; cp < V; cp++) {
-        char *p = buf + 3 * (size_t)cp;
+        char *p = buf + 4 * (size_t)cp;
         it[cp].id = (int)cp;
         if (cp >= 0xD800 && cp <= 0xDFFF) {
             it[cp].kind = GLYPH_UNUSED;
@@ -220,19 +221,7 @@ st_status substrate_items_bmp(glyph_item **items, char **storage, long *vocab)
         }
         it[cp].kind = GLYPH_CHAR;
         it[cp].text = p;
-        if (cp < 0x80) {
-            p[0] = (char)cp;
-            it[cp].len = 1;
-        } else if (cp < 0x800) {
-            p[0] = (char)(0xC0 | cp >> 6);
-            p[1] = (char)(0x80 | (cp & 0x3F));
-            it[cp].len = 2;
-        } else {
-            p[0] = (char)(0xE0 | cp >> 12);
-            p[1] = (char)(0x80 | (cp >> 6 & 0x3F));
-            p[2] = (char)(0x80 | (cp & 0x3F));
-            it[cp].len = 3;
-        }
+        it[cp].len = utf8_encode(cp, (uint8_t *)p);
     }
     *items = it;
     *storage = buf;
