@@ -35,6 +35,17 @@ static void make_model(model *m, const float *substrate, int nblocks, uint64_t s
     for (int l = 0; l < nblocks; l++) ST_ASSERT_OK(model_add_block(m, &r));
 }
 
+/* Frozen random substrate sub [TV, TD] and a 2-block model with randomised
+ * blocks; rg continues the test stream `seed` for further draws. */
+static void make_random_model(model *m, float *sub, rng_t *rg, uint64_t seed, uint64_t model_seed)
+{
+    rng_init(rg, seed, 0, RNG_TEST);
+    gc_fill(sub, TV * TD, 1, rg);
+    make_model(m, sub, 2, model_seed);
+    randomize(&m->blocks[0], rg);
+    randomize(&m->blocks[1], rg);
+}
+
 static void fill_tokens(int32_t *tok, int n, uint64_t seed)
 {
     rng_t r;
@@ -313,13 +324,9 @@ static void model_lora_on_frozen_block_gradcheck(void **state)
 {
     (void)state;
     rng_t rg;
-    rng_init(&rg, 14, 0, RNG_TEST);
     float sub[TV * TD];
-    gc_fill(sub, TV * TD, 1, &rg);
     model m;
-    make_model(&m, sub, 2, 5);
-    randomize(&m.blocks[0], &rg);
-    randomize(&m.blocks[1], &rg);
+    make_random_model(&m, sub, &rg, 14, 5);
     ST_ASSERT_OK(model_lora_add(&m, 0, 2, 4.0f, &rg));
     randomize(&m.lora[0].p, &rg);
     m.blocks[0].trainable = false;
@@ -359,13 +366,9 @@ static void frozen_lower_block_and_cached_input(void **state)
 {
     (void)state;
     rng_t rg;
-    rng_init(&rg, 15, 0, RNG_TEST);
     float sub[TV * TD];
-    gc_fill(sub, TV * TD, 1, &rg);
     model m;
-    make_model(&m, sub, 2, 6);
-    randomize(&m.blocks[0], &rg);
-    randomize(&m.blocks[1], &rg);
+    make_random_model(&m, sub, &rg, 15, 6);
     m.blocks[0].trainable = false;
     m.head.trainable = true;
     ST_ASSERT_OK(model_train_setup(&m));
@@ -413,13 +416,9 @@ static void per_depth_forward_and_logit_lens(void **state)
 {
     (void)state;
     rng_t rg;
-    rng_init(&rg, 16, 0, RNG_TEST);
     float sub[TV * TD];
-    gc_fill(sub, TV * TD, 1, &rg);
     model m;
-    make_model(&m, sub, 2, 7);
-    randomize(&m.blocks[0], &rg);
-    randomize(&m.blocks[1], &rg);
+    make_random_model(&m, sub, &rg, 16, 7);
     model_ws ws, ws2;
     ST_ASSERT_OK(model_ws_init(&ws, &m.dims, TB, TT, 0, 0));
     ST_ASSERT_OK(model_ws_init(&ws2, &m.dims, TB, TT, 0, 0));
@@ -467,13 +466,9 @@ static void kv_cache_matches_full_forward(void **state)
     (void)state;
     enum { SEQ = 9 };
     rng_t rg;
-    rng_init(&rg, 17, 0, RNG_TEST);
     float sub[TV * TD];
-    gc_fill(sub, TV * TD, 1, &rg);
     model m;
-    make_model(&m, sub, 2, 8);
-    randomize(&m.blocks[0], &rg);
-    randomize(&m.blocks[1], &rg);
+    make_random_model(&m, sub, &rg, 17, 8);
     ST_ASSERT_OK(model_lora_add(&m, 0, 2, 2.0f, &rg));
     randomize(&m.lora[0].p, &rg);
     int32_t tok[SEQ];
