@@ -1,1 +1,4 @@
 ## whole-model comparison against the PyTorch reference fixture
+## (tests/fixtures/model_ref.h5, written by tools/torch_ref.py; the test
+## itself needs no PyTorch).
+EXTRA_DIST += tests/fixtures/model_ref.h5 tools/torch_ref.py
