@@ -67,6 +67,7 @@ def main():
           % (torch.__version__, torch.get_num_threads(), openblas_core()))
     print("torch stage step: %.4f s/step (best of %d x %d steps), %.0f tokens/s, loss %.4f -> %.4f"
           % (best, reps, steps, B * T / best, loss0, loss))
+    print("RESULT tokens_per_s %.1f" % (B * T / best))
 
 
 if __name__ == "__main__":
