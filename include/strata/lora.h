@@ -35,7 +35,8 @@ void lora_merge_into(const lora_t *l, param_arena *blk, int D, int F);
 void lora_linear_forward(float *y, float *u, const float *x, const float *W, const float *A,
                          const float *Bm, float s, int N, int in, int out, int r, float beta);
 /* From dy [N, out]: dx += dy W + s (dy B) A (dx may be NULL), dA += s (dy B)^T x,
- * dB += s dy^T u (dA/dB may be NULL); du [N, r] is scratch. */
+ * dB += s dy^T u (dA/dB may be NULL; W may be NULL to skip the dy W term when the
+ * caller handles the base weight); du [N, r] is scratch. */
 void lora_linear_backward(float *dx, float *dA, float *dB, float *du, const float *dy,
                           const float *x, const float *u, const float *W, const float *A,
                           const float *Bm, float s, int N, int in, int out, int r);

@@ -148,6 +148,8 @@ typedef struct model_ws {
     bool have_loss;          /* head ran with targets */
     int start, depth, floor;
     const int32_t *tokens;   /* borrowed from the batch (must stay valid until backward) */
+    const int32_t *targets;  /* borrowed from the batch of the head forward */
+    const float *head_x;     /* [N, D] input of the last head forward */
     int ld;
     void *mem;               /* bookkeeping of the allocations */
 } model_ws;
