@@ -92,6 +92,12 @@ int main(int argc, char **argv)
         if (r > 0 && dt < best) best = dt;
     }
 
+    /* Peak again after the step: other jobs on a shared machine come and go,
+     * and the higher of the two peaks gives the more conservative MFU. */
+    double peak2 = bench_sgemm_peak(reps);
+    if (peak2 > peak) peak = peak2;
+    printf("sgemm peak (best square, before and after the step) %8.1f GFLOP/s\n", peak);
+
     double N = (double)B * T;
     double P = 4.0 * D * D + 2.0 * D * F + (double)V * D;
     double flops = 6.0 * P * N + 6.0 * D * (double)B * T * (T + 1);
