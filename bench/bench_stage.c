@@ -18,6 +18,7 @@
  * would add 6 D B T (T-1) and flatter the result by ~3 % at these sizes.
  */
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,8 +49,10 @@ int main(int argc, char **argv)
     CHECK_ALLOC(E);
     CHECK_ALLOC(tok);
 
+    /* BENCH_SKIP_PEAK=1 skips the sgemm peak (for profiling the step alone). */
+    bool skip_peak = getenv("BENCH_SKIP_PEAK") && atoi(getenv("BENCH_SKIP_PEAK"));
     bench_print_blas();
-    double peak = bench_sgemm_peak(reps);
+    double peak = skip_peak ? NAN : bench_sgemm_peak(reps);
     printf("sgemm peak (best square)  %8.1f GFLOP/s\n", peak);
 
     rng_t rng;
@@ -77,24 +80,46 @@ int main(int argc, char **argv)
     adamw_cfg cfg = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1.0};
     model_batch batch = {.tokens = tok, .targets = tok + 1, .ld = T + 1};
 
+    /* Phases of the best repetition: block forward, head forward + loss,
+     * zero-grad + backward (head and block), clip + AdamW. */
+    enum { PH_BLOCK, PH_HEAD, PH_BWD, PH_ADAM, PH_N };
+    static const char *ph_name[PH_N] = {"block forward", "head forward + loss",
+                                        "zero grad + backward", "clip + AdamW"};
+    double ph[PH_N], ph_best[PH_N] = {0};
     double loss0 = NAN, loss = NAN, best = INFINITY;
     long t = 0;
     for (int r = 0; r <= reps; r++) {
         double t0 = timer_now();
+        memset(ph, 0, sizeof ph);
         for (int s = 0; s < (r == 0 ? 1 : steps); s++) { /* r == 0: one warm-up step */
-            CHECK(model_forward(&m, &ws, &batch, NULL, 0, 1, B, T, true, &loss));
+            double a = timer_now();
+            CHECK(model_forward_blocks(&m, &ws, &batch, NULL, 0, 1, B, T, true));
+            double b = timer_now();
+            CHECK(model_forward_head(&m, &ws, model_ws_output(&ws), &batch, &loss, NULL));
+            double c = timer_now();
             model_zero_grad(&m);
             CHECK(model_backward(&m, &ws));
+            double e = timer_now();
             adamw_step(arenas, na, &cfg, 1e-3, ++t);
+            double f = timer_now();
+            ph[PH_BLOCK] += b - a;
+            ph[PH_HEAD] += c - b;
+            ph[PH_BWD] += e - c;
+            ph[PH_ADAM] += f - e;
             if (t == 1) loss0 = loss;
         }
         double dt = (timer_now() - t0) / steps;
-        if (r > 0 && dt < best) best = dt;
+        if (r > 0 && dt < best) {
+            best = dt;
+            for (int i = 0; i < PH_N; i++) ph_best[i] = ph[i] / steps;
+        }
     }
+    for (int i = 0; i < PH_N; i++)
+        printf("  %-22s %8.4f s/step (%4.1f %%)\n", ph_name[i], ph_best[i], 100.0 * ph_best[i] / best);
 
     /* Peak again after the step: other jobs on a shared machine come and go,
      * and the higher of the two peaks gives the more conservative MFU. */
-    double peak2 = bench_sgemm_peak(reps);
+    double peak2 = skip_peak ? NAN : bench_sgemm_peak(reps);
     if (peak2 > peak) peak = peak2;
     printf("sgemm peak (best square, before and after the step) %8.1f GFLOP/s\n", peak);
 
