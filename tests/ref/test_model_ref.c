@@ -268,17 +268,24 @@ static bool forward_backward(model *m, model_ws *ws, int depth, const char *pref
     return ok;
 }
 
+/* The fixture's model with every block and the head trainable, and a
+ * workspace keeping all blocks' activations. */
+static void build_full_training(model *m, model_ws *ws)
+{
+    build_model(m);
+    for (int l = 0; l < fx.L; l++) m->blocks[l].trainable = true;
+    m->head.trainable = true;
+    ST_ASSERT_OK(model_train_setup(m));
+    ST_ASSERT_OK(model_ws_init(ws, &m->dims, fx.B, fx.T, fx.L, 0));
+}
+
 /* ---- the cases ---------------------------------------------------------- */
 static void full_model_logits_loss_and_every_gradient(void **state)
 {
     (void)state;
     model m;
     model_ws ws;
-    build_model(&m);
-    for (int l = 0; l < fx.L; l++) m.blocks[l].trainable = true;
-    m.head.trainable = true;
-    ST_ASSERT_OK(model_train_setup(&m));
-    ST_ASSERT_OK(model_ws_init(&ws, &m.dims, fx.B, fx.T, fx.L, 0));
+    build_full_training(&m, &ws);
     bool ok = forward_backward(&m, &ws, fx.L, "expected");
     char prefix[64];
     for (int l = 0; l < fx.L; l++) {
@@ -349,11 +356,7 @@ static void adamw_ten_steps_losses(void **state)
     (void)state;
     model m;
     model_ws ws;
-    build_model(&m);
-    for (int l = 0; l < fx.L; l++) m.blocks[l].trainable = true;
-    m.head.trainable = true;
-    ST_ASSERT_OK(model_train_setup(&m));
-    ST_ASSERT_OK(model_ws_init(&ws, &m.dims, fx.B, fx.T, fx.L, 0));
+    build_full_training(&m, &ws);
     adamw_cfg cfg = {.beta1 = fx.beta1, .beta2 = fx.beta2, .eps = fx.adam_eps,
                      .weight_decay = fx.wd, .grad_clip = fx.clip};
     param_arena *arenas[16];
