@@ -1,1 +1,16 @@
-## text: (fragment; see Makefile.am)
+## text: UTF-8, the lossless tokenizer, corpus preparation.
+libstrata_a_SOURCES += \
+	src/text/utf8.c \
+	src/text/tokenizer.c \
+	src/text/tok_learn.c \
+	src/text/tok_h5.c \
+	src/text/corpus.c \
+	src/text/corpus_describe.c \
+	src/text/tok_internal.h
+noinst_HEADERS += \
+	include/strata/utf8.h \
+	include/strata/tokenizer.h \
+	include/strata/corpus.h
+
+check_PROGRAMS += tests/text/test_tokenizer
+TESTS += tests/text/test_tokenizer

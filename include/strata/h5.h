@@ -1,0 +1,227 @@
+/* h5.h -- small HDF5 helpers every strata file goes through.
+ *
+ * Files.  An h5_file is opened on an MPI communicator.  With one rank it uses
+ * HDF5's default (sec2) driver; with more it uses the MPI-IO driver and the
+ * file is shared by all ranks of the communicator.
+ *
+ * Collective calls.  In parallel HDF5 everything that changes the file's
+ * structure or metadata is collective: h5_create/h5_open/h5_close, creating
+ * groups and datasets, writing attributes, extending tables.  Unless a
+ * function's comment says otherwise, EVERY function in this header is
+ * collective: every rank of f->comm calls it, in the same order, with the
+ * same arguments.  Data written by the "whole object" writers (attributes,
+ * strings, h5_write, table appends) is taken from rank 0; other ranks must
+ * pass a valid pointer of the same shape (usually the same replicated
+ * buffer), which is not read.  Readers return the full object on every rank.
+ * Only h5_write_rows/h5_read_rows distribute data: each rank passes its own
+ * row range.
+ *
+ * Paths.  Object paths are '/'-separated and relative to the file root
+ * ("model/block_001/attn_qkv_w" == "/model/block_001/attn_qkv_w").  Writers
+ * create missing parent groups.  Attribute functions take the path of the
+ * object that carries the attribute ("/" or "" = the root group).
+ *
+ * Storage rule.  Every numeric dataset of rank >= 1 is chunked and carries a
+ * Fletcher32 checksum, so a flipped bit is detected when the data is read.
+ * Chunks hold at most H5_CHUNK_BYTES: the leading dimensions are cut down
+ * first, trailing dimensions stay whole when they fit.  Scalars and string
+ * datasets are stored contiguously without a checksum.
+ *
+ * Strings.  Attributes and string datasets are fixed-length, NUL-padded
+ * UTF-8 strings (h5py returns bytes for datasets: f['config'].asstr()[()];
+ * attributes come back as str).
+ *
+ * Errors.  HDF5's own error printing is switched off; failures return
+ * ST_EHDF5 (or the documented status) with a message naming the file path
+ * and the object, plus HDF5's innermost error description.
+ *
+ * Ownership.  Buffers returned through `void **` / `char **` are malloc'd and
+ * owned by the caller (free()).  h5_file owns its HDF5 handle and its copy of
+ * the path; it does not own the communicator.
+ */
+#ifndef STRATA_H5_H
+#define STRATA_H5_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "strata/error.h"
+
+/* Version of the conventions in docs/FORMAT.md.  Readers refuse files with a
+ * newer format_version. */
+#define H5_FORMAT_VERSION 1
+
+/* Values of the root attribute `kind`. */
+#define H5_KIND_DATASET "dataset"
+#define H5_KIND_SUBSTRATE "substrate"
+#define H5_KIND_CHECKPOINT "checkpoint"
+#define H5_KIND_ENSEMBLE "ensemble"
+
+#define H5_MAX_RANK 8                   /* most dimensions of a dataset */
+#define H5_CHUNK_BYTES (1u << 20)       /* largest chunk (1 MiB) */
+
+/* Element types of datasets and attributes (stored little-endian). */
+typedef enum h5_dtype {
+    H5_DT_F32 = 0,
+    H5_DT_F64,
+    H5_DT_I32,
+    H5_DT_I64,
+    H5_DT_U8,
+    H5_DT_U16,
+    H5_DT_U32,
+    H5_DT_U64,
+} h5_dtype;
+
+/* Size in bytes of one element; its name ("float32", ...). */
+size_t h5_dtype_size(h5_dtype t);
+const char *h5_dtype_name(h5_dtype t);
+
+typedef struct h5_file {
+    hid_t id;        /* HDF5 file handle (H5I_INVALID_HID when closed) */
+    MPI_Comm comm;   /* communicator it was opened on (not owned) */
+    int rank, size;  /* of comm */
+    bool writable;
+    char *path;      /* owned copy, for messages */
+} h5_file;
+
+/* ---- files ------------------------------------------------------------- */
+
+/* Create (truncate) `path` and write the root attributes format="strata",
+ * format_version, kind, strata_version and created_utc (ISO 8601, UTC). */
+st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kind);
+
+/* Open an existing file read-only (writable=false) or read-write.  Does not
+ * check the root attributes; see h5_open_kind. */
+st_status h5_open(h5_file *f, const char *path, MPI_Comm comm, bool writable);
+
+/* Open read-only and check it is a strata file of `kind` (NULL: any kind)
+ * with format_version <= H5_FORMAT_VERSION.  A file that is not HDF5, not a
+ * strata file, of another kind or too new is refused with status `code`
+ * (e.g. ST_EDATA for inputs, ST_ECKPT for checkpoints) and a message naming
+ * the path; on failure f is left closed. */
+st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *kind,
+                       st_status code);
+
+/* The same checks on an already open file. */
+st_status h5_check_kind(h5_file *f, const char *kind, st_status code);
+
+/* Close (flushes).  Safe on a closed or zeroed h5_file; returns the first
+ * error of the close. */
+st_status h5_close(h5_file *f);
+
+/* Initialise an h5_file to the closed state, so h5_close is always safe. */
+void h5_file_zero(h5_file *f);
+
+/* ---- objects ----------------------------------------------------------- */
+
+/* Does an object (group or dataset) exist at path?  Missing parents -> false. */
+st_status h5_exists(h5_file *f, const char *path, bool *out);
+/* Create group `path` and its parents when missing. */
+st_status h5_group(h5_file *f, const char *path);
+
+/* ---- attributes (on the object at `obj`; overwritten when present) ------ */
+
+st_status h5_attr_set_str(h5_file *f, const char *obj, const char *name, const char *value);
+st_status h5_attr_set_i64(h5_file *f, const char *obj, const char *name, int64_t value);
+st_status h5_attr_set_f64(h5_file *f, const char *obj, const char *name, double value);
+/* A small 1-D array attribute of n elements of type t (n >= 1). */
+st_status h5_attr_set_array(h5_file *f, const char *obj, const char *name, h5_dtype t,
+                            size_t n, const void *values);
+
+st_status h5_attr_exists(h5_file *f, const char *obj, const char *name, bool *out);
+/* *out is malloc'd and NUL-terminated. */
+st_status h5_attr_get_str(h5_file *f, const char *obj, const char *name, char **out);
+/* Any integer attribute (scalar or 1 element), converted to int64. */
+st_status h5_attr_get_i64(h5_file *f, const char *obj, const char *name, int64_t *out);
+/* Any numeric attribute (scalar or 1 element), converted to double. */
+st_status h5_attr_get_f64(h5_file *f, const char *obj, const char *name, double *out);
+/* Read a 1-D (or scalar) numeric attribute converted to t into values[cap];
+ * *n = its length.  More than cap elements -> ST_EDATA naming the attribute. */
+st_status h5_attr_get_array(h5_file *f, const char *obj, const char *name, h5_dtype t,
+                            size_t cap, void *values, size_t *n);
+
+/* ---- string datasets --------------------------------------------------- */
+
+/* A scalar string dataset holding `text` (any length, may be empty). */
+st_status h5_write_string(h5_file *f, const char *path, const char *text);
+/* *out is malloc'd and NUL-terminated. */
+st_status h5_read_string(h5_file *f, const char *path, char **out);
+
+/* ---- typed n-D datasets (whole array, data from rank 0) ---------------- */
+
+/* Create `path` with dims[0..rank) (row-major, C order) and write data.
+ * rank 0 (a scalar) is allowed: dims may be NULL then.  Chunked + Fletcher32
+ * per the storage rule above.  Fails if the dataset exists. */
+st_status h5_write(h5_file *f, const char *path, h5_dtype t, int rank, const size_t *dims,
+                   const void *data);
+
+/* Shape of a dataset: *rank and dims[0..*rank) (dims must hold H5_MAX_RANK). */
+st_status h5_shape(h5_file *f, const char *path, int *rank, size_t *dims);
+
+/* Read the whole dataset converted to t into a malloc'd *data (NULL when it
+ * has no elements); *rank and dims as h5_shape.  A checksum mismatch is
+ * reported as ST_EHDF5 naming file and dataset. */
+st_status h5_read(h5_file *f, const char *path, h5_dtype t, int *rank, size_t *dims,
+                  void **data);
+
+/* Read into a caller buffer; the dataset's shape must equal rank/dims exactly
+ * (else ST_EDATA naming both shapes). */
+st_status h5_read_into(h5_file *f, const char *path, h5_dtype t, int rank, const size_t *dims,
+                       void *data);
+
+/* ---- row-distributed 2-D arrays (the only per-rank-data calls) ---------- */
+
+/* Create `path` as [n_total, ncols] of type t; each rank writes its rows
+ * [row0, row0 + nrows) from data[nrows][ncols] with one collective transfer.
+ * nrows may be 0 on some ranks (data may then be NULL).  n_total, ncols and t
+ * must agree on all ranks; the row counts must sum to n_total. */
+st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total, size_t ncols,
+                        size_t row0, size_t nrows, const void *data);
+
+/* Read rows [row0, row0 + nrows) of a 2-D dataset into data[nrows][ncols],
+ * converted to t; ncols must match the file.  Collective; each rank passes
+ * its own range (nrows may be 0). */
+st_status h5_read_rows(h5_file *f, const char *path, h5_dtype t, size_t ncols, size_t row0,
+                       size_t nrows, void *data);
+
+/* ---- column tables ------------------------------------------------------
+ * A table is a group holding 1-D extendable columns of equal length.  The
+ * first column is the dimension scale ("step", "depth"); every other column
+ * is attached to it (H5DSattach_scale), so h5dump/h5py/xarray know the rows'
+ * coordinate.  Every column has `units` and `long_name` attributes.  Read in
+ * Python: pd.DataFrame({k: g[k][:] for k in g}) with g = f['metrics/depth']. */
+typedef struct h5_column {
+    const char *name;      /* dataset name inside the table group */
+    h5_dtype dtype;
+    const char *units;     /* e.g. "s", "nats/token", "1" for counts/ratios */
+    const char *long_name; /* one line, human readable */
+} h5_column;
+
+/* Create the table group with cols[0] as the dimension scale and the other
+ * columns attached to it, all with 0 rows.  Fails if the group exists. */
+st_status h5_table_create(h5_file *f, const char *group, size_t ncols, const h5_column *cols);
+
+/* Append nrows rows: data[i] points to nrows values of cols[i].dtype for
+ * column cols[i].name (the cols given may be a subset in any order, but all
+ * columns of the table must end with equal length -- the caller appends to
+ * all of them). */
+st_status h5_table_append(h5_file *f, const char *group, size_t ncols, const h5_column *cols,
+                          size_t nrows, const void *const *data);
+
+/* Number of rows (length of the dimension-scale column, the table's first). */
+st_status h5_table_nrows(h5_file *f, const char *group, size_t *nrows);
+
+/* Read a column converted to t into a malloc'd *data (NULL when empty). */
+st_status h5_column_read(h5_file *f, const char *group, const char *name, h5_dtype t,
+                         size_t *n, void **data);
+
+/* ---- whole-file checks ------------------------------------------------- */
+
+/* Read every dataset in the file (checksums are verified on read); the first
+ * failure names the dataset.  *n_datasets (may be NULL) = datasets read. */
+st_status h5_read_all(h5_file *f, size_t *n_datasets);
+
+#endif

@@ -1,0 +1,237 @@
+/* tok_h5.c -- the tokenizer group of strata files (docs/FORMAT-dataset.md).
+ *
+ * Only the definition is stored (kind, text, count per id); loading rebuilds
+ * the index with tok_index(), which also validates the group.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata/h5.h"
+#include "tok_internal.h"
+
+#define TOK_FORMAT_VERSION 1
+
+static void child(char *buf, size_t len, const char *group, const char *name)
+{
+    snprintf(buf, len, "%s/%s", group, name);
+}
+
+st_status tok_save(h5_file *f, const char *group, const tokenizer *t)
+{
+    st_status st = ST_OK;
+    size_t V = (size_t)t->vocab;
+    uint8_t *text = NULL;
+    int64_t *off = malloc((V + 1) * sizeof *off);
+    CHECK_ALLOC(off);
+    /* the file pool has no NULs: entry i is text[off[i]..off[i+1]) */
+    size_t total = 0;
+    for (size_t i = 0; i < V; i++) total += t->text_off[i + 1] - t->text_off[i] - 1;
+    text = malloc(total ? total : 1);
+    CHECK_ALLOC(text);
+    size_t p = 0;
+    for (size_t i = 0; i < V; i++) {
+        size_t len = t->text_off[i + 1] - t->text_off[i] - 1;
+        off[i] = (int64_t)p;
+        memcpy(text + p, t->text + t->text_off[i], len);
+        p += len;
+    }
+    off[V] = (int64_t)p;
+    char path[512];
+    CHECK(h5_group(f, group));
+    CHECK(h5_attr_set_str(f, group, "mode", t->mode == TOK_MODE_BMP ? "bmp" : "compact"));
+    CHECK(h5_attr_set_i64(f, group, "tokenizer_version", TOK_FORMAT_VERSION));
+    CHECK(h5_attr_set_i64(f, group, "vocab_size", t->vocab));
+    CHECK(h5_attr_set_i64(f, group, "n_specials", TOK_N_SPECIALS));
+    CHECK(h5_attr_set_i64(f, group, "n_chars", t->n_chars));
+    CHECK(h5_attr_set_i64(f, group, "n_ngrams", t->n_ngrams));
+    CHECK(h5_attr_set_i64(f, group, "ngram_max", t->ngram_max));
+    CHECK(h5_attr_set_i64(f, group, "pad_id", t->special_id[TOK_PAD]));
+    CHECK(h5_attr_set_i64(f, group, "bos_id", t->special_id[TOK_BOS]));
+    CHECK(h5_attr_set_i64(f, group, "eos_id", t->special_id[TOK_EOS]));
+    CHECK(h5_attr_set_str(f, group, "kind_names", "0=special 1=byte 2=char 3=ngram 4=unused"));
+    size_t dims[1] = {V};
+    child(path, sizeof path, group, "kind");
+    CHECK(h5_write(f, path, H5_DT_U8, 1, dims, t->kind));
+    child(path, sizeof path, group, "count");
+    CHECK(h5_write(f, path, H5_DT_U64, 1, dims, t->count));
+    dims[0] = V + 1;
+    child(path, sizeof path, group, "text_offsets");
+    CHECK(h5_write(f, path, H5_DT_I64, 1, dims, off));
+    dims[0] = total;
+    child(path, sizeof path, group, "text");
+    CHECK(h5_write(f, path, H5_DT_U8, 1, dims, text));
+out:
+    free(off);
+    free(text);
+    return st;
+}
+
+/* Read a 1-D dataset of exactly n elements. */
+static st_status read_1d(h5_file *f, const char *group, const char *name, h5_dtype dt, size_t n,
+                         void **data)
+{
+    st_status st = ST_OK;
+    char path[512];
+    int rank;
+    size_t dims[H5_MAX_RANK];
+    child(path, sizeof path, group, name);
+    CHECK(h5_read(f, path, dt, &rank, dims, data));
+    if (rank != 1 || dims[0] != n)
+        FAIL(ST_EDATA, "%s: /%s has %d dimension(s), %zu elements; expected 1-D with %zu", f->path,
+             path, rank, rank ? dims[0] : 0, n);
+out:
+    return st;
+}
+
+st_status tok_load(h5_file *f, const char *group, tokenizer **out)
+{
+    st_status st = ST_OK;
+    tokenizer *t = NULL;
+    char *mode = NULL;
+    uint8_t *kind = NULL, *text = NULL;
+    int64_t *off = NULL;
+    uint64_t *count = NULL;
+    int64_t vocab = 0, nmax = 0, version = 0;
+    *out = NULL;
+    bool exists = false;
+    CHECK(h5_exists(f, group, &exists));
+    if (!exists) FAIL(ST_EDATA, "%s has no tokenizer group /%s", f->path, group);
+    CHECK(h5_attr_get_i64(f, group, "tokenizer_version", &version));
+    if (version > TOK_FORMAT_VERSION)
+        FAIL(ST_EDATA, "%s: /%s has tokenizer_version %lld; this strata reads up to %d", f->path,
+             group, (long long)version, TOK_FORMAT_VERSION);
+    CHECK(h5_attr_get_str(f, group, "mode", &mode));
+    CHECK(h5_attr_get_i64(f, group, "vocab_size", &vocab));
+    CHECK(h5_attr_get_i64(f, group, "ngram_max", &nmax));
+    tok_mode m;
+    if (strcmp(mode, "bmp") == 0)
+        m = TOK_MODE_BMP;
+    else if (strcmp(mode, "compact") == 0)
+        m = TOK_MODE_COMPACT;
+    else
+        FAIL(ST_EDATA, "%s: /%s mode '%s' is neither bmp nor compact", f->path, group, mode);
+    if (vocab < TOK_N_SPECIALS + 256 || vocab > 16777216 || (m == TOK_MODE_BMP && vocab != TOK_BMP_VOCAB))
+        FAIL(ST_EDATA, "%s: /%s vocab_size %lld is impossible for mode %s", f->path, group,
+             (long long)vocab, mode);
+    size_t V = (size_t)vocab;
+    CHECK(read_1d(f, group, "kind", H5_DT_U8, V, (void **)&kind));
+    CHECK(read_1d(f, group, "count", H5_DT_U64, V, (void **)&count));
+    CHECK(read_1d(f, group, "text_offsets", H5_DT_I64, V + 1, (void **)&off));
+    if (off[0] != 0) FAIL(ST_EDATA, "%s: /%s/text_offsets does not start at 0", f->path, group);
+    for (size_t i = 0; i < V; i++)
+        if (off[i + 1] < off[i] || off[i + 1] - off[i] > 4 * TOK_MAX_NGRAM)
+            FAIL(ST_EDATA, "%s: /%s/text_offsets is not increasing at id %zu", f->path, group, i);
+    size_t total = (size_t)off[V];
+    if (total) {
+        CHECK(read_1d(f, group, "text", H5_DT_U8, total, (void **)&text));
+    }
+    CHECK(tok_alloc(&t, m, (int)vocab, total + V));
+    t->ngram_max = (int)nmax;
+    memcpy(t->kind, kind, V);
+    memcpy(t->count, count, V * sizeof *count);
+    uint32_t p = 0;
+    for (size_t i = 0; i < V; i++) {
+        size_t len = (size_t)(off[i + 1] - off[i]);
+        if (len) memcpy(t->text + p, text + off[i], len);
+        if (t->kind[i] != TOK_UNUSED && memchr(t->text + p, 0, len) && t->kind[i] != TOK_CHAR)
+            FAIL(ST_EDATA, "%s: /%s text of id %zu contains a NUL byte", f->path, group, i);
+        t->text_off[i] = p;
+        t->text[p + len] = '\0';
+        p += (uint32_t)len + 1;
+    }
+    t->text_off[V] = p;
+    st = tok_index(t);
+    if (st != ST_OK) {
+        st_add_context("%s: /%s", f->path, group);
+        goto out;
+    }
+    *out = t;
+    t = NULL;
+out:
+    tok_free(t);
+    free(mode);
+    free(kind);
+    free(text);
+    free(off);
+    free(count);
+    return st;
+}
+
+/* ---- the hid_t interface ----------------------------------------------- */
+
+st_status text_h5_view(hid_t loc, const char *group, h5_file *f, char **path, bool *own_comm)
+{
+    st_status st = ST_OK;
+    hid_t fapl = H5I_INVALID_HID;
+    h5_file_zero(f);
+    *path = NULL;
+    *own_comm = false;
+    f->id = H5Iget_file_id(loc);
+    if (f->id < 0) FAIL(ST_EHDF5, "tokenizer: location %lld is not in an open HDF5 file", (long long)loc);
+    fapl = H5Fget_access_plist(f->id);
+    if (fapl < 0) FAIL(ST_EHDF5, "tokenizer: cannot read the file's access properties");
+    f->comm = MPI_COMM_SELF;
+    if (H5Pget_driver(fapl) == H5FD_MPIO) {
+        MPI_Info info = MPI_INFO_NULL;
+        if (H5Pget_fapl_mpio(fapl, &f->comm, &info) < 0)
+            FAIL(ST_EHDF5, "tokenizer: cannot read the file's MPI communicator");
+        *own_comm = true;
+        if (info != MPI_INFO_NULL) MPI_Info_free(&info);
+    }
+    MPI_Comm_rank(f->comm, &f->rank);
+    MPI_Comm_size(f->comm, &f->size);
+    unsigned intent = 0;
+    H5Fget_intent(f->id, &intent);
+    f->writable = (intent & H5F_ACC_RDWR) != 0;
+    ssize_t nlen = H5Fget_name(f->id, NULL, 0);
+    f->path = malloc(nlen > 0 ? (size_t)nlen + 1 : 16);
+    CHECK_ALLOC(f->path);
+    if (nlen > 0)
+        H5Fget_name(f->id, f->path, (size_t)nlen + 1);
+    else
+        strcpy(f->path, "(HDF5 file)");
+    ssize_t llen = H5Iget_name(loc, NULL, 0);
+    if (llen < 0) FAIL(ST_EHDF5, "%s: cannot name the tokenizer's location", f->path);
+    *path = malloc((size_t)llen + strlen(group) + 2);
+    CHECK_ALLOC(*path);
+    H5Iget_name(loc, *path, (size_t)llen + 1);
+    if (llen > 0 && (*path)[llen - 1] != '/') strcat(*path, "/");
+    strcat(*path, group);
+    /* the io helpers take paths from the root without the leading '/' */
+    size_t skip = strspn(*path, "/");
+    memmove(*path, *path + skip, strlen(*path + skip) + 1);
+out:
+    if (fapl >= 0) H5Pclose(fapl);
+    return st;
+}
+
+void text_h5_view_close(h5_file *f, char *path, bool own_comm)
+{
+    if (f->id >= 0) H5Fclose(f->id);
+    if (own_comm && f->comm != MPI_COMM_NULL) MPI_Comm_free(&f->comm);
+    free(f->path);
+    free(path);
+}
+
+st_status tok_save_h5(hid_t loc, const char *group, const tokenizer *t)
+{
+    h5_file f;
+    char *path = NULL;
+    bool own = false;
+    st_status st = text_h5_view(loc, group, &f, &path, &own);
+    if (st == ST_OK) st = tok_save(&f, path, t);
+    text_h5_view_close(&f, path, own);
+    return st;
+}
+
+st_status tok_load_h5(hid_t loc, const char *group, tokenizer **out)
+{
+    h5_file f;
+    char *path = NULL;
+    bool own = false;
+    *out = NULL;
+    st_status st = text_h5_view(loc, group, &f, &path, &own);
+    if (st == ST_OK) st = tok_load(&f, path, out);
+    text_h5_view_close(&f, path, own);
+    return st;
+}
