@@ -1,7 +1,7 @@
 ## benchmarks (built by 'make bench'; not part of make check).
 ## `make bench` builds the programs and runs the scripts; results and the
 ## exact commands are recorded in bench/RESULTS.md.
-EXTRA_PROGRAMS = bench/bench_sgemm bench/bench_stage
+EXTRA_PROGRAMS += bench/bench_sgemm bench/bench_stage
 bench_bench_sgemm_SOURCES = bench/bench_sgemm.c bench/bench_sgemm_lib.c
 bench_bench_stage_SOURCES = bench/bench_stage.c bench/bench_sgemm_lib.c
 noinst_HEADERS += bench/bench_sgemm.h

@@ -18,7 +18,7 @@ MPI_TESTS += \
 	tests/substrate/test_substrate-np1.mpi tests/substrate/test_substrate-np3.mpi
 
 ## Benchmark programs (not built by 'make'; 'make bench/substrate-bench').
-EXTRA_PROGRAMS = bench/substrate-bench
+EXTRA_PROGRAMS += bench/substrate-bench
 bench_substrate_bench_SOURCES = bench/substrate-bench.c
 
 EXTRA_DIST += bench/substrate-bench.sh docs/FORMAT-substrate.md
