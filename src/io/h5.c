@@ -32,7 +32,12 @@ static void h5_quiet(void)
 static herr_t walk_innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
     char *buf = data;
-    if (n == 0 && e->desc && e->desc[0]) snprintf(buf, 256, "%s", e->desc);
+    if (n == 0 && e->desc && e->desc[0]) {
+        snprintf(buf, 256, "%s", e->desc);
+        /* Some descriptions embed a ctime() line break. */
+        for (char *p = buf; *p; p++)
+            if (*p == '\n') *p = ' ';
+    }
     return 0;
 }
 
