@@ -14,3 +14,6 @@ noinst_HEADERS += \
 
 check_PROGRAMS += tests/text/test_tokenizer
 TESTS += tests/text/test_tokenizer
+
+check_PROGRAMS += tests/text/test_corpus
+MPI_TESTS += tests/text/test_corpus-np1.mpi tests/text/test_corpus-np2.mpi tests/text/test_corpus-np3.mpi
