@@ -1,15 +1,68 @@
 /* cmd_prepare.c -- `strata prepare`: turn UTF-8 text into a tokenizer and token chunks (HDF5 dataset). */
+#include <stdlib.h>
+
 #include "cli.h"
+#include "cli_config.h"
+#include "strata/corpus.h"
 
 static const cli_opt opts[] = {
+    {"output", CLI_VALUE, "FILE", "data.dataset", "dataset file to write"},
+    {"force", CLI_FLAG, NULL, NULL, "replace the output file when it exists"},
     {NULL, 0, NULL, NULL, NULL},
 };
+
+static int run(const cli_args *a)
+{
+    st_config cfg;
+    char **list = NULL, *ini = NULL;
+    int nlist = 0;
+    st_status st = cli_load_config(a, &cfg);
+    if (st != ST_OK) goto out;
+    const char *output = cli_value(a, "output");
+    if (!output) output = cfg.data.dataset;
+    if (!output[0]) {
+        st = ST_ERROR(ST_EUSAGE, "no output file: pass --output FILE or set data.dataset");
+        goto out;
+    }
+    const char *const *paths = a->pos;
+    int npaths = a->npos;
+    if (npaths == 0) {
+        /* no positional paths: the data.corpus setting */
+        st = corpus_split_list(cfg.data.corpus, &list, &nlist);
+        if (st != ST_OK) goto out;
+        paths = (const char *const *)list;
+        npaths = nlist;
+    }
+    corpus_options o;
+    corpus_options_from_config(&cfg, &o);
+    o.force = cli_flag(a, "force");
+    ini = cfg_dump(&cfg);
+    o.config_text = ini;
+    st = corpus_prepare(paths, npaths, output, &o, MPI_COMM_WORLD, NULL);
+out:
+    corpus_free_list(list, nlist);
+    free(ini);
+    return cli_report(st);
+}
 
 const cli_cmd cmd_prepare = {
     .name = "prepare",
     .summary = "turn UTF-8 text into a tokenizer and token chunks (HDF5 dataset)",
-    .usage = "[options] PATH...",
+    .usage = "[options] [PATH...]",
+    .description =
+        "PATHs are UTF-8 text files or directories (read recursively, names sorted);\n"
+        "without PATHs, data.corpus is used.  Each file is one document, followed by\n"
+        "<|eos|>.  The tokenizer ([tokenizer] settings) is learned from the files, the\n"
+        "token stream is cut into chunks of data.ctx+1 tokens (consecutive chunks share\n"
+        "one token) and split into train/val by data.split_seed and data.val_fraction.\n"
+        "Files that are mostly control bytes or invalid UTF-8 are skipped with a warning.\n"
+        "Run under mpirun for several ranks; the output does not depend on the count.\n"
+        "Schema: docs/FORMAT-dataset.md.\n\n"
+        "Exit codes: 2 no input/output given, output exists (without --force) or its\n"
+        "directory is not writable; 3 a path is missing or unreadable, the corpus is\n"
+        "empty or smaller than one chunk; 1 writing failed (e.g. disk full).  The output\n"
+        "is written under a temporary name and renamed when complete.",
     .opts = opts,
-    .run = NULL, /* not built yet */
+    .run = run,
     .uses_config = true,
 };

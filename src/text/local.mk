@@ -4,10 +4,16 @@ libstrata_a_SOURCES += \
 	src/text/tokenizer.c \
 	src/text/tok_learn.c \
 	src/text/tok_h5.c \
+	src/text/corpus.c \
+	src/text/corpus_describe.c \
 	src/text/tok_internal.h
 noinst_HEADERS += \
 	include/strata/utf8.h \
-	include/strata/tokenizer.h
+	include/strata/tokenizer.h \
+	include/strata/corpus.h
 
 check_PROGRAMS += tests/text/test_tokenizer
 TESTS += tests/text/test_tokenizer
+
+check_PROGRAMS += tests/text/test_corpus
+MPI_TESTS += tests/text/test_corpus-np1.mpi tests/text/test_corpus-np2.mpi tests/text/test_corpus-np3.mpi

@@ -159,10 +159,7 @@ out:
 
 /* ---- the hid_t interface ----------------------------------------------- */
 
-/* An h5_file view of the file that holds `loc`, and loc's path + group as
- * a path from the root.  The view owns a reference to the file id and, on
- * the MPI-IO driver, a duplicate of the file's communicator. */
-static st_status view_of(hid_t loc, const char *group, h5_file *f, char **path, bool *own_comm)
+st_status text_h5_view(hid_t loc, const char *group, h5_file *f, char **path, bool *own_comm)
 {
     st_status st = ST_OK;
     hid_t fapl = H5I_INVALID_HID;
@@ -208,7 +205,7 @@ out:
     return st;
 }
 
-static void view_close(h5_file *f, char *path, bool own_comm)
+void text_h5_view_close(h5_file *f, char *path, bool own_comm)
 {
     if (f->id >= 0) H5Fclose(f->id);
     if (own_comm && f->comm != MPI_COMM_NULL) MPI_Comm_free(&f->comm);
@@ -221,9 +218,9 @@ st_status tok_save_h5(hid_t loc, const char *group, const tokenizer *t)
     h5_file f;
     char *path = NULL;
     bool own = false;
-    st_status st = view_of(loc, group, &f, &path, &own);
+    st_status st = text_h5_view(loc, group, &f, &path, &own);
     if (st == ST_OK) st = tok_save(&f, path, t);
-    view_close(&f, path, own);
+    text_h5_view_close(&f, path, own);
     return st;
 }
 
@@ -233,8 +230,8 @@ st_status tok_load_h5(hid_t loc, const char *group, tokenizer **out)
     char *path = NULL;
     bool own = false;
     *out = NULL;
-    st_status st = view_of(loc, group, &f, &path, &own);
+    st_status st = text_h5_view(loc, group, &f, &path, &own);
     if (st == ST_OK) st = tok_load(&f, path, out);
-    view_close(&f, path, own);
+    text_h5_view_close(&f, path, own);
     return st;
 }

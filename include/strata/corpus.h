@@ -1,0 +1,95 @@
+/* corpus.h -- corpus preparation: UTF-8 text -> tokenizer + token chunks in
+ * one HDF5 dataset file (schema: docs/FORMAT-dataset.md).
+ *
+ * Chunk rule (cached activations depend on it, so it never changes within a
+ * format version): the documents are encoded one after another, each
+ * followed by <|eos|>, into one token stream t[0..T).  Chunk c holds
+ * t[c*ctx .. c*ctx + ctx], i.e. ctx+1 tokens; consecutive chunks share one
+ * boundary token (the last target of chunk c is the first input of chunk
+ * c+1), so every token after t[0] is a prediction target exactly once.
+ * n_chunks = (T - 1) / ctx; the tail that does not fill a chunk is dropped.
+ * Chunk c's character count is the number of characters its targets
+ * t[c*ctx+1 .. c*ctx+ctx] decode to (invalid bytes count one each), for
+ * bits per character.
+ *
+ * Split: n_val = round(val_fraction * n_chunks) chunks (at least 1 when
+ * val_fraction > 0 and n_chunks >= 2, and never all) are chosen by a
+ * Fisher-Yates shuffle of 0..n_chunks-1 driven by rng(split_seed, rank 0,
+ * RNG_DATA); the first n_val of the shuffle are validation.  It depends only
+ * on n_chunks and the seed.
+ *
+ * Parallelism: the concatenated input is cut into one byte range per rank
+ * at safe breaks (utf8.h), so counting, n-gram learning and encoding give
+ * the same tokens for any number of ranks; chunks are written with one
+ * collective row-distributed write.
+ *
+ * Errors: a missing or unreadable path, an empty corpus or one too small for
+ * one chunk is ST_EDATA (exit 3); an existing output without `force`, or an
+ * output directory that cannot be written, is ST_EUSAGE (exit 2); a failing
+ * write (disk full) is ST_EIO (exit 1).  The file is written under a
+ * temporary name in the output's directory and renamed when complete; on
+ * failure the temporary file is removed.  Files that are mostly NUL/control
+ * bytes or invalid UTF-8 are skipped with a warning and counted.
+ */
+#ifndef STRATA_CORPUS_H
+#define STRATA_CORPUS_H
+
+#include <hdf5.h>
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "strata/error.h"
+#include "strata/tokenizer.h"
+
+struct st_config;
+struct h5_file;
+
+/* A file counts as binary when more than this share of its first 64 KiB is
+ * NUL, other control bytes (not TAB, LF, VT, FF, CR) or invalid UTF-8. */
+#define CORPUS_BINARY_SHARE 0.30
+#define CORPUS_FORMAT_VERSION 1
+
+typedef struct corpus_options {
+    int ctx;              /* tokens of context; chunks hold ctx+1 */
+    double val_fraction;  /* share of chunks held out */
+    uint64_t split_seed;
+    tok_options tok;
+    bool force;           /* overwrite an existing output */
+    const char *config_text; /* resolved INI stored as /config, or NULL */
+} corpus_options;
+
+void corpus_options_from_config(const struct st_config *c, corpus_options *o);
+
+typedef struct corpus_stats {
+    uint64_t files;        /* regular files found */
+    uint64_t files_binary; /* skipped as binary */
+    uint64_t bytes;        /* bytes of the files prepared */
+    uint64_t chars;        /* characters (each invalid byte counts one) */
+    uint64_t invalid;      /* bytes not part of valid UTF-8 */
+    uint64_t tokens;       /* tokens in the stream, <|eos|> included */
+    uint64_t text_tokens;  /* tokens without the <|eos|> separators */
+    uint64_t byte_tokens;  /* byte-fallback tokens */
+    uint64_t n_chunks, n_train, n_val;
+    double chars_per_token; /* chars / text_tokens */
+} corpus_stats;
+
+/* Collective over comm: prepare the text files and directories in
+ * paths[0..npaths) (directories recursively, names sorted) into the dataset
+ * file `output`.  stats (may be NULL) is filled on every rank. */
+st_status corpus_prepare(const char *const *paths, int npaths, const char *output,
+                         const corpus_options *o, MPI_Comm comm, corpus_stats *stats);
+
+/* Split a comma-separated list (the data.corpus setting) into a malloc'd
+ * array of malloc'd strings, empty items dropped; free with corpus_free_list. */
+st_status corpus_split_list(const char *list, char ***items, int *n);
+void corpus_free_list(char **items, int n);
+
+/* Human summary of a dataset file (counts, chunks, split, tokenizer and the
+ * start of the first chunk).  Reads through the file's own driver; call on
+ * every rank of a parallel file (only rank 0 should pass a stream, others
+ * may pass NULL). */
+st_status corpus_describe(hid_t file, FILE *out);
+
+#endif

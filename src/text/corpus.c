@@ -1,0 +1,785 @@
+/* corpus.c -- `strata prepare`: files -> tokenizer + chunks (corpus.h).
+ *
+ * Phases (all ranks take part in each; any rank's failure is agreed on
+ * before the next collective, so every rank returns the same status):
+ *   1. rank 0 lists the files, checks them and the output, broadcasts;
+ *   2. the concatenated bytes are cut into one range per rank at safe breaks;
+ *   3. each rank counts its range, tok_learn reduces and builds the tokenizer;
+ *   4. each rank encodes its range; tokens move to the ranks that write the
+ *      chunks holding them; one collective write into a temporary file;
+ *   5. rank 0 syncs and renames it to the output.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "strata/config.h"
+#include "strata/corpus.h"
+#include "strata/h5.h"
+#include "strata/log.h"
+#include "strata/rng.h"
+#include "strata/utf8.h"
+#include "tok_internal.h"
+
+#define SNIFF_BYTES 65536
+#define BREAK_WINDOW 65536
+#define MAX_DEPTH 64
+
+void corpus_options_from_config(const struct st_config *c, corpus_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->ctx = (int)c->data.ctx;
+    o->val_fraction = c->data.val_fraction;
+    o->split_seed = (uint64_t)c->data.split_seed;
+    tok_options_from_config(c, &o->tok);
+}
+
+st_status corpus_split_list(const char *list, char ***items, int *n)
+{
+    st_status st = ST_OK;
+    char **v = NULL;
+    int k = 0;
+    size_t len = strlen(list);
+    v = calloc(len / 2 + 2, sizeof *v);
+    CHECK_ALLOC(v);
+    const char *p = list;
+    while (*p) {
+        const char *e = strchr(p, ',');
+        if (!e) e = p + strlen(p);
+        const char *a = p, *b = e;
+        while (a < b && (*a == ' ' || *a == '\t')) a++;
+        while (b > a && (b[-1] == ' ' || b[-1] == '\t')) b--;
+        if (b > a) {
+            v[k] = strndup(a, (size_t)(b - a));
+            CHECK_ALLOC(v[k]);
+            k++;
+        }
+        p = *e ? e + 1 : e;
+    }
+out:
+    if (st != ST_OK) {
+        corpus_free_list(v, k);
+        v = NULL;
+        k = 0;
+    }
+    *items = v;
+    *n = k;
+    return st;
+}
+
+void corpus_free_list(char **items, int n)
+{
+    for (int i = 0; items && i < n; i++) free(items[i]);
+    free(items);
+}
+
+/* ---- agreement ---------------------------------------------------------- */
+
+/* Collective: when any rank failed, the lowest failing rank's status and
+ * message become every rank's. */
+static st_status agree(st_status st, MPI_Comm comm)
+{
+    int rank, size, first;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    int mine = st != ST_OK ? rank : size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
+    if (first == size) return ST_OK;
+    int code = (int)st;
+    char msg[1024] = "";
+    if (rank == first) snprintf(msg, sizeof msg, "%s", st_last_error());
+    MPI_Bcast(&code, 1, MPI_INT, first, comm);
+    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
+    if (rank != first) st_fail((st_status)code, __FILE__, __LINE__, "%s", msg);
+    return (st_status)code;
+}
+
+#define AGREE(expr)                                                                                \
+    do {                                                                                           \
+        st = agree((expr), comm);                                                                  \
+        if (st != ST_OK) goto out;                                                                 \
+    } while (0)
+
+/* ---- the file list (rank 0) -------------------------------------------- */
+
+typedef struct cfile {
+    char *path;
+    uint64_t size;
+    uint64_t start; /* offset in the concatenation */
+} cfile;
+
+typedef struct flist {
+    cfile *f;
+    size_t n, cap;
+    uint64_t found, binary, total;
+} flist;
+
+static void flist_free(flist *l)
+{
+    for (size_t i = 0; i < l->n; i++) free(l->f[i].path);
+    free(l->f);
+    memset(l, 0, sizeof *l);
+}
+
+static st_status flist_push(flist *l, const char *path, uint64_t size)
+{
+    st_status st = ST_OK;
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 16;
+        cfile *f = realloc(l->f, cap * sizeof *f);
+        CHECK_ALLOC(f);
+        l->f = f;
+        l->cap = cap;
+    }
+    char *p = strdup(path);
+    CHECK_ALLOC(p);
+    l->f[l->n++] = (cfile){.path = p, .size = size, .start = l->total};
+    l->total += size;
+out:
+    return st;
+}
+
+/* Share of control and invalid bytes in the first SNIFF_BYTES of a file. */
+static st_status sniff(const char *path, int fd, double *share, size_t *nread)
+{
+    st_status st = ST_OK;
+    uint8_t *buf = malloc(SNIFF_BYTES);
+    CHECK_ALLOC(buf);
+    size_t n = 0;
+    while (n < SNIFF_BYTES) {
+        ssize_t k = read(fd, buf + n, SNIFF_BYTES - n);
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
+        if (k == 0) break;
+        n += (size_t)k;
+    }
+    size_t bad = 0;
+    for (size_t i = 0; i < n;) {
+        uint32_t cp;
+        size_t k = utf8_decode(buf + i, n - i, &cp);
+        if (k == 0) {
+            /* a sequence cut by the sniff window is not evidence */
+            if (n - i >= 4) bad++;
+            i++;
+            continue;
+        }
+        if ((cp < 0x20 && cp != '\t' && cp != '\n' && cp != '\v' && cp != '\f' && cp != '\r') ||
+            cp == 0x7F)
+            bad++;
+        i += k;
+    }
+    *share = n ? (double)bad / (double)n : 0.0;
+    *nread = n;
+out:
+    free(buf);
+    return st;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static st_status add_path(flist *l, const char *path, int depth)
+{
+    st_status st = ST_OK;
+    DIR *d = NULL;
+    char **names = NULL;
+    size_t nn = 0, cap = 0;
+    char *child = NULL;
+    int fd = -1;
+    struct stat sb;
+    if (depth > MAX_DEPTH) FAIL(ST_EDATA, "'%s': directories nested deeper than %d (a symlink loop?)", path, MAX_DEPTH);
+    if (stat(path, &sb) != 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode)) {
+        d = opendir(path);
+        if (!d) FAIL(ST_EDATA, "cannot read directory '%s': %s", path, strerror(errno));
+        struct dirent *e;
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
+            if (nn == cap) {
+                cap = cap ? 2 * cap : 32;
+                char **v = realloc(names, cap * sizeof *v);
+                CHECK_ALLOC(v);
+                names = v;
+            }
+            names[nn] = strdup(e->d_name);
+            CHECK_ALLOC(names[nn]);
+            nn++;
+        }
+        qsort(names, nn, sizeof *names, cmp_str);
+        for (size_t i = 0; i < nn; i++) {
+            size_t len = strlen(path) + strlen(names[i]) + 2;
+            child = malloc(len);
+            CHECK_ALLOC(child);
+            snprintf(child, len, "%s%s%s", path, path[strlen(path) - 1] == '/' ? "" : "/", names[i]);
+            struct stat cs;
+            /* inside directories, skip what is neither a file nor a directory */
+            if (stat(child, &cs) == 0 && !S_ISREG(cs.st_mode) && !S_ISDIR(cs.st_mode)) {
+                free(child);
+                child = NULL;
+                continue;
+            }
+            CHECK(add_path(l, child, depth + 1));
+            free(child);
+            child = NULL;
+        }
+        goto out;
+    }
+    if (!S_ISREG(sb.st_mode)) FAIL(ST_EDATA, "'%s' is not a regular file or directory", path);
+    fd = open(path, O_RDONLY);
+    if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
+    double share;
+    size_t n;
+    CHECK(sniff(path, fd, &share, &n));
+    l->found++;
+    if (share > CORPUS_BINARY_SHARE) {
+        log_warn("skipping '%s': %.0f%% of its first %zu bytes are NUL/control bytes or invalid "
+                 "UTF-8 (binary file?)", path, 100.0 * share, n);
+        l->binary++;
+        goto out;
+    }
+    if (sb.st_size > 0) CHECK(flist_push(l, path, (uint64_t)sb.st_size));
+out:
+    if (fd >= 0) close(fd);
+    if (d) closedir(d);
+    for (size_t i = 0; i < nn; i++) free(names[i]);
+    free(names);
+    free(child);
+    return st;
+}
+
+/* Output checks before any work: refuse to overwrite, need a writable directory. */
+static st_status check_output(const char *output, bool force)
+{
+    st_status st = ST_OK;
+    char *dir = NULL;
+    struct stat sb;
+    if (stat(output, &sb) == 0) {
+        if (S_ISDIR(sb.st_mode)) FAIL(ST_EUSAGE, "output '%s' is a directory", output);
+        if (!force) FAIL(ST_EUSAGE, "output '%s' exists; pass --force to replace it", output);
+    }
+    dir = strdup(output);
+    CHECK_ALLOC(dir);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        strcpy(dir, ".");
+    else if (slash == dir)
+        dir[1] = '\0';
+    else
+        *slash = '\0';
+    if (access(dir, W_OK | X_OK) != 0)
+        FAIL(ST_EUSAGE, "cannot write the output directory '%s' of '%s': %s", dir, output, strerror(errno));
+out:
+    free(dir);
+    return st;
+}
+
+/* Rank 0 builds the list; everyone receives it (paths, sizes, counts). */
+static st_status share_list(flist *l, int rank, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    char *buf = NULL;
+    uint64_t head[4] = {l->n, l->found, l->binary, 0};
+    if (rank == 0)
+        for (size_t i = 0; i < l->n; i++) head[3] += strlen(l->f[i].path) + 1 + 8;
+    CHECK_MPI(MPI_Bcast(head, 4, MPI_UINT64_T, 0, comm));
+    if (head[3] > INT_MAX) FAIL(ST_EDATA, "the file list is too long (%llu bytes)", (unsigned long long)head[3]);
+    buf = malloc(head[3] ? head[3] : 1);
+    CHECK_ALLOC(buf);
+    if (rank == 0) {
+        char *p = buf;
+        for (size_t i = 0; i < l->n; i++) {
+            memcpy(p, &l->f[i].size, 8);
+            strcpy(p + 8, l->f[i].path);
+            p += 8 + strlen(l->f[i].path) + 1;
+        }
+    }
+    CHECK_MPI(MPI_Bcast(buf, (int)head[3], MPI_BYTE, 0, comm));
+    if (rank != 0) {
+        const char *p = buf;
+        for (uint64_t i = 0; i < head[0]; i++) {
+            uint64_t size;
+            memcpy(&size, p, 8);
+            CHECK(flist_push(l, p + 8, size));
+            p += 8 + strlen(p + 8) + 1;
+        }
+        l->found = head[1];
+        l->binary = head[2];
+    }
+out:
+    free(buf);
+    return st;
+}
+
+/* ---- reading ranges ------------------------------------------------------ */
+
+static st_status read_at(const cfile *f, uint64_t off, uint8_t *buf, size_t n)
+{
+    st_status st = ST_OK;
+    int fd = open(f->path, O_RDONLY);
+    if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", f->path, strerror(errno));
+    size_t got = 0;
+    while (got < n) {
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        if (k < 0 && errno == EINTR) continue;
+        if (k < 0) FAIL(ST_EDATA, "cannot read '%s': %s", f->path, strerror(errno));
+        if (k == 0) FAIL(ST_EDATA, "'%s' became shorter while it was being prepared", f->path);
+        got += (size_t)k;
+    }
+out:
+    if (fd >= 0) close(fd);
+    return st;
+}
+
+/* Index of the file holding global byte q (q < total). */
+static size_t file_of(const flist *l, uint64_t q)
+{
+    size_t lo = 0, hi = l->n;
+    while (hi - lo > 1) {
+        size_t mid = (lo + hi) / 2;
+        if (l->f[mid].start <= q)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* First safe break at or after global byte q. */
+static st_status find_break(const flist *l, uint64_t q, uint64_t *out)
+{
+    st_status st = ST_OK;
+    uint8_t *buf = NULL;
+    if (q >= l->total) {
+        *out = l->total;
+        goto out;
+    }
+    const cfile *f = &l->f[file_of(l, q)];
+    uint64_t o = q - f->start;
+    buf = malloc(BREAK_WINDOW + 8);
+    CHECK_ALLOC(buf);
+    for (;;) {
+        uint64_t lo = o >= 4 ? o - 4 : 0;
+        size_t n = (size_t)(f->size - lo < BREAK_WINDOW + 8 ? f->size - lo : BREAK_WINDOW + 8);
+        CHECK(read_at(f, lo, buf, n));
+        bool at_end = lo + n == f->size;
+        size_t p = utf8_next_break(buf, n, (size_t)(o - lo), lo == 0, at_end);
+        if (p != SIZE_MAX) {
+            *out = f->start + lo + p;
+            goto out;
+        }
+        o = lo + n - 4; /* positions this close to the window's end were not decided */
+    }
+out:
+    free(buf);
+    return st;
+}
+
+/* ---- the pipeline ------------------------------------------------------- */
+
+typedef struct segment {
+    size_t off, len;  /* in the rank's buffer */
+    bool ends_file;   /* the file's last byte is in this segment */
+} segment;
+
+/* Chunk rows [c0, c1) of rank r out of n ranks. */
+static void chunk_share(uint64_t n_chunks, int r, int n, uint64_t *c0, uint64_t *c1)
+{
+    *c0 = n_chunks * (uint64_t)r / (uint64_t)n;
+    *c1 = n_chunks * (uint64_t)(r + 1) / (uint64_t)n;
+}
+
+/* Tokens [a, b) that the writer of chunks [c0, c1) needs. */
+static void chunk_tokens(uint64_t c0, uint64_t c1, int ctx, uint64_t *a, uint64_t *b)
+{
+    if (c1 <= c0) {
+        *a = *b = 0;
+        return;
+    }
+    *a = c0 * (uint64_t)ctx;
+    *b = c1 * (uint64_t)ctx + 1;
+}
+
+static uint64_t overlap(uint64_t a0, uint64_t a1, uint64_t b0, uint64_t b1, uint64_t *start)
+{
+    uint64_t lo = a0 > b0 ? a0 : b0, hi = a1 < b1 ? a1 : b1;
+    *start = lo;
+    return hi > lo ? hi - lo : 0;
+}
+
+/* Move tokens from the encoding ranks to the chunk writers. `mine` holds
+ * global tokens [tok_off[rank], tok_off[rank+1]); *need gets [a, b). */
+static st_status redistribute(const tok_buf *mine, const uint64_t *tok_off, uint64_t n_chunks,
+                              int ctx, int rank, int size, MPI_Comm comm, tok_buf *need)
+{
+    st_status st = ST_OK;
+    int *sc = calloc((size_t)size, sizeof(int)), *sd = calloc((size_t)size, sizeof(int));
+    int *rc = calloc((size_t)size, sizeof(int)), *rd = calloc((size_t)size, sizeof(int));
+    CHECK_ALLOC(sc);
+    CHECK_ALLOC(sd);
+    CHECK_ALLOC(rc);
+    CHECK_ALLOC(rd);
+    uint64_t c0, c1, a, b, s;
+    chunk_share(n_chunks, rank, size, &c0, &c1);
+    chunk_tokens(c0, c1, ctx, &a, &b);
+    for (int d = 0; d < size; d++) {
+        uint64_t d0, d1, da, db;
+        chunk_share(n_chunks, d, size, &d0, &d1);
+        chunk_tokens(d0, d1, ctx, &da, &db);
+        uint64_t k = overlap(tok_off[rank], tok_off[rank + 1], da, db, &s);
+        if (k > INT_MAX) FAIL(ST_ERR, "more than %d tokens for one rank: use more ranks", INT_MAX);
+        sc[d] = (int)k;
+        sd[d] = k ? (int)(s - tok_off[rank]) : 0;
+        k = overlap(tok_off[d], tok_off[d + 1], a, b, &s);
+        if (k > INT_MAX) FAIL(ST_ERR, "more than %d tokens for one rank: use more ranks", INT_MAX);
+        rc[d] = (int)k;
+        rd[d] = k ? (int)(s - a) : 0;
+    }
+    tok_buf_free(need);
+    need->ids = malloc((b - a + 1) * sizeof *need->ids);
+    need->chars = malloc(b - a + 1);
+    CHECK_ALLOC(need->ids);
+    CHECK_ALLOC(need->chars);
+    need->n = need->cap = b - a;
+    CHECK_MPI(MPI_Alltoallv(mine->ids, sc, sd, MPI_INT32_T, need->ids, rc, rd, MPI_INT32_T, comm));
+    CHECK_MPI(MPI_Alltoallv(mine->chars, sc, sd, MPI_UINT8_T, need->chars, rc, rd, MPI_UINT8_T, comm));
+out:
+    free(sc);
+    free(sd);
+    free(rc);
+    free(rd);
+    return st;
+}
+
+/* The validation flags of every chunk (see corpus.h "Split"). */
+static st_status make_split(uint64_t n, double frac, uint64_t seed, uint8_t **is_val, uint64_t *n_val)
+{
+    st_status st = ST_OK;
+    uint64_t *perm = NULL;
+    uint8_t *v = calloc(n ? n : 1, 1);
+    CHECK_ALLOC(v);
+    uint64_t k = (uint64_t)floor(frac * (double)n + 0.5);
+    if (frac > 0 && k == 0 && n >= 2) k = 1;
+    if (n > 0 && k >= n) k = n - 1;
+    perm = malloc((n ? n : 1) * sizeof *perm);
+    CHECK_ALLOC(perm);
+    for (uint64_t i = 0; i < n; i++) perm[i] = i;
+    rng_t r;
+    rng_init(&r, seed, 0, RNG_DATA);
+    for (uint64_t i = 0; i < k; i++) {
+        uint64_t j = i + rng_below(&r, n - i);
+        uint64_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+        v[perm[i]] = 1;
+    }
+    *n_val = k;
+out:
+    free(perm);
+    if (st != ST_OK) {
+        free(v);
+        v = NULL;
+    }
+    *is_val = v;
+    return st;
+}
+
+static st_status write_index(h5_file *f, const char *path, const uint8_t *is_val, uint64_t n,
+                             uint8_t want, uint64_t count)
+{
+    st_status st = ST_OK;
+    int64_t *idx = malloc((count ? count : 1) * sizeof *idx);
+    CHECK_ALLOC(idx);
+    uint64_t k = 0;
+    for (uint64_t i = 0; i < n; i++)
+        if (is_val[i] == want) idx[k++] = (int64_t)i;
+    size_t dims[1] = {(size_t)count};
+    CHECK(h5_write(f, path, H5_DT_I64, 1, dims, idx));
+out:
+    free(idx);
+    return st;
+}
+
+typedef struct write_job {
+    const corpus_options *o;
+    const flist *files;
+    const tokenizer *tok;
+    const corpus_stats *stats;
+    uint64_t n_chunks, c0, c1, tokens_total;
+    const uint16_t *rows;      /* [(c1-c0) x (ctx+1)] */
+    const uint32_t *chunk_chars; /* [n_chunks] */
+    const uint8_t *is_val;     /* [n_chunks] */
+} write_job;
+
+static st_status write_dataset(h5_file *f, const write_job *w, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    char *list = NULL;
+    const corpus_options *o = w->o;
+    const corpus_stats *s = w->stats;
+    AGREE(h5_attr_set_i64(f, "/", "dataset_version", CORPUS_FORMAT_VERSION));
+    if (o->config_text) AGREE(h5_write_string(f, "config", o->config_text));
+    AGREE(tok_save(f, "tokenizer", w->tok));
+
+    AGREE(h5_write_rows(f, "chunks/tokens", H5_DT_U16, w->n_chunks, (size_t)o->ctx + 1, w->c0,
+                        w->c1 - w->c0, w->rows));
+    size_t dims[1] = {(size_t)w->n_chunks};
+    AGREE(h5_write(f, "chunks/chars", H5_DT_U32, 1, dims, w->chunk_chars));
+    AGREE(h5_attr_set_i64(f, "chunks", "ctx", o->ctx));
+    AGREE(h5_attr_set_i64(f, "chunks", "chunk_len", o->ctx + 1));
+    AGREE(h5_attr_set_i64(f, "chunks", "stride", o->ctx));
+    AGREE(h5_attr_set_i64(f, "chunks", "n_chunks", (int64_t)w->n_chunks));
+    AGREE(h5_attr_set_i64(f, "chunks", "stream_tokens", (int64_t)w->tokens_total));
+    AGREE(h5_attr_set_i64(f, "chunks", "dropped_tokens",
+                          (int64_t)(w->tokens_total - (w->n_chunks * (uint64_t)o->ctx + 1))));
+    AGREE(h5_attr_set_str(f, "chunks", "rule",
+                          "chunk c = stream tokens [c*ctx, c*ctx+ctx]; consecutive chunks share one "
+                          "token; chars = characters of tokens 1..ctx"));
+
+    AGREE(h5_write(f, "split/is_val", H5_DT_U8, 1, dims, w->is_val));
+    AGREE(write_index(f, "split/train_index", w->is_val, w->n_chunks, 0, s->n_train));
+    AGREE(write_index(f, "split/val_index", w->is_val, w->n_chunks, 1, s->n_val));
+    AGREE(h5_attr_set_i64(f, "split", "seed", (int64_t)o->split_seed));
+    AGREE(h5_attr_set_f64(f, "split", "val_fraction", o->val_fraction));
+    AGREE(h5_attr_set_i64(f, "split", "n_train", (int64_t)s->n_train));
+    AGREE(h5_attr_set_i64(f, "split", "n_val", (int64_t)s->n_val));
+
+    size_t len = 1;
+    for (size_t i = 0; i < w->files->n; i++) len += strlen(w->files->f[i].path) + 24;
+    list = malloc(len);
+    AGREE(list ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory (file list)"));
+    size_t p = 0;
+    list[0] = '\0';
+    for (size_t i = 0; i < w->files->n; i++)
+        p += (size_t)snprintf(list + p, len - p, "%llu\t%s\n",
+                              (unsigned long long)w->files->f[i].size, w->files->f[i].path);
+    AGREE(h5_write_string(f, "corpus/files", list));
+    const struct { const char *name; uint64_t v; } counts[] = {
+        {"files", s->files},          {"files_binary_skipped", s->files_binary},
+        {"bytes", s->bytes},          {"chars", s->chars},
+        {"invalid_sequences", s->invalid}, {"tokens", s->tokens},
+        {"text_tokens", s->text_tokens}, {"byte_tokens", s->byte_tokens},
+    };
+    for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
+        AGREE(h5_attr_set_i64(f, "corpus", counts[i].name, (int64_t)counts[i].v));
+    AGREE(h5_attr_set_f64(f, "corpus", "chars_per_token", s->chars_per_token));
+out:
+    free(list);
+    return st;
+}
+
+st_status corpus_prepare(const char *const *paths, int npaths, const char *output,
+                         const corpus_options *o, MPI_Comm comm, corpus_stats *stats_out)
+{
+    st_status st = ST_OK;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    flist files = {0};
+    uint64_t *starts = NULL, *tok_off = NULL;
+    uint8_t *text = NULL, *is_val = NULL;
+    segment *segs = NULL;
+    size_t nseg = 0;
+    tok_counts *counts = NULL;
+    tokenizer *tok = NULL;
+    tok_buf mine, need;
+    uint16_t *rows = NULL;
+    uint32_t *cc_mine = NULL, *cc_all = NULL;
+    int *cnt = NULL, *disp = NULL;
+    char *tmp = NULL;
+    h5_file f;
+    h5_file_zero(&f);
+    tok_buf_init(&mine);
+    tok_buf_init(&need);
+    corpus_stats s = {0};
+    bool created = false;
+
+    /* 1. files and output */
+    if (rank == 0) {
+        if (npaths <= 0)
+            st = ST_ERROR(ST_EUSAGE, "no input: give text files or directories, or set data.corpus");
+        if (st == ST_OK) st = check_output(output, o->force);
+        for (int i = 0; st == ST_OK && i < npaths; i++) st = add_path(&files, paths[i], 0);
+    }
+    AGREE(st);
+    AGREE(share_list(&files, rank, comm));
+    s.files = files.found;
+    s.files_binary = files.binary;
+    if (files.total == 0)
+        AGREE(ST_ERROR(ST_EDATA, "empty corpus: %s%s hold%s no text (%llu file(s), %llu skipped as binary)",
+                       npaths > 0 ? paths[0] : "", npaths > 1 ? " ..." : "", npaths > 1 ? "" : "s",
+                       (unsigned long long)files.found, (unsigned long long)files.binary));
+
+    /* 2. one byte range per rank, cut at safe breaks */
+    starts = calloc((size_t)size + 1, sizeof *starts);
+    AGREE(starts ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    uint64_t q = files.total / (uint64_t)size * (uint64_t)rank +
+                 files.total % (uint64_t)size * (uint64_t)rank / (uint64_t)size;
+    uint64_t my_start = 0;
+    AGREE(rank == 0 ? ST_OK : find_break(&files, q, &my_start));
+    CHECK_MPI(MPI_Allgather(&my_start, 1, MPI_UINT64_T, starts, 1, MPI_UINT64_T, comm));
+    starts[size] = files.total;
+    for (int r = 1; r <= size; r++)
+        if (starts[r] < starts[r - 1]) starts[r] = starts[r - 1];
+    uint64_t a = starts[rank], b = starts[rank + 1];
+    text = malloc(b - a + 1);
+    segs = calloc(files.n + 1, sizeof *segs);
+    st = text && segs ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory reading %llu bytes",
+                                          (unsigned long long)(b - a));
+    if (st == ST_OK && b > a) {
+        for (size_t i = file_of(&files, a); i < files.n && files.f[i].start < b; i++) {
+            const cfile *cf = &files.f[i];
+            uint64_t lo = a > cf->start ? a : cf->start;
+            uint64_t hi = b < cf->start + cf->size ? b : cf->start + cf->size;
+            if (hi <= lo) continue;
+            segs[nseg] = (segment){.off = (size_t)(lo - a), .len = (size_t)(hi - lo),
+                                   .ends_file = hi == cf->start + cf->size};
+            st = read_at(cf, lo - cf->start, text + segs[nseg].off, segs[nseg].len);
+            if (st != ST_OK) break;
+            nseg++;
+        }
+    }
+    AGREE(st);
+
+    /* 3. counts -> tokenizer */
+    AGREE(tok_counts_init(&counts, o->tok.ngram_max));
+    for (size_t i = 0; st == ST_OK && i < nseg; i++) st = tok_counts_add(counts, text + segs[i].off, segs[i].len);
+    AGREE(st);
+    AGREE(tok_learn(counts, &o->tok, comm, &tok));
+    if (tok_vocab_size(tok) > 65536)
+        AGREE(ST_ERROR(ST_EUSAGE, "vocabulary of %d ids does not fit the uint16 chunks", tok_vocab_size(tok)));
+
+    /* 4. encode; every document ends with <|eos|> */
+    tok_stats ts = {0};
+    int eos = tok_special_id(tok, TOK_EOS);
+    for (size_t i = 0; st == ST_OK && i < nseg; i++) {
+        st = tok_encode(tok, text + segs[i].off, segs[i].len, &mine, &ts);
+        if (st == ST_OK && segs[i].ends_file) st = tok_buf_push(&mine, eos, 0);
+    }
+    AGREE(st);
+    free(text);
+    text = NULL;
+    uint64_t local[6] = {ts.bytes, ts.chars, ts.invalid, mine.n, ts.tokens, ts.byte_tokens}, sum[6];
+    CHECK_MPI(MPI_Allreduce(local, sum, 6, MPI_UINT64_T, MPI_SUM, comm));
+    s.bytes = sum[0];
+    s.chars = sum[1];
+    s.invalid = sum[2];
+    s.tokens = sum[3];
+    s.text_tokens = sum[4];
+    s.byte_tokens = sum[5];
+    s.chars_per_token = s.text_tokens ? (double)s.chars / (double)s.text_tokens : 0.0;
+
+    tok_off = calloc((size_t)size + 1, sizeof *tok_off);
+    AGREE(tok_off ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    uint64_t my_n = mine.n;
+    CHECK_MPI(MPI_Allgather(&my_n, 1, MPI_UINT64_T, tok_off + 1, 1, MPI_UINT64_T, comm));
+    for (int r = 0; r < size; r++) tok_off[r + 1] += tok_off[r];
+    uint64_t T = tok_off[size];
+    s.n_chunks = T > (uint64_t)o->ctx ? (T - 1) / (uint64_t)o->ctx : 0;
+    if (s.n_chunks == 0)
+        AGREE(ST_ERROR(ST_EDATA, "corpus too small: %s%s give%s %llu tokens, one chunk needs data.ctx+1 = %d",
+                       paths[0], npaths > 1 ? " ..." : "", npaths > 1 ? "" : "s",
+                       (unsigned long long)T, o->ctx + 1));
+
+    /* chunks: tokens to their writers, rows and character counts */
+    AGREE(redistribute(&mine, tok_off, s.n_chunks, o->ctx, rank, size, comm, &need));
+    tok_buf_free(&mine);
+    uint64_t c0, c1;
+    chunk_share(s.n_chunks, rank, size, &c0, &c1);
+    size_t L = (size_t)o->ctx + 1, nrows = (size_t)(c1 - c0);
+    rows = malloc((nrows ? nrows : 1) * L * sizeof *rows);
+    cc_mine = malloc((nrows ? nrows : 1) * sizeof *cc_mine);
+    cc_all = malloc((size_t)s.n_chunks * sizeof *cc_all);
+    cnt = calloc((size_t)size, sizeof *cnt);
+    disp = calloc((size_t)size, sizeof *disp);
+    AGREE(rows && cc_mine && cc_all && cnt && disp ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    for (size_t r = 0; r < nrows; r++) {
+        uint32_t ch = 0;
+        for (size_t j = 0; j < L; j++) {
+            size_t k = r * (size_t)o->ctx + j;
+            rows[r * L + j] = (uint16_t)need.ids[k];
+            if (j > 0) ch += need.chars[k];
+        }
+        cc_mine[r] = ch;
+    }
+    tok_buf_free(&need);
+    for (int r = 0; r < size; r++) {
+        uint64_t d0, d1;
+        chunk_share(s.n_chunks, r, size, &d0, &d1);
+        cnt[r] = (int)(d1 - d0);
+        disp[r] = (int)d0;
+    }
+    if (s.n_chunks > INT_MAX) AGREE(ST_ERROR(ST_ERR, "more than %d chunks", INT_MAX));
+    CHECK_MPI(MPI_Allgatherv(cc_mine, (int)nrows, MPI_UINT32_T, cc_all, cnt, disp, MPI_UINT32_T, comm));
+    AGREE(make_split(s.n_chunks, o->val_fraction, o->split_seed, &is_val, &s.n_val));
+    s.n_train = s.n_chunks - s.n_val;
+
+    /* 5. write under a temporary name, then rename */
+    long pid = (long)getpid();
+    CHECK_MPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
+    size_t tl = strlen(output) + 32;
+    tmp = malloc(tl);
+    AGREE(tmp ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    snprintf(tmp, tl, "%s.tmp-%ld", output, pid);
+    AGREE(h5_create(&f, tmp, comm, H5_KIND_DATASET));
+    created = true;
+    write_job w = {.o = o, .files = &files, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
+                   .c0 = c0, .c1 = c1, .tokens_total = T, .rows = rows, .chunk_chars = cc_all,
+                   .is_val = is_val};
+    CHECK(write_dataset(&f, &w, comm));
+    AGREE(h5_close(&f));
+    if (rank == 0) {
+        int fd = open(tmp, O_RDONLY);
+        if (fd < 0 || fsync(fd) != 0)
+            st = ST_ERROR(ST_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
+        if (fd >= 0) close(fd);
+        if (st == ST_OK && rename(tmp, output) != 0)
+            st = ST_ERROR(ST_EIO, "cannot rename '%s' to '%s': %s", tmp, output, strerror(errno));
+    }
+    AGREE(st);
+    created = false;
+    if (stats_out) *stats_out = s;
+    log_info("prepared %s: %llu files (%llu binary skipped), %llu bytes, %llu characters, "
+             "%llu invalid, %llu tokens (%.3f chars/token), %llu chunks of %d (%llu train, %llu val)",
+             output, (unsigned long long)s.files, (unsigned long long)s.files_binary,
+             (unsigned long long)s.bytes, (unsigned long long)s.chars, (unsigned long long)s.invalid,
+             (unsigned long long)s.tokens, s.chars_per_token, (unsigned long long)s.n_chunks,
+             o->ctx + 1, (unsigned long long)s.n_train, (unsigned long long)s.n_val);
+out:
+    if (created) {
+        /* no half-written output: close what is open, remove the temporary file */
+        char *keep = strdup(st_last_error());
+        h5_close(&f);
+        MPI_Barrier(comm);
+        if (rank == 0) unlink(tmp);
+        if (keep && strstr(keep, output) == NULL)
+            st_fail(st, __FILE__, __LINE__, "writing '%s': %s", output, keep);
+        else if (keep)
+            st_fail(st, __FILE__, __LINE__, "%s", keep);
+        free(keep);
+    }
+    flist_free(&files);
+    free(starts);
+    free(tok_off);
+    free(text);
+    free(segs);
+    free(is_val);
+    tok_counts_free(counts);
+    tok_free(tok);
+    tok_buf_free(&mine);
+    tok_buf_free(&need);
+    free(rows);
+    free(cc_mine);
+    free(cc_all);
+    free(cnt);
+    free(disp);
+    free(tmp);
+    return st;
+}
