@@ -13,9 +13,16 @@ head -c 2 "$T/a.pgm" | grep -q P5 && ok "dump is a binary PGM" || not_ok "dump i
 expect_exit 2 "a surrogate is not a token" -- "$STRATA" substrate --dump-glyph U+D800 --dump-output "$T/x.pgm"
 expect_grep "U+D800" "$T/err" "the bad token is named"
 
-# Small builds over the full BMP vocabulary (other kinds: test_substrate).
-expect_exit 0 "--bmp kind=random" -- "$STRATA" substrate --bmp --output "$T/random.h5" --set substrate.kind=random --set substrate.dim=16
-[ -s "$T/random.h5" ] && ok "random file written" || not_ok "random file written"
+# The vocabulary of a prepared dataset's tokenizer (other kinds: test_substrate).
+i=0
+while [ $i -lt 40 ]; do
+    echo "The quick brown fox jumps over the lazy dog $i times. Ελληνικά και русский текст, 中文 and more."
+    i=$((i + 1))
+done >"$T/corpus.txt"
+expect_exit 0 "prepare a small dataset" -- "$STRATA" prepare --output "$T/ds.h5" --set data.ctx=16 "$T/corpus.txt"
+expect_exit 0 "substrate from the dataset's tokenizer" -- "$STRATA" substrate --dataset "$T/ds.h5" --output "$T/tok.h5" --set substrate.cell=16 --set substrate.dim=32
+expect_grep "0 duplicate rows" "$T/err" "tokenizer substrate has no duplicate rows"
+# Full BMP vocabulary.
 expect_exit 0 "--bmp glyph, 16 px cells, D=32" -- "$STRATA" substrate --bmp --output "$T/glyph.h5" --set substrate.cell=16 --set substrate.dim=32 --set substrate.flatten=rowmajor
 expect_grep "0 duplicate rows" "$T/err" "glyph BMP substrate has no duplicate rows"
 if [ -n "${H5DUMP:-}" ]; then
