@@ -128,34 +128,39 @@ out:
     return st;
 }
 
+/* Average of in[0..n) (stride `step`) over the interval [a, b) with
+ * fractional end weights, divided by b - a. */
+static double box_average(const double *in, int n, size_t step, double a, double b)
+{
+    double acc = 0;
+    for (int i = (int)floor(a); i < n && i < (int)ceil(b); i++) {
+        double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
+        acc += (hi - lo) * in[(size_t)i * step];
+    }
+    return acc / (b - a);
+}
+
 /* Area-average resampling of a w x h picture to dw x dh (separable box
  * filter with fractional overlaps), rounding to nearest. */
 static st_status resample(const uint8_t *src, int w, int h, uint8_t *dst, int dw, int dh)
 {
     st_status st = ST_OK;
+    double *row = malloc(sizeof(double) * (size_t)w);              /* [w] */
     double *mid = malloc(sizeof(double) * (size_t)dw * (size_t)h); /* [h][dw] */
+    CHECK_ALLOC(row);
     CHECK_ALLOC(mid);
     double sx = (double)w / dw, sy = (double)h / dh;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < dw; x++) {
-            double a = x * sx, b = (x + 1) * sx, acc = 0;
-            for (int i = (int)floor(a); i < w && i < (int)ceil(b); i++) {
-                double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
-                acc += (hi - lo) * src[(size_t)y * w + i];
-            }
-            mid[(size_t)y * dw + x] = acc / sx;
-        }
+    for (int y = 0; y < h; y++) {
+        for (int i = 0; i < w; i++) row[i] = src[(size_t)y * w + i];
+        for (int x = 0; x < dw; x++) mid[(size_t)y * dw + x] = box_average(row, w, 1, x * sx, (x + 1) * sx);
+    }
     for (int y = 0; y < dh; y++)
         for (int x = 0; x < dw; x++) {
-            double a = y * sy, b = (y + 1) * sy, acc = 0;
-            for (int i = (int)floor(a); i < h && i < (int)ceil(b); i++) {
-                double lo = i > a ? i : a, hi = i + 1 < b ? i + 1 : b;
-                acc += (hi - lo) * mid[(size_t)i * dw + x];
-            }
-            double v = floor(acc / sy + 0.5);
+            double v = floor(box_average(mid + x, h, (size_t)dw, y * sy, (y + 1) * sy) + 0.5);
             dst[(size_t)y * dw + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
 out:
+    free(row);
     free(mid);
     return st;
 }

@@ -22,3 +22,6 @@ EXTRA_PROGRAMS += bench/substrate-bench
 bench_substrate_bench_SOURCES = bench/substrate-bench.c
 
 EXTRA_DIST += bench/substrate-bench.sh docs/FORMAT-substrate.md
+
+TESTS += tests/substrate/substrate.sh
+EXTRA_DIST += tests/substrate/substrate.sh

@@ -163,6 +163,18 @@ static void strips_specials_and_bad_text(void **state)
     it.text = "a", it.len = 1, it.kind = GLYPH_CHAR;
     ST_ASSERT_OK(glyph_render(g, &it, a));
     assert_true(ink(ab, NPIX) > 10);
+    /* The 2-cell strip is averaged pairwise into one cell. */
+    uint8_t ca[NPIX], cb[NPIX];
+    char h2;
+    ST_ASSERT_OK(glyph_render_codepoint(g, 'a', ca, &h2));
+    ST_ASSERT_OK(glyph_render_codepoint(g, 'b', cb, &h2));
+    for (int y = 0; y < C; y++)
+        for (int x = 0; x < C; x++) {
+            const uint8_t *src = 2 * x < C ? ca : cb;
+            int sx = (2 * x) % C;
+            int want = (int)floor((src[y * C + sx] + src[y * C + sx + 1]) / 2.0 + 0.5);
+            assert_int_equal(ab[y * C + x], want);
+        }
     assert_memory_not_equal(ab, ba, NPIX);
     assert_memory_not_equal(ab, a, NPIX);
     /* Specials from their literal names. */
