@@ -173,7 +173,10 @@ st_status model_forward_blocks(model *m, model_ws *ws, const model_batch *batch,
 const float *model_ws_output(const model_ws *ws);
 /* Head on x [B*T, D]: logits into ws->head.logits [B*T, V].  With targets
  * (batch->targets != NULL) *loss = mean nats/token (may be NULL), and
- * *correct = number of positions whose argmax equals the target (may be NULL). */
+ * *correct = number of positions whose argmax equals the target (may be NULL).
+ * After a forward_blocks with train = true, the loss and its gradient are
+ * computed in one pass and ws->head.logits then holds dlogits
+ * (softmax - onehot) / (B*T), not logits; evaluate with train = false. */
 st_status model_forward_head(model *m, model_ws *ws, const float *x, const model_batch *batch,
                              double *loss, long *correct);
 /* model_forward_blocks + model_forward_head on its output. */

@@ -422,7 +422,7 @@ st_status model_forward_head(model *m, model_ws *ws, const float *x, const model
     int N = ws->B * ws->T;
     if (N < 1 || !x) FAIL(ST_EUSAGE, "head: no forward has set the batch shape");
     head_forward(&m->head, &ws->head, x, N, m->dims.D, m->dims.V, m->dims.eps);
-    ws->head_x = x;
+    ws->head_x = NULL; /* set only when dlogits are ready for model_backward */
     ws->have_loss = false;
     if (batch && batch->targets) {
         if (batch->ld < ws->T) FAIL(ST_EUSAGE, "head: target row stride %d < T %d", batch->ld, ws->T);
@@ -433,9 +433,14 @@ st_status model_forward_head(model *m, model_ws *ws, const float *x, const model
                     FAIL(ST_EDATA, "target id %d at batch row %d position %d is outside [0, %d)",
                          (int)id, b, t, m->dims.V);
             }
-        double sum = head_loss(&ws->head, batch->targets, N, ws->T, batch->ld, m->dims.V, correct);
+        /* training: loss and dlogits in one pass over the [N, V] logits */
+        double sum = ws->train ? head_loss_grad(&ws->head, batch->targets, N, ws->T, batch->ld,
+                                                m->dims.V, 1.0f / (float)N, correct)
+                               : head_loss(&ws->head, batch->targets, N, ws->T, batch->ld,
+                                           m->dims.V, correct);
         if (loss) *loss = sum / N;
         ws->have_loss = true;
+        ws->head_x = ws->train ? x : NULL;
         ws->targets = batch->targets;
         ws->ld = batch->ld;
     }
@@ -458,7 +463,7 @@ out:
 st_status model_backward(model *m, model_ws *ws)
 {
     st_status st = ST_OK;
-    if (!ws->train || !ws->have_loss)
+    if (!ws->train || !ws->have_loss || !ws->head_x)
         FAIL(ST_EUSAGE, "backward: the last forward did not keep activations or had no targets");
     int B = ws->B, T = ws->T, N = B * T, D = m->dims.D;
     size_t nd = (size_t)N * D;
@@ -466,8 +471,7 @@ st_status model_backward(model *m, model_ws *ws)
     bool need_dx = ws->floor < ws->depth || emb;
     float *d = need_dx ? ws->dx[0] : NULL;
     if (d) memset(d, 0, nd * sizeof(float));
-    head_backward(&m->head, &ws->head, ws->targets, ws->head_x, d, N, T, ws->ld, D, m->dims.V,
-                  1.0f / (float)N);
+    head_backward_dlogits(&m->head, &ws->head, ws->head_x, d, N, D, m->dims.V);
     for (int l = ws->depth - 1; l >= ws->floor; l--) {
         int slot = l - ws->floor;
         bool want = l > ws->floor || emb;
