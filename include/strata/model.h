@@ -48,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "strata/adamw.h"
 #include "strata/block.h"
 #include "strata/error.h"
 #include "strata/head.h"
@@ -116,6 +117,10 @@ void model_train_release(model *m);
 void model_zero_grad(model *m);
 /* Trainable arenas in the `grad` layout order; returns the count (<= cap). */
 int model_trainable_arenas(model *m, param_arena **out, int cap);
+/* AdamW step over every trainable arena (clip at cfg->grad_clip, then update
+ * with learning rate lr at step t >= 1); returns the pre-clip global norm.
+ * Call after the gradient all-reduce so every rank updates identically. */
+double model_optim_step(model *m, const adamw_cfg *cfg, double lr, long t);
 /* Lowest block in [start, depth) needing a backward (see notes), or depth if
  * none.  With start == 0 and a trainable table the floor is 0. */
 int model_backward_floor(const model *m, int start, int depth);

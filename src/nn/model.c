@@ -222,6 +222,17 @@ void model_zero_grad(model *m)
     if (m->grad) memset(m->grad, 0, m->n_train * sizeof(float));
 }
 
+double model_optim_step(model *m, const adamw_cfg *cfg, double lr, long t)
+{
+    int cap = 2 * m->dims.L + 2;
+    param_arena **arenas = malloc((size_t)cap * sizeof *arenas);
+    if (!arenas) return NAN;
+    int n = model_trainable_arenas(m, arenas, cap);
+    double norm = adamw_step(arenas, n, cfg, lr, t);
+    free(arenas);
+    return norm;
+}
+
 static bool block_needs_grad(const model *m, int l)
 {
     const param_arena *p = &m->blocks[l];
@@ -374,6 +385,9 @@ st_status model_forward_blocks(model *m, model_ws *ws, const model_batch *batch,
         if (m->lora[l].r > ws->r_max)
             FAIL(ST_EUSAGE, "forward: block %d has LoRA rank %d > workspace r_max %d", l,
                  m->lora[l].r, ws->r_max);
+    if (ws->D != m->dims.D || ws->H != m->dims.H || ws->F != m->dims.F || ws->V != m->dims.V)
+        FAIL(ST_EUSAGE, "forward: workspace built for D=%d H=%d F=%d V=%d, model has D=%d H=%d F=%d V=%d",
+             ws->D, ws->H, ws->F, ws->V, m->dims.D, m->dims.H, m->dims.F, m->dims.V);
     int floor = train ? model_backward_floor(m, start, depth) : depth;
     if (depth - floor > ws->n_keep)
         FAIL(ST_EUSAGE, "forward: %d blocks need activations for backward, workspace keeps %d",
