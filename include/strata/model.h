@@ -63,6 +63,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "strata/adamw.h"
 #include "strata/block.h"
@@ -117,6 +118,12 @@ void model_free(model *m);
 st_status model_add_block(model *m, rng_t *rng);
 /* Embedding table in use: substrate or embed.w.  [V, D] */
 const float *model_embed_table(const model *m);
+
+/* Every arena's table (param_arena_print) under the titles embed, block_NNN,
+ * block_NNN.lora, head; then the parameter totals. */
+void model_print(const model *m, FILE *f);
+/* Floats in all built arenas (trainable or not). */
+size_t model_param_count(const model *m);
 
 /* Add LoRA adapters (rank r, scale alpha / r) to block l (trainable).  */
 st_status model_lora_add(model *m, int l, int r, float alpha, rng_t *rng);

@@ -129,6 +129,31 @@ const float *model_embed_table(const model *m)
     return m->substrate ? m->substrate : m->embed.w;
 }
 
+size_t model_param_count(const model *m)
+{
+    size_t n = m->substrate ? 0 : m->embed.numel;
+    n += m->head.numel;
+    for (int l = 0; l < m->n_blocks; l++) n += m->blocks[l].numel + m->lora[l].p.numel;
+    return n;
+}
+
+void model_print(const model *m, FILE *f)
+{
+    char title[32];
+    if (!m->substrate) param_arena_print(&m->embed, "embed", f);
+    for (int l = 0; l < m->n_blocks; l++) {
+        snprintf(title, sizeof title, "block_%03d", l);
+        param_arena_print(&m->blocks[l], title, f);
+        if (m->lora[l].r) {
+            snprintf(title, sizeof title, "block_%03d.lora", l);
+            param_arena_print(&m->lora[l].p, title, f);
+        }
+    }
+    param_arena_print(&m->head, "head", f);
+    fprintf(f, "total %zu floats (incl. alignment padding), %zu trainable\n", model_param_count(m),
+            m->n_train);
+}
+
 st_status model_lora_add(model *m, int l, int r, float alpha, rng_t *rng)
 {
     st_status st = ST_OK;

@@ -115,6 +115,14 @@ static void descriptor_tables_follow_model_md(void **state)
     assert_non_null(strstr(buf, "attn_qkv_w"));
     assert_non_null(strstr(buf, "[24, 8]"));
     free(buf);
+    f = open_memstream(&buf, &len);
+    model_print(&m, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "block_001"));
+    assert_non_null(strstr(buf, "block_000.lora"));
+    assert_non_null(strstr(buf, "mlp_out_w.lora_B"));
+    assert_non_null(strstr(buf, "tok_emb"));
+    free(buf);
     /* training layout: embed, blocks, lora, head back to back */
     m.blocks[0].trainable = false;
     ST_ASSERT_OK(model_train_setup(&m));
