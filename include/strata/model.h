@@ -89,8 +89,10 @@ st_status model_dims_check(const model_dims *d);
 
 /* Create a model with no blocks and an initialised head.  substrate [V, D]
  * is the frozen embedding table (borrowed); pass NULL for a trainable table
- * (tok_emb, initialised from rng, trainable by default).  Nothing is
- * trainable except that table until the caller sets arena .trainable flags. */
+ * (tok_emb, initialised from rng, trainable by default).  The head is
+ * trainable by default; blocks are trainable when added.  Change any arena's
+ * .trainable flag, then call model_train_setup().  rng draws: the table (if
+ * any) first, then the head; each block draws when it is added. */
 st_status model_init(model *m, const model_dims *d, const float *substrate, rng_t *rng);
 void model_free(model *m);
 /* Append block n_blocks, initialised from rng (docs/MODEL.md rules).  The new

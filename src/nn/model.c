@@ -89,6 +89,7 @@ st_status model_init(model *m, const model_dims *d, const float *substrate, rng_
     }
     CHECK(param_arena_head(&m->head, d->D, d->V, d->init_std));
     param_init_values(&m->head, rng);
+    m->head.trainable = true;
 out:
     if (st != ST_OK) model_free(m);
     return st;
