@@ -7,7 +7,9 @@
  * loss and every gradient (all blocks + head trainable); the head applied
  * after block 1 (logits, loss, stage-1 gradients); block 1 frozen with LoRA
  * adapters (loss, logits, adapter and upper gradients); and the losses of
- * 10 AdamW steps with clipping on the same batch.
+ * 10 AdamW steps with clipping on the same batch.  The C side also runs the
+ * growth engine's paths against the same numbers: stage 2 started from the
+ * cached output of block 1, and the LoRA adapters merged into the weights.
  *
  * Comparison rule, per tensor (every logits array, loss, gradient tensor):
  *     max_abs = max_i |c_i - r_i|          (c: C engine, r: reference)
@@ -316,6 +318,56 @@ static void head_after_block_1_and_stage_1_gradients(void **state)
     assert_true(ok);
 }
 
+/* Growth stage 2 from the activation cache: block 1's output h1 computed
+ * once (inference), the head on h1 is the depth-1 logit lens, and training
+ * block 2 + head starting from h1 (block 1 frozen, not rerun) gives the
+ * full model's logits and the same block_001/head gradients. */
+static void stage_2_from_cached_block_1_output(void **state)
+{
+    (void)state;
+    model m;
+    model_ws ws;
+    model_batch batch = fixture_batch();
+    size_t nx = (size_t)fx.B * fx.T * fx.D, nl = (size_t)fx.B * fx.T * fx.V;
+    build_model(&m);
+    for (int l = 1; l < fx.L; l++) m.blocks[l].trainable = true;
+    m.head.trainable = true;
+    ST_ASSERT_OK(model_train_setup(&m));
+    ST_ASSERT_OK(model_ws_init(&ws, &m.dims, fx.B, fx.T, fx.L - 1, 0));
+
+    float *h1 = malloc(sizeof(float) * nx); /* [B*T, D] cached output of block 1 */
+    assert_non_null(h1);
+    ST_ASSERT_OK(model_forward_blocks(&m, &ws, &batch, NULL, 0, 1, fx.B, fx.T, false));
+    memcpy(h1, model_ws_output(&ws), sizeof(float) * nx);
+    double loss = NAN;
+    ST_ASSERT_OK(model_forward_head(&m, &ws, h1, &batch, &loss, NULL));
+    double *ref = read_f64("expected/depth1/logits", nl);
+    bool ok = compare("cache: head(h1) vs expected/depth1/logits", ws.head.logits, NULL, ref, nl);
+    free(ref);
+    ok &= compare_scalar("cache: head(h1) vs expected/depth1/loss", loss,
+                         read_scalar("expected/depth1/loss"));
+
+    /* Only targets: the forward must start from h1, not from the tokens. */
+    model_batch targets_only = {.tokens = NULL, .targets = fx.tokens + 1, .ld = fx.T + 1};
+    ST_ASSERT_OK(model_forward(&m, &ws, &targets_only, h1, 1, fx.L, fx.B, fx.T, true, &loss));
+    ref = read_f64("expected/logits", nl);
+    ok &= compare("cache: blocks 2.. from h1 vs expected/logits", ws.head.logits, NULL, ref, nl);
+    free(ref);
+    ok &= compare_scalar("cache: loss from h1 vs expected/loss", loss, read_scalar("expected/loss"));
+    model_zero_grad(&m);
+    ST_ASSERT_OK(model_backward(&m, &ws));
+    char prefix[64];
+    for (int l = 1; l < fx.L; l++) {
+        snprintf(prefix, sizeof prefix, "expected/grads/block_%03d", l);
+        ok &= compare_grads(&m.blocks[l], prefix);
+    }
+    ok &= compare_grads(&m.head, "expected/grads/head");
+    free(h1);
+    model_ws_free(&ws);
+    model_free(&m);
+    assert_true(ok);
+}
+
 static void lora_on_frozen_block_gradients(void **state)
 {
     (void)state;
@@ -346,6 +398,17 @@ static void lora_on_frozen_block_gradients(void **state)
     ok &= compare_grads(&m.head, "lora/expected/grads/head");
     /* The frozen block got no gradient buffer. */
     assert_null(m.blocks[lb].g);
+
+    /* Stage end: W += s B A and the adapters are dropped; the plain block
+     * must give the adapted model's logits. */
+    ST_ASSERT_OK(model_lora_merge(&m, lb));
+    assert_int_equal(m.lora[lb].r, 0);
+    model_batch batch = fixture_batch();
+    size_t nl = (size_t)fx.B * fx.T * fx.V;
+    ST_ASSERT_OK(model_forward(&m, &ws, &batch, NULL, 0, fx.L, fx.B, fx.T, false, NULL));
+    double *ref = read_f64("lora/expected/logits", nl);
+    ok &= compare("merged: logits vs lora/expected/logits", ws.head.logits, NULL, ref, nl);
+    free(ref);
     model_ws_free(&ws);
     model_free(&m);
     assert_true(ok);
@@ -393,6 +456,7 @@ static void adamw_ten_steps_losses(void **state)
 static const struct CMUnitTest tests[] = {
     REF_TEST(full_model_logits_loss_and_every_gradient),
     REF_TEST(head_after_block_1_and_stage_1_gradients),
+    REF_TEST(stage_2_from_cached_block_1_output),
     REF_TEST(lora_on_frozen_block_gradients),
     REF_TEST(adamw_ten_steps_losses),
 };
