@@ -66,5 +66,11 @@ double op_xent_forward(float *lse, const float *logits, const int32_t *targets, 
 /* dlogits [N, V] = scale * (softmax(logits) - onehot(target)); may alias logits. */
 void op_xent_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                       int N, int T, int ld, int V, float scale);
+/* Forward and backward in one pass over the logits (each row is read once
+ * from memory and then worked on in cache): returns the summed loss like
+ * op_xent_forward, fills lse, counts argmax hits into *correct (if not NULL)
+ * and OVERWRITES logits with scale * (softmax - onehot). */
+double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
+                     float scale, long *correct);
 
 #endif

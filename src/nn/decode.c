@@ -86,6 +86,10 @@ st_status model_decode_step(model *m, kv_cache *c, int32_t token)
     float rstd;
     if (t >= c->cap_T) FAIL(ST_EUSAGE, "KV cache full (%d positions)", c->cap_T);
     if (token < 0 || token >= d->V) FAIL(ST_EDATA, "token id %d outside [0, %d)", (int)token, d->V);
+    for (int l = 0; l < c->depth; l++)
+        if (m->lora[l].r > c->r_max)
+            FAIL(ST_EUSAGE, "KV cache: block %d got LoRA rank %d after the cache was built (max %d)", l,
+                 m->lora[l].r, c->r_max);
     memcpy(c->x, model_embed_table(m) + (size_t)token * D, (size_t)D * sizeof(float));
     float scale = (float)(1.0 / sqrt((double)hd));
     for (int l = 0; l < c->depth; l++) {

@@ -28,13 +28,17 @@ double head_loss(head_acts *a, const int32_t *targets, int N, int T, int ld, int
     return sum;
 }
 
-void head_backward(const param_arena *p, head_acts *a, const int32_t *targets, const float *x, float *dx,
-                   int N, int T, int ld, int D, int V, float scale)
+double head_loss_grad(head_acts *a, const int32_t *targets, int N, int T, int ld, int V, float scale,
+                      long *correct)
+{
+    return op_xent_fused(a->logits, a->lse, targets, N, T, ld, V, scale, correct);
+}
+
+void head_backward_dlogits(const param_arena *p, head_acts *a, const float *x, float *dx, int N, int D,
+                           int V)
 {
     bool train = p->trainable && p->g;
     const float *W = param_ptr(p, HEAD_OUT_W);
-    /* logits -> dlogits [N, V] in place */
-    op_xent_backward(a->logits, a->logits, a->lse, targets, N, T, ld, V, scale);
     if (train) op_matmul_backward(NULL, param_ptr_in(p, p->g, HEAD_OUT_W), a->logits, a->xn, W, N, D, V, 1.0f);
     if (!dx && !train) return;
     /* dxn [N, D] = dlogits W, written over xn (no longer needed) */
@@ -42,4 +46,11 @@ void head_backward(const param_arena *p, head_acts *a, const int32_t *targets, c
                 a->xn, D);
     op_rmsnorm_backward(dx, train ? param_ptr_in(p, p->g, HEAD_NORM_G) : NULL, a->xn, x, a->rstd,
                         param_ptr(p, HEAD_NORM_G), N, D);
+}
+
+void head_backward(const param_arena *p, head_acts *a, const int32_t *targets, const float *x, float *dx,
+                   int N, int T, int ld, int D, int V, float scale)
+{
+    op_xent_backward(a->logits, a->logits, a->lse, targets, N, T, ld, V, scale);
+    head_backward_dlogits(p, a, x, dx, N, D, V);
 }

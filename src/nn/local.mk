@@ -19,6 +19,7 @@ noinst_HEADERS += \
 	include/strata/adamw.h \
 	include/strata/model.h \
 	include/strata/sample.h \
+	src/nn/fastmath.h \
 	tests/nn/gradcheck.h
 
 check_PROGRAMS += tests/nn/test_ops tests/nn/test_model tests/nn/test_adamw

@@ -222,6 +222,17 @@ void model_zero_grad(model *m)
     if (m->grad) memset(m->grad, 0, m->n_train * sizeof(float));
 }
 
+double model_optim_step(model *m, const adamw_cfg *cfg, double lr, long t)
+{
+    int cap = 2 * m->dims.L + 2;
+    param_arena **arenas = malloc((size_t)cap * sizeof *arenas);
+    if (!arenas) return NAN;
+    int n = model_trainable_arenas(m, arenas, cap);
+    double norm = adamw_step(arenas, n, cfg, lr, t);
+    free(arenas);
+    return norm;
+}
+
 static bool block_needs_grad(const model *m, int l)
 {
     const param_arena *p = &m->blocks[l];
@@ -374,6 +385,9 @@ st_status model_forward_blocks(model *m, model_ws *ws, const model_batch *batch,
         if (m->lora[l].r > ws->r_max)
             FAIL(ST_EUSAGE, "forward: block %d has LoRA rank %d > workspace r_max %d", l,
                  m->lora[l].r, ws->r_max);
+    if (ws->D != m->dims.D || ws->H != m->dims.H || ws->F != m->dims.F || ws->V != m->dims.V)
+        FAIL(ST_EUSAGE, "forward: workspace built for D=%d H=%d F=%d V=%d, model has D=%d H=%d F=%d V=%d",
+             ws->D, ws->H, ws->F, ws->V, m->dims.D, m->dims.H, m->dims.F, m->dims.V);
     int floor = train ? model_backward_floor(m, start, depth) : depth;
     if (depth - floor > ws->n_keep)
         FAIL(ST_EUSAGE, "forward: %d blocks need activations for backward, workspace keeps %d",
@@ -422,7 +436,7 @@ st_status model_forward_head(model *m, model_ws *ws, const float *x, const model
     int N = ws->B * ws->T;
     if (N < 1 || !x) FAIL(ST_EUSAGE, "head: no forward has set the batch shape");
     head_forward(&m->head, &ws->head, x, N, m->dims.D, m->dims.V, m->dims.eps);
-    ws->head_x = x;
+    ws->head_x = NULL; /* set only when dlogits are ready for model_backward */
     ws->have_loss = false;
     if (batch && batch->targets) {
         if (batch->ld < ws->T) FAIL(ST_EUSAGE, "head: target row stride %d < T %d", batch->ld, ws->T);
@@ -433,9 +447,14 @@ st_status model_forward_head(model *m, model_ws *ws, const float *x, const model
                     FAIL(ST_EDATA, "target id %d at batch row %d position %d is outside [0, %d)",
                          (int)id, b, t, m->dims.V);
             }
-        double sum = head_loss(&ws->head, batch->targets, N, ws->T, batch->ld, m->dims.V, correct);
+        /* training: loss and dlogits in one pass over the [N, V] logits */
+        double sum = ws->train ? head_loss_grad(&ws->head, batch->targets, N, ws->T, batch->ld,
+                                                m->dims.V, 1.0f / (float)N, correct)
+                               : head_loss(&ws->head, batch->targets, N, ws->T, batch->ld,
+                                           m->dims.V, correct);
         if (loss) *loss = sum / N;
         ws->have_loss = true;
+        ws->head_x = ws->train ? x : NULL;
         ws->targets = batch->targets;
         ws->ld = batch->ld;
     }
@@ -458,7 +477,7 @@ out:
 st_status model_backward(model *m, model_ws *ws)
 {
     st_status st = ST_OK;
-    if (!ws->train || !ws->have_loss)
+    if (!ws->train || !ws->have_loss || !ws->head_x)
         FAIL(ST_EUSAGE, "backward: the last forward did not keep activations or had no targets");
     int B = ws->B, T = ws->T, N = B * T, D = m->dims.D;
     size_t nd = (size_t)N * D;
@@ -466,8 +485,7 @@ st_status model_backward(model *m, model_ws *ws)
     bool need_dx = ws->floor < ws->depth || emb;
     float *d = need_dx ? ws->dx[0] : NULL;
     if (d) memset(d, 0, nd * sizeof(float));
-    head_backward(&m->head, &ws->head, ws->targets, ws->head_x, d, N, T, ws->ld, D, m->dims.V,
-                  1.0f / (float)N);
+    head_backward_dlogits(&m->head, &ws->head, ws->head_x, d, N, D, m->dims.V);
     for (int l = ws->depth - 1; l >= ws->floor; l--) {
         int slot = l - ws->floor;
         bool want = l > ws->floor || emb;

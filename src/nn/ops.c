@@ -1,5 +1,7 @@
 /* ops.c -- forward/backward kernels (see ops.h).  Big products go to
  * cblas_sgemm; elementwise work stays in plain loops the compiler vectorises. */
+#include "fastmath.h" /* first: switches on vectorisation for this file */
+
 #include "strata/ops.h"
 
 #include <cblas.h>
@@ -127,7 +129,7 @@ void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, 
                 for (int j = 1; j <= t; j++) mx = r[j] > mx ? r[j] : mx;
                 float sum = 0;
                 for (int j = 0; j <= t; j++) {
-                    r[j] = expf(r[j] - mx);
+                    r[j] = st_expf(r[j] - mx);
                     sum += r[j];
                 }
                 float inv = 1.0f / sum;
@@ -210,17 +212,17 @@ void op_attention_forward_naive(float *o, const float *qkv, int B, int T, int H,
 
 /* ---- GELU (exact) ------------------------------------------------------ */
 
-#define ST_SQRT1_2 0.70710678118654752440f
 #define ST_INV_SQRT_2PI 0.39894228040143267794f
 
 void op_gelu_forward(float *y, const float *x, size_t n)
 {
-    for (size_t i = 0; i < n; i++) y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * ST_SQRT1_2));
+    /* gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * st_normcdf(x[i]);
 }
 
 static inline float gelu_grad(float x)
 {
-    return 0.5f * (1.0f + erff(x * ST_SQRT1_2)) + x * ST_INV_SQRT_2PI * expf(-0.5f * x * x);
+    return st_normcdf(x) + x * ST_INV_SQRT_2PI * st_expf(-0.5f * x * x);
 }
 
 void op_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
@@ -255,20 +257,69 @@ static inline int32_t target_of(const int32_t *targets, int n, int T, int ld)
     return targets[(size_t)(n / T) * ld + n % T];
 }
 
+/* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
+static float row_max(const float *r, int V)
+{
+    float lane[8];
+    int j = 0;
+    for (int k = 0; k < 8; k++) lane[k] = r[0];
+    for (; j + 8 <= V; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] = r[j + k] > lane[k] ? r[j + k] : lane[k];
+    float mx = lane[0];
+    for (int k = 1; k < 8; k++) mx = lane[k] > mx ? lane[k] : mx;
+    for (; j < V; j++) mx = r[j] > mx ? r[j] : mx;
+    return mx;
+}
+
+/* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
+static double row_sum_exp(const float *r, float mx, int V)
+{
+    double lane[8] = {0};
+    int j = 0;
+    for (; j + 8 <= V; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] += st_expf(r[j + k] - mx);
+    double s = 0;
+    for (; j < V; j++) s += st_expf(r[j] - mx);
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
 double op_xent_forward(float *lse, const float *logits, const int32_t *targets, int N, int T, int ld,
                        int V)
 {
     double total = 0;
     for (int n = 0; n < N; n++) {
         const float *r = logits + (size_t)n * V;
-        float mx = r[0];
-        for (int j = 1; j < V; j++) mx = r[j] > mx ? r[j] : mx;
-        double s = 0;
-        for (int j = 0; j < V; j++) s += expf(r[j] - mx);
-        double l = mx + log(s);
+        float mx = row_max(r, V);
+        double l = mx + log(row_sum_exp(r, mx, V));
         lse[n] = (float)l;
         if (targets) total += l - r[target_of(targets, n, T, ld)];
     }
+    return total;
+}
+
+double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
+                     float scale, long *correct)
+{
+    double total = 0;
+    long hits = 0;
+    for (int n = 0; n < N; n++) {
+        float *r = logits + (size_t)n * V;
+        float mx = row_max(r, V);
+        double l = mx + log(row_sum_exp(r, mx, V));
+        int32_t tg = target_of(targets, n, T, ld);
+        lse[n] = (float)l;
+        total += l - r[tg];
+        if (correct) {
+            int best = 0;
+            while (r[best] != mx) best++; /* first index of the maximum */
+            hits += best == tg;
+        }
+        float lf = (float)l;
+        for (int j = 0; j < V; j++) r[j] = scale * st_expf(r[j] - lf);
+        r[tg] -= scale;
+    }
+    if (correct) *correct = hits;
     return total;
 }
 
@@ -279,7 +330,7 @@ void op_xent_backward(float *dlogits, const float *logits, const float *lse, con
         const float *r = logits + (size_t)n * V;
         float *d = dlogits + (size_t)n * V;
         float l = lse[n];
-        for (int j = 0; j < V; j++) d[j] = scale * expf(r[j] - l);
+        for (int j = 0; j < V; j++) d[j] = scale * st_expf(r[j] - l);
         d[target_of(targets, n, T, ld)] -= scale;
     }
 }

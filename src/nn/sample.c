@@ -14,7 +14,8 @@ int32_t sample_token(const float *logits, int V, float temperature, int top_k, r
     float *p = probs ? probs : malloc((size_t)V * sizeof(float));
     if (!p) return best; /* no memory: fall back to greedy rather than fail mid-text */
     /* threshold = k-th largest logit: partial selection by repeated scans is
-     * O(V k); fine for the small k used in sampling, and exact on ties */
+     * O(V k), fine for the small k used in sampling; logits tied with the
+     * k-th largest are all kept */
     float thresh = -INFINITY;
     if (top_k > 0 && top_k < V) {
         for (int j = 0; j < V; j++) p[j] = logits[j];

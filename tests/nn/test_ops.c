@@ -262,6 +262,26 @@ static void xent_values_and_gradcheck(void **state)
     assert_float_equal(l, ref / 6, 1e-5);
     op_xent_backward(d, c.logits, c.lse, tg, 6, 3, 4, 7, 1.0f / 6);
     assert_true(gc_check("xent dlogits", c.logits, d, 42, xe_loss, &c, 100));
+    /* the fused pass gives the same loss, the same gradient in place and the argmax hits */
+    float *f = gc_alloc(42), lse2[6];
+    memcpy(f, c.logits, 42 * sizeof(float));
+    long hits = -1, ref_hits = 0;
+    c.logits[0 * 7 + 1] = 50.0f; /* row 0's argmax is its target (1): at least one hit */
+    memcpy(f, c.logits, 42 * sizeof(float));
+    for (int n = 0; n < 6; n++) {
+        int best = 0;
+        for (int j = 1; j < 7; j++)
+            if (c.logits[n * 7 + j] > c.logits[n * 7 + best]) best = j;
+        ref_hits += best == tg[(n / 3) * 4 + n % 3];
+    }
+    double lf = op_xent_fused(f, lse2, tg, 6, 3, 4, 7, 1.0f / 6, &hits);
+    double l2 = op_xent_forward(c.lse, c.logits, tg, 6, 3, 4, 7);
+    op_xent_backward(d, c.logits, c.lse, tg, 6, 3, 4, 7, 1.0f / 6);
+    assert_float_equal(lf, l2, 1e-6);
+    for (int i = 0; i < 42; i++) assert_float_equal(f[i], d[i], 1e-7);
+    assert_true(ref_hits >= 1);
+    assert_int_equal(hits, ref_hits);
+    free(f);
     free(c.logits), free(c.lse), free(d);
 }
 
@@ -341,7 +361,39 @@ static void gradcheck_catches_wrong_gradients(void **state)
     free(c.x), free(c.g), free(c.y), free(c.rstd), free(c.r), free(dx);
 }
 
+/* The GELU and exp used by the kernels are inline approximations (fastmath.h);
+ * bound their error against libm in double over the whole useful range. */
+static void gelu_and_exp_accuracy(void **state)
+{
+    (void)state;
+    enum { NX = 24001 };
+    float *x = gc_alloc(NX), *y = gc_alloc(NX), *dy = gc_alloc(NX), *ones = gc_alloc(NX);
+    for (int i = 0; i < NX; i++) x[i] = -12.0f + 0.001f * i, ones[i] = 1.0f;
+    op_gelu_forward(y, x, NX);
+    op_gelu_backward(dy, ones, x, NX);
+    double worst = 0, worst_d = 0;
+    for (int i = 0; i < NX; i++) {
+        double xi = x[i], phi = 0.5 * erfc(-xi / sqrt(2.0));
+        double g = xi * phi, dg = phi + xi * exp(-0.5 * xi * xi) / sqrt(2 * M_PI);
+        worst = fmax(worst, fabs(y[i] - g) / fmax(1.0, fabs(xi)));
+        worst_d = fmax(worst_d, fabs(dy[i] - dg));
+    }
+    if (getenv("STRATA_TEST_VERBOSE")) fprintf(stderr, "# gelu max err %.3g, gelu' max err %.3g\n", worst, worst_d);
+    assert_true(worst < 5e-7);
+    assert_true(worst_d < 5e-7);
+    /* exp through the softmax of one row: logsumexp of [-80, 80] in steps */
+    enum { V = 1601 };
+    float *row = gc_alloc(V), lse;
+    for (int j = 0; j < V; j++) row[j] = -80.0f + 0.1f * j;
+    op_xent_forward(&lse, row, NULL, 1, 1, 1, V);
+    double s = 0;
+    for (int j = 0; j < V; j++) s += exp((double)row[j] - row[V - 1]);
+    assert_float_equal(lse, row[V - 1] + log(s), 1e-5);
+    free(x), free(y), free(dy), free(ones), free(row);
+}
+
 static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(gelu_and_exp_accuracy),
     cmocka_unit_test(matmul_matches_naive_and_gradcheck),
     cmocka_unit_test(rmsnorm_values_and_gradcheck),
     cmocka_unit_test(rope_values_inverse_and_gradcheck),
