@@ -249,25 +249,41 @@ static bool compare_grads(const param_arena *a, const char *prefix)
     return ok;
 }
 
-/* Forward to `depth` with training on, compare logits and loss with
- * <prefix>/logits and <prefix>/loss, then run the backward. */
+/* Compare an evaluation forward (train = false) to `depth` with
+ * <prefix>/logits and <prefix>/loss, then a training forward (its loss is
+ * computed in the fused loss+gradient pass, and ws->head.logits then holds
+ * dlogits) with <prefix>/loss again, then run the backward.  x_in/start as in
+ * model_forward. */
+static bool forward_backward_from(model *m, model_ws *ws, const model_batch *batch,
+                                  const float *x_in, int start, int depth, const char *prefix,
+                                  const char *label)
+{
+    double loss = NAN;
+    char name[256], what[320];
+    size_t nl = (size_t)fx.B * fx.T * fx.V;
+    ST_ASSERT_OK(model_forward(m, ws, batch, x_in, start, depth, fx.B, fx.T, false, &loss));
+    snprintf(name, sizeof name, "%s/logits", prefix);
+    snprintf(what, sizeof what, "%s%s", label, name);
+    double *ref = read_f64(name, nl);
+    /* ws->head.logits [B*T, V], rows b*T + t: the reference's [B, T, V] */
+    bool ok = compare(what, ws->head.logits, NULL, ref, nl);
+    free(ref);
+    snprintf(name, sizeof name, "%s/loss", prefix);
+    double ref_loss = read_scalar(name);
+    snprintf(what, sizeof what, "%s%s (eval)", label, name);
+    ok &= compare_scalar(what, loss, ref_loss);
+    model_zero_grad(m);
+    ST_ASSERT_OK(model_forward(m, ws, batch, x_in, start, depth, fx.B, fx.T, true, &loss));
+    snprintf(what, sizeof what, "%s%s (train)", label, name);
+    ok &= compare_scalar(what, loss, ref_loss);
+    ST_ASSERT_OK(model_backward(m, ws));
+    return ok;
+}
+
 static bool forward_backward(model *m, model_ws *ws, int depth, const char *prefix)
 {
     model_batch batch = fixture_batch();
-    double loss = NAN;
-    char name[256];
-    size_t nl = (size_t)fx.B * fx.T * fx.V;
-    ST_ASSERT_OK(model_forward(m, ws, &batch, NULL, 0, depth, fx.B, fx.T, true, &loss));
-    snprintf(name, sizeof name, "%s/logits", prefix);
-    double *ref = read_f64(name, nl);
-    /* ws->head.logits [B*T, V], rows b*T + t: the reference's [B, T, V] */
-    bool ok = compare(name, ws->head.logits, NULL, ref, nl);
-    free(ref);
-    snprintf(name, sizeof name, "%s/loss", prefix);
-    ok &= compare_scalar(name, loss, read_scalar(name));
-    model_zero_grad(m);
-    ST_ASSERT_OK(model_backward(m, ws));
-    return ok;
+    return forward_backward_from(m, ws, &batch, NULL, 0, depth, prefix, "");
 }
 
 /* The fixture's model with every block and the head trainable, and a
@@ -349,13 +365,7 @@ static void stage_2_from_cached_block_1_output(void **state)
 
     /* Only targets: the forward must start from h1, not from the tokens. */
     model_batch targets_only = {.tokens = NULL, .targets = fx.tokens + 1, .ld = fx.T + 1};
-    ST_ASSERT_OK(model_forward(&m, &ws, &targets_only, h1, 1, fx.L, fx.B, fx.T, true, &loss));
-    ref = read_f64("expected/logits", nl);
-    ok &= compare("cache: blocks 2.. from h1 vs expected/logits", ws.head.logits, NULL, ref, nl);
-    free(ref);
-    ok &= compare_scalar("cache: loss from h1 vs expected/loss", loss, read_scalar("expected/loss"));
-    model_zero_grad(&m);
-    ST_ASSERT_OK(model_backward(&m, &ws));
+    ok &= forward_backward_from(&m, &ws, &targets_only, h1, 1, fx.L, "expected", "cache h1: ");
     char prefix[64];
     for (int l = 1; l < fx.L; l++) {
         snprintf(prefix, sizeof prefix, "expected/grads/block_%03d", l);
@@ -423,8 +433,7 @@ static void adamw_ten_steps_losses(void **state)
     adamw_cfg cfg = {.beta1 = fx.beta1, .beta2 = fx.beta2, .eps = fx.adam_eps,
                      .weight_decay = fx.wd, .grad_clip = fx.clip};
     param_arena *arenas[16];
-    int na = model_trainable_arenas(&m, arenas, 16);
-    assert_int_equal(na, fx.L + 1);
+    assert_int_equal(model_trainable_arenas(&m, arenas, 16), fx.L + 1);
     model_batch batch = fixture_batch();
     double *ref = read_f64("adamw/losses", (size_t)fx.adam_steps);
     double *got = calloc((size_t)fx.adam_steps, sizeof(double));
@@ -433,7 +442,7 @@ static void adamw_ten_steps_losses(void **state)
         ST_ASSERT_OK(model_forward(&m, &ws, &batch, NULL, 0, fx.L, fx.B, fx.T, true, &got[s]));
         model_zero_grad(&m);
         ST_ASSERT_OK(model_backward(&m, &ws));
-        adamw_step(arenas, na, &cfg, fx.lr, s + 1);
+        model_optim_step(&m, &cfg, fx.lr, s + 1); /* clip + AdamW, t from 1 */
     }
     bool ok = true;
     for (int s = 0; s < fx.adam_steps; s++) {
