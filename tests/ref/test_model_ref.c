@@ -7,7 +7,9 @@
  * loss and every gradient (all blocks + head trainable); the head applied
  * after block 1 (logits, loss, stage-1 gradients); block 1 frozen with LoRA
  * adapters (loss, logits, adapter and upper gradients); and the losses of
- * 10 AdamW steps with clipping on the same batch.
+ * 10 AdamW steps with clipping on the same batch.  The C side also runs the
+ * growth engine's paths against the same numbers: stage 2 started from the
+ * cached output of block 1, and the LoRA adapters merged into the weights.
  *
  * Comparison rule, per tensor (every logits array, loss, gradient tensor):
  *     max_abs = max_i |c_i - r_i|          (c: C engine, r: reference)
@@ -247,25 +249,41 @@ static bool compare_grads(const param_arena *a, const char *prefix)
     return ok;
 }
 
-/* Forward to `depth` with training on, compare logits and loss with
- * <prefix>/logits and <prefix>/loss, then run the backward. */
+/* Compare an evaluation forward (train = false) to `depth` with
+ * <prefix>/logits and <prefix>/loss, then a training forward (its loss is
+ * computed in the fused loss+gradient pass, and ws->head.logits then holds
+ * dlogits) with <prefix>/loss again, then run the backward.  x_in/start as in
+ * model_forward. */
+static bool forward_backward_from(model *m, model_ws *ws, const model_batch *batch,
+                                  const float *x_in, int start, int depth, const char *prefix,
+                                  const char *label)
+{
+    double loss = NAN;
+    char name[256], what[320];
+    size_t nl = (size_t)fx.B * fx.T * fx.V;
+    ST_ASSERT_OK(model_forward(m, ws, batch, x_in, start, depth, fx.B, fx.T, false, &loss));
+    snprintf(name, sizeof name, "%s/logits", prefix);
+    snprintf(what, sizeof what, "%s%s", label, name);
+    double *ref = read_f64(name, nl);
+    /* ws->head.logits [B*T, V], rows b*T + t: the reference's [B, T, V] */
+    bool ok = compare(what, ws->head.logits, NULL, ref, nl);
+    free(ref);
+    snprintf(name, sizeof name, "%s/loss", prefix);
+    double ref_loss = read_scalar(name);
+    snprintf(what, sizeof what, "%s%s (eval)", label, name);
+    ok &= compare_scalar(what, loss, ref_loss);
+    model_zero_grad(m);
+    ST_ASSERT_OK(model_forward(m, ws, batch, x_in, start, depth, fx.B, fx.T, true, &loss));
+    snprintf(what, sizeof what, "%s%s (train)", label, name);
+    ok &= compare_scalar(what, loss, ref_loss);
+    ST_ASSERT_OK(model_backward(m, ws));
+    return ok;
+}
+
 static bool forward_backward(model *m, model_ws *ws, int depth, const char *prefix)
 {
     model_batch batch = fixture_batch();
-    double loss = NAN;
-    char name[256];
-    size_t nl = (size_t)fx.B * fx.T * fx.V;
-    ST_ASSERT_OK(model_forward(m, ws, &batch, NULL, 0, depth, fx.B, fx.T, true, &loss));
-    snprintf(name, sizeof name, "%s/logits", prefix);
-    double *ref = read_f64(name, nl);
-    /* ws->head.logits [B*T, V], rows b*T + t: the reference's [B, T, V] */
-    bool ok = compare(name, ws->head.logits, NULL, ref, nl);
-    free(ref);
-    snprintf(name, sizeof name, "%s/loss", prefix);
-    ok &= compare_scalar(name, loss, read_scalar(name));
-    model_zero_grad(m);
-    ST_ASSERT_OK(model_backward(m, ws));
-    return ok;
+    return forward_backward_from(m, ws, &batch, NULL, 0, depth, prefix, "");
 }
 
 /* The fixture's model with every block and the head trainable, and a
@@ -316,6 +334,50 @@ static void head_after_block_1_and_stage_1_gradients(void **state)
     assert_true(ok);
 }
 
+/* Growth stage 2 from the activation cache: block 1's output h1 computed
+ * once (inference), the head on h1 is the depth-1 logit lens, and training
+ * block 2 + head starting from h1 (block 1 frozen, not rerun) gives the
+ * full model's logits and the same block_001/head gradients. */
+static void stage_2_from_cached_block_1_output(void **state)
+{
+    (void)state;
+    model m;
+    model_ws ws;
+    model_batch batch = fixture_batch();
+    size_t nx = (size_t)fx.B * fx.T * fx.D, nl = (size_t)fx.B * fx.T * fx.V;
+    build_model(&m);
+    for (int l = 1; l < fx.L; l++) m.blocks[l].trainable = true;
+    m.head.trainable = true;
+    ST_ASSERT_OK(model_train_setup(&m));
+    ST_ASSERT_OK(model_ws_init(&ws, &m.dims, fx.B, fx.T, fx.L - 1, 0));
+
+    float *h1 = malloc(sizeof(float) * nx); /* [B*T, D] cached output of block 1 */
+    assert_non_null(h1);
+    ST_ASSERT_OK(model_forward_blocks(&m, &ws, &batch, NULL, 0, 1, fx.B, fx.T, false));
+    memcpy(h1, model_ws_output(&ws), sizeof(float) * nx);
+    double loss = NAN;
+    ST_ASSERT_OK(model_forward_head(&m, &ws, h1, &batch, &loss, NULL));
+    double *ref = read_f64("expected/depth1/logits", nl);
+    bool ok = compare("cache: head(h1) vs expected/depth1/logits", ws.head.logits, NULL, ref, nl);
+    free(ref);
+    ok &= compare_scalar("cache: head(h1) vs expected/depth1/loss", loss,
+                         read_scalar("expected/depth1/loss"));
+
+    /* Only targets: the forward must start from h1, not from the tokens. */
+    model_batch targets_only = {.tokens = NULL, .targets = fx.tokens + 1, .ld = fx.T + 1};
+    ok &= forward_backward_from(&m, &ws, &targets_only, h1, 1, fx.L, "expected", "cache h1: ");
+    char prefix[64];
+    for (int l = 1; l < fx.L; l++) {
+        snprintf(prefix, sizeof prefix, "expected/grads/block_%03d", l);
+        ok &= compare_grads(&m.blocks[l], prefix);
+    }
+    ok &= compare_grads(&m.head, "expected/grads/head");
+    free(h1);
+    model_ws_free(&ws);
+    model_free(&m);
+    assert_true(ok);
+}
+
 static void lora_on_frozen_block_gradients(void **state)
 {
     (void)state;
@@ -346,6 +408,17 @@ static void lora_on_frozen_block_gradients(void **state)
     ok &= compare_grads(&m.head, "lora/expected/grads/head");
     /* The frozen block got no gradient buffer. */
     assert_null(m.blocks[lb].g);
+
+    /* Stage end: W += s B A and the adapters are dropped; the plain block
+     * must give the adapted model's logits. */
+    ST_ASSERT_OK(model_lora_merge(&m, lb));
+    assert_int_equal(m.lora[lb].r, 0);
+    model_batch batch = fixture_batch();
+    size_t nl = (size_t)fx.B * fx.T * fx.V;
+    ST_ASSERT_OK(model_forward(&m, &ws, &batch, NULL, 0, fx.L, fx.B, fx.T, false, NULL));
+    double *ref = read_f64("lora/expected/logits", nl);
+    ok &= compare("merged: logits vs lora/expected/logits", ws.head.logits, NULL, ref, nl);
+    free(ref);
     model_ws_free(&ws);
     model_free(&m);
     assert_true(ok);
@@ -360,8 +433,7 @@ static void adamw_ten_steps_losses(void **state)
     adamw_cfg cfg = {.beta1 = fx.beta1, .beta2 = fx.beta2, .eps = fx.adam_eps,
                      .weight_decay = fx.wd, .grad_clip = fx.clip};
     param_arena *arenas[16];
-    int na = model_trainable_arenas(&m, arenas, 16);
-    assert_int_equal(na, fx.L + 1);
+    assert_int_equal(model_trainable_arenas(&m, arenas, 16), fx.L + 1);
     model_batch batch = fixture_batch();
     double *ref = read_f64("adamw/losses", (size_t)fx.adam_steps);
     double *got = calloc((size_t)fx.adam_steps, sizeof(double));
@@ -370,7 +442,7 @@ static void adamw_ten_steps_losses(void **state)
         ST_ASSERT_OK(model_forward(&m, &ws, &batch, NULL, 0, fx.L, fx.B, fx.T, true, &got[s]));
         model_zero_grad(&m);
         ST_ASSERT_OK(model_backward(&m, &ws));
-        adamw_step(arenas, na, &cfg, fx.lr, s + 1);
+        model_optim_step(&m, &cfg, fx.lr, s + 1); /* clip + AdamW, t from 1 */
     }
     bool ok = true;
     for (int s = 0; s < fx.adam_steps; s++) {
@@ -393,6 +465,7 @@ static void adamw_ten_steps_losses(void **state)
 static const struct CMUnitTest tests[] = {
     REF_TEST(full_model_logits_loss_and_every_gradient),
     REF_TEST(head_after_block_1_and_stage_1_gradients),
+    REF_TEST(stage_2_from_cached_block_1_output),
     REF_TEST(lora_on_frozen_block_gradients),
     REF_TEST(adamw_ten_steps_losses),
 };
