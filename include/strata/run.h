@@ -75,6 +75,9 @@ typedef struct grow_run {
     sched_cfg sched;
     grow_state st;
     double peak_flops;     /* measured sgemm rate of one rank (FLOP/s) */
+    double ckpt_seconds;   /* wall time spent writing checkpoints this session */
+    long ckpt_count;       /* checkpoints written this session */
+    double last_val;       /* latest validation loss (progress line) */
     met_table steps;       /* /metrics/steps (+ a val_loss column) */
     met_table depth;       /* /metrics/depth */
     int steps_val_col;     /* column of val_loss in steps */

@@ -27,10 +27,10 @@ st_status cache_init(act_cache *c, cache_mode mode, long n_chunks, int T, int D,
     c->mode = mode;
     c->n_chunks = n_chunks;
     c->entry = (size_t)T * (size_t)D;
-    c->depth = -1;
     if (mode == CACHE_OFF) goto out;
-    c->have = calloc((size_t)n_chunks, 1);
-    CHECK_ALLOC(c->have);
+    c->depth = malloc(sizeof *c->depth * (size_t)n_chunks);
+    CHECK_ALLOC(c->depth);
+    cache_reset(c);
     if (mode == CACHE_DISK) {
         char path[4096];
         snprintf(path, sizeof path, "%s/.strata-cache-rank%d-XXXXXX", scratch_dir, rank);
@@ -48,25 +48,25 @@ out:
 void cache_free(act_cache *c)
 {
     free(c->mem);
-    free(c->have);
+    free(c->depth);
     if (c->fd >= 0) close(c->fd);
     c->mem = NULL;
-    c->have = NULL;
+    c->depth = NULL;
     c->fd = -1;
 }
 
-void cache_reset(act_cache *c, int depth)
+void cache_reset(act_cache *c)
 {
-    c->depth = depth;
-    if (c->have) memset(c->have, 0, (size_t)c->n_chunks);
+    if (c->depth)
+        for (long i = 0; i < c->n_chunks; i++) c->depth[i] = -1;
     c->hits = c->misses = 0;
 }
 
-st_status cache_get(act_cache *c, long chunk, float *dst, bool *hit)
+st_status cache_get(act_cache *c, long chunk, float *dst, int *depth)
 {
     st_status st = ST_OK;
-    *hit = false;
-    if (c->mode == CACHE_OFF || !c->have[chunk]) {
+    *depth = -1;
+    if (c->mode == CACHE_OFF || c->depth[chunk] < 0) {
         c->misses++;
         goto out;
     }
@@ -79,13 +79,13 @@ st_status cache_get(act_cache *c, long chunk, float *dst, bool *hit)
             FAIL(ST_EIO, "reading the activation cache scratch file: %s",
                  r < 0 ? strerror(errno) : "short read");
     }
-    *hit = true;
+    *depth = c->depth[chunk];
     c->hits++;
 out:
     return st;
 }
 
-st_status cache_put(act_cache *c, long chunk, const float *src)
+st_status cache_put(act_cache *c, long chunk, const float *src, int depth)
 {
     st_status st = ST_OK;
     if (c->mode == CACHE_OFF) goto out;
@@ -105,7 +105,7 @@ st_status cache_put(act_cache *c, long chunk, const float *src)
             FAIL(ST_EIO, "writing the activation cache scratch file: %s",
                  w < 0 ? strerror(errno) : "short write (disk full?)");
     }
-    c->have[chunk] = 1;
+    c->depth[chunk] = (int16_t)depth;
 out:
     return st;
 }

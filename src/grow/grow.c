@@ -38,13 +38,17 @@ st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *
 {
     st_status st = ST_OK;
     const int T = g->data.ctx, D = g->sub.D;
-    bool hit = false;
-    if (use_cache) CHECK(cache_get(&g->cache, chunk, dst, &hit));
-    if (hit) goto out;
+    int have = -1;
+    if (use_cache) CHECK(cache_get(&g->cache, chunk, dst, &have));
+    if (have == start) goto out;
+    /* Advance a shallower entry by the blocks frozen since, or start from
+     * the tokens; one block at a time is the same arithmetic either way. */
+    if (have > start) have = -1;
     model_batch b = {.tokens = g->data.chunks + (size_t)chunk * (size_t)(T + 1), .targets = NULL, .ld = T + 1};
-    CHECK(model_forward_blocks(&g->m, &g->ws1, &b, NULL, 0, start, 1, T, false));
+    CHECK(model_forward_blocks(&g->m, &g->ws1, &b, have > 0 ? dst : NULL, have > 0 ? have : 0, start, 1, T,
+                               false));
     memcpy(dst, model_ws_output(&g->ws1), sizeof(float) * (size_t)T * (size_t)D);
-    if (use_cache) CHECK(cache_put(&g->cache, chunk, dst));
+    if (use_cache) CHECK(cache_put(&g->cache, chunk, dst, start));
 out:
     return st;
 }
@@ -105,7 +109,7 @@ st_status run_eval(grow_run *g, int depth, eval_result *out)
     double sums[4] = {0, 0, 0, 0};
     int start = depth - 1 < run_first_trained(g) ? depth - 1 : run_first_trained(g);
     if (start < 0) start = 0;
-    bool use_cache = run_cache_usable(g) && start == g->cache.depth && start > 0;
+    bool use_cache = run_cache_usable(g) && start > 0;
     for (long i0 = 0; i0 < count; i0 += B) {
         long nb = count - i0 < B ? count - i0 : B;
         for (long i = 0; i < nb; i++) {
@@ -175,7 +179,6 @@ st_status run_build_stage(grow_run *g, bool fresh)
             if (m->lora[l].r == 0)
                 CHECK(model_lora_add(m, l, (int)c->grow.lora_rank, (float)c->grow.lora_alpha, &g->st.rng));
     CHECK(set_trainable(g));
-    cache_reset(&g->cache, run_cache_usable(g) ? run_first_trained(g) : -1);
 out:
     return st;
 }
@@ -203,6 +206,7 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
         for (int l = 0; l < m->n_blocks; l++)
             if (m->lora[l].r > 0) CHECK(model_lora_merge(m, l));
         g->st.lora_active = false;
+        cache_reset(&g->cache); /* the frozen blocks changed */
         CHECK(set_trainable(g));
     }
     int depth = m->n_blocks;
@@ -413,6 +417,7 @@ static st_status run_stages(grow_run *g)
                 eval_result ev;
                 CHECK(run_eval(g, g->m.n_blocks, &ev));
                 val_loss = ev.loss;
+                g->last_val = ev.loss;
                 sched_record_eval(&g->st.sched, &g->sched, ev.loss);
                 CHECK(check_replicas(g));
             }
@@ -433,9 +438,9 @@ static st_status run_stages(grow_run *g)
             progress_format_eta(per_step * (double)(planned - g->st.sched.steps) +
                                     per_step * (double)planned * (double)(n_stages - g->st.stage),
                                 eta, sizeof eta);
-            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f%s tok/s %.0f mfu %.2f eta %s",
-                            g->st.stage, n_stages, g->st.sched.steps, planned, loss,
-                            isnan(val_loss) ? "" : " (val)", row[MS_TOKENS_PER_S],
+            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %.4f tok/s %.0f mfu %.2f eta %s",
+                            g->st.stage, n_stages, g->st.sched.steps, planned, loss, g->last_val,
+                            row[MS_TOKENS_PER_S],
                             g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : 0.0, eta);
 
             CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
@@ -476,6 +481,8 @@ static st_status run_stages(grow_run *g)
         CHECK(stage_begin(g));
     }
 finished:
+    log_info("checkpoints: %ld written in %.2f s, %.2f%% of this session's %.1f s", g->ckpt_count,
+             g->ckpt_seconds, 100.0 * g->ckpt_seconds / (timer_now() - session_t0), timer_now() - session_t0);
     if (g->rank == 0) {
         printf("\nper-depth evaluation (%s/LATEST; /metrics/depth):\n", g->dir);
         met_print(&g->depth, stdout);
@@ -497,6 +504,7 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     MPI_Comm_size(comm, &g->size);
     g->monolithic = strcmp(cfg->grow.schedule, "monolithic") == 0;
     g->cache.fd = -1;
+    g->last_val = NAN;
     snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name);
 
     sig_install();

@@ -227,6 +227,7 @@ st_status run_checkpoint_save(grow_run *g, const char *name)
 {
     st_status st = ST_OK;
     atomic_file a = {0};
+    double t0 = MPI_Wtime();
     char path[sizeof g->dir + CKPT_NAME_MAX + 2];
     snprintf(path, sizeof path, "%s/%s", g->dir, name);
     CHECK(atomic_begin(&a, path, g->comm));
@@ -252,7 +253,9 @@ st_status run_checkpoint_save(grow_run *g, const char *name)
         goto out;
     }
     CHECK(ckpt_prune(g->dir, (int)g->cfg.ckpt.keep, NULL, g->comm));
-    log_debug("checkpoint %s written", path);
+    g->ckpt_seconds += MPI_Wtime() - t0;
+    g->ckpt_count++;
+    log_debug("checkpoint %s written in %.3f s", path, MPI_Wtime() - t0);
 out:
     if (st != ST_OK) atomic_abort(&a, g->comm);
     return st;
