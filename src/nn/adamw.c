@@ -79,5 +79,5 @@ double lr_schedule(long s, long S, long w, double peak, double min_lr)
     if (s < w) return peak * (double)(s + 1) / (double)w;
     long den = S - w > 1 ? S - w : 1;
     double p = (double)(s - w) / (double)den;
-    return min_lr + (peak - min_lr) * (1.0 + cos(M_PI * p)) / 2.0;
+    return min_lr + (peak - min_lr) * (1.0 + cos(3.14159265358979323846 * p)) / 2.0;
 }
