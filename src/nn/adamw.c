@@ -79,5 +79,6 @@ double lr_schedule(long s, long S, long w, double peak, double min_lr)
     if (s < w) return peak * (double)(s + 1) / (double)w;
     long den = S - w > 1 ? S - w : 1;
     double p = (double)(s - w) / (double)den;
+    if (p > 1.0) p = 1.0; /* past the planned end (plateau stages): stay at min_lr */
     return min_lr + (peak - min_lr) * (1.0 + cos(3.14159265358979323846 * p)) / 2.0;
 }
