@@ -31,7 +31,8 @@
  * ST_ECKPT (exit code 4) for missing, corrupt or unreadable checkpoints.
  *
  * Fault injection (tests).  STRATA_FAULT is a comma-separated list of
- * NAME or NAME@N (only the N-th occurrence in this process, 1-based):
+ * NAME or NAME@N (only the N-th occurrence in this process, 1-based,
+ * counted since STRATA_FAULT last changed):
  *     ckpt_commit    atomic_commit fails after the data was written, as a
  *                    crash would: the temp file stays, nothing is renamed
  *     ckpt_enospc    atomic_commit fails as on a full disk (ENOSPC while

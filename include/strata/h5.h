@@ -27,9 +27,10 @@
  * first, trailing dimensions stay whole when they fit.  Scalars and string
  * datasets are stored contiguously without a checksum.
  *
- * Strings.  Attributes and string datasets are fixed-length, NUL-padded
- * UTF-8 strings (h5py returns bytes for datasets: f['config'].asstr()[()];
- * attributes come back as str).
+ * Strings are UTF-8.  String attributes are variable-length (h5py returns
+ * str); string datasets are fixed-length and NUL-padded, because parallel
+ * HDF5 cannot write variable-length raw data (h5py returns bytes:
+ * f['config'].asstr()[()] gives str).  Readers accept both forms.
  *
  * Errors.  HDF5's own error printing is switched off; failures return
  * ST_EHDF5 (or the documented status) with a message naming the file path

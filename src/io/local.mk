@@ -22,3 +22,4 @@ MPI_TESTS += tests/io/test_metrics-np1.mpi tests/io/test_metrics-np3.mpi
 TESTS += tests/io/h5dump.sh tests/io/h5py.sh
 EXTRA_DIST += tests/io/h5dump.sh tests/io/h5py.sh
 noinst_HEADERS += tests/io/io_test.h
+EXTRA_DIST += docs/FORMAT.md
