@@ -211,6 +211,17 @@ out:
     return st;
 }
 
+/* Close a file whose opening failed, keeping the message of the failure. */
+static void close_after_error(h5_file *f, st_status st)
+{
+    char *keep = strdup(st_last_error());
+    h5_close(f);
+    if (keep) {
+        st_fail(st, __FILE__, __LINE__, "%s", keep);
+        free(keep);
+    }
+}
+
 st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kind)
 {
     st_status st = ST_OK;
@@ -236,12 +247,7 @@ st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kin
 out:
     close_id(&fapl);
     if (st != ST_OK) {
-        char *keep = strdup(st_last_error()); /* h5_close may overwrite it */
-        h5_close(f);
-        if (keep) {
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
-            free(keep);
-        }
+        close_after_error(f, st);
     }
     return st;
 }
@@ -265,12 +271,7 @@ st_status h5_open(h5_file *f, const char *path, MPI_Comm comm, bool writable)
 out:
     close_id(&fapl);
     if (st != ST_OK) {
-        char *keep = strdup(st_last_error());
-        h5_close(f);
-        if (keep) {
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
-            free(keep);
-        }
+        close_after_error(f, st);
     }
     return st;
 }
@@ -310,12 +311,7 @@ st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *
     if (st != ST_OK) return code;
     st = h5_check_kind(f, kind, code);
     if (st != ST_OK) {
-        char *keep = strdup(st_last_error());
-        h5_close(f);
-        if (keep) {
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
-            free(keep);
-        }
+        close_after_error(f, st);
     }
     return st;
 }
@@ -988,6 +984,30 @@ out:
 
 /* ---- row-distributed 2-D arrays ----------------------------------------- */
 
+/* Memory and file selections of rows [row0, row0 + nrows) of a 2-D dataset
+ * (empty selections when nrows is 0) and the transfer property list. */
+static st_status select_rows(h5_file *f, const char *path, hid_t d, size_t row0, size_t nrows,
+                             size_t ncols, hid_t *ms, hid_t *fs, hid_t *x)
+{
+    st_status st = ST_OK;
+    hsize_t mdims[2] = {nrows ? nrows : 1, ncols};
+    *ms = H5Screate_simple(2, mdims, NULL);
+    *fs = H5Dget_space(d);
+    *x = dxpl_for(f);
+    H5TRY(*ms, path, "dataspace");
+    H5TRY(*fs, path, "dataspace");
+    if (nrows > 0) {
+        hsize_t start[2] = {row0, 0}, count[2] = {nrows, ncols};
+        H5TRY(H5Sselect_hyperslab(*fs, H5S_SELECT_SET, start, NULL, count, NULL), path,
+              "cannot select rows %zu..%zu", row0, row0 + nrows);
+    } else {
+        H5Sselect_none(*ms);
+        H5Sselect_none(*fs);
+    }
+out:
+    return st;
+}
+
 st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total, size_t ncols,
                         size_t row0, size_t nrows, const void *data)
 {
@@ -1008,20 +1028,7 @@ st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total
     hsize_t dims[2] = {n_total, ncols};
     CHECK(dataset_create(f, path, t, 2, dims, NULL, NULL, &d));
     if (n_total == 0 || ncols == 0) goto out;
-    hsize_t mdims[2] = {nrows ? nrows : 1, ncols};
-    ms = H5Screate_simple(2, mdims, NULL);
-    fs = H5Dget_space(d);
-    x = dxpl_for(f);
-    H5TRY(ms, path, "dataspace");
-    H5TRY(fs, path, "dataspace");
-    if (nrows > 0) {
-        hsize_t start[2] = {row0, 0}, count[2] = {nrows, ncols};
-        H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), path,
-              "cannot select rows %zu..%zu", row0, row0 + nrows);
-    } else {
-        H5Sselect_none(ms);
-        H5Sselect_none(fs);
-    }
+    CHECK(select_rows(f, path, d, row0, nrows, ncols, &ms, &fs, &x));
     CHECK(reserve(f, path, n_total * ncols * h5_dtype_size(t)));
     H5TRY_W(H5Dwrite(d, mem_type(t), ms, fs, x, nrows ? data : dummy_buf), path,
           "cannot write rows %zu..%zu", row0, row0 + nrows);
@@ -1063,20 +1070,7 @@ st_status h5_read_rows(h5_file *f, const char *path, h5_dtype t, size_t ncols, s
         goto out;
     }
     if (dims[0] == 0 || ncols == 0) goto out;
-    hsize_t mdims[2] = {nrows ? nrows : 1, ncols};
-    ms = H5Screate_simple(2, mdims, NULL);
-    fs = H5Dget_space(d);
-    x = dxpl_for(f);
-    H5TRY(ms, path, "dataspace");
-    H5TRY(fs, path, "dataspace");
-    if (nrows > 0) {
-        hsize_t start[2] = {row0, 0}, count[2] = {nrows, ncols};
-        H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), path,
-              "cannot select rows %zu..%zu", row0, row0 + nrows);
-    } else {
-        H5Sselect_none(ms);
-        H5Sselect_none(fs);
-    }
+    CHECK(select_rows(f, path, d, row0, nrows, ncols, &ms, &fs, &x));
     H5TRY(H5Dread(d, mem_type(t), ms, fs, x, nrows ? data : (void *)dummy_buf), path,
           "cannot read rows %zu..%zu (corrupt file?)", row0, row0 + nrows);
 out:

@@ -10,14 +10,6 @@
 
 /* ---- small allocation helpers ------------------------------------------ */
 
-static float *falloc(size_t n)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) return NULL;
-    memset(p, 0, (n ? n : 1) * sizeof(float));
-    return p;
-}
-
 /* The workspace remembers every buffer it allocated so model_ws_free is one loop. */
 typedef struct ws_pool {
     void **p;
@@ -33,7 +25,7 @@ static float *pool_take(ws_pool *pl, size_t n)
         pl->p = q;
         pl->cap = cap;
     }
-    float *f = falloc(n);
+    float *f = param_falloc(n);
     if (f) pl->p[pl->n++] = f;
     return f;
 }
@@ -222,9 +214,9 @@ st_status model_train_setup(model *m)
     int n = model_trainable_arenas(m, list, cap);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += list[i]->numel;
-    m->grad = falloc(total);
-    m->adam_m = falloc(total);
-    m->adam_v = falloc(total);
+    m->grad = param_falloc(total);
+    m->adam_m = param_falloc(total);
+    m->adam_v = param_falloc(total);
     CHECK_ALLOC(m->grad);
     CHECK_ALLOC(m->adam_m);
     CHECK_ALLOC(m->adam_v);

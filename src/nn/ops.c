@@ -8,13 +8,6 @@
 #include <math.h>
 #include <string.h>
 
-/* The elementwise hot loops get an AVX2+FMA clone chosen at load time (GCC
- * ifunc); the default clone runs anywhere x86-64 (SSE2) does. */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
-#else
-#define ST_CLONES
-#endif
 
 /* ---- matmul ------------------------------------------------------------ */
 

@@ -117,6 +117,10 @@ static st_status build_glyph(substrate *s, const substrate_opts *o, const glyph_
     if (o->dim > npix)
         FAIL(ST_EUSAGE, "substrate.dim = %d is larger than the %d pixels of a %dx%d cell (lower substrate.dim or raise substrate.cell)",
              o->dim, npix, c, c);
+    if (s->vocab - 1 < o->dim)
+        log_warn("substrate: %ld ids give at most %ld components with variance; the other %ld of substrate.dim = %d "
+                 "carry none",
+                 s->vocab, s->vocab - 1, o->dim - (s->vocab - 1), o->dim);
     CHECK(glyph_default_fonts(o->fonts, &paths, &npaths));
     CHECK(glyph_renderer_init(&g, (const char *const *)paths, npaths, c));
     s->font_sha256 = calloc((size_t)npaths, sizeof *s->font_sha256);

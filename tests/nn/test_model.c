@@ -535,6 +535,9 @@ static void sampling_is_deterministic_and_respects_top_k(void **state)
     double z = exp(2.0 / 0.7) + exp(1.9 / 0.7) + exp(1.5 / 0.7);
     assert_float_equal(count[1] / (double)DRAWS, exp(2.0 / 0.7) / z, 0.02);
     assert_float_equal(count[3] / (double)DRAWS, exp(1.5 / 0.7) / z, 0.02);
+    /* -inf logits are never drawn, even when top_k asks for more tokens than are finite */
+    const float masked[4] = {-INFINITY, 0.3f, -INFINITY, -INFINITY};
+    for (int i = 0; i < 20; i++) assert_int_equal(sample_token(masked, 4, 1.0f, 3, &a, probs), 1);
 }
 
 /* The pieces together: AdamW steps on one batch drive the loss down (a
