@@ -1,0 +1,1 @@
+## HPC batch jobs: Slurm/PBS scripts and the single-node Slurm test
