@@ -1300,9 +1300,11 @@ typedef struct read_all_ctx {
     h5_file *f;
     size_t n;
     st_status st;
+    void *buf; /* reused across datasets: fresh pages are slow to touch */
+    size_t cap;
 } read_all_ctx;
 
-static st_status read_any(h5_file *f, const char *path, hid_t d)
+static st_status read_any(h5_file *f, const char *path, hid_t d, read_all_ctx *c)
 {
     st_status st = ST_OK;
     hid_t t = H5I_INVALID_HID, mt = H5I_INVALID_HID, s = H5I_INVALID_HID;
@@ -1316,15 +1318,19 @@ static st_status read_any(h5_file *f, const char *path, hid_t d)
     hssize_t np = H5Sget_simple_extent_npoints(s);
     if (np < 0) H5FAIL(ST_EHDF5, path, "cannot count elements");
     if (np == 0) goto out;
-    size_t sz = H5Tget_size(mt);
-    buf = malloc((size_t)np * sz);
+    size_t need = (size_t)np * H5Tget_size(mt);
+    if (need > c->cap) {
+        free(c->buf);
+        c->buf = malloc(need);
+        c->cap = c->buf ? need : 0;
+    }
+    buf = c->buf;
     CHECK_ALLOC(buf);
     H5TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), path,
           "cannot read data (corrupt file?)");
     if (H5Tdetect_class(mt, H5T_VLEN) > 0 || H5Tis_variable_str(mt) > 0)
         H5Dvlen_reclaim(mt, s, H5P_DEFAULT, buf);
 out:
-    free(buf);
     close_id(&mt);
     close_id(&s);
     close_id(&t);
@@ -1345,7 +1351,7 @@ static herr_t read_all_cb(hid_t g, const char *name, const H5L_info_t *info, voi
         return -1;
     }
     if (H5Iget_type(o) == H5I_DATASET) {
-        c->st = read_any(c->f, name, o);
+        c->st = read_any(c->f, name, o, c);
         c->n++;
     }
     H5Oclose(o);
@@ -1355,8 +1361,9 @@ static herr_t read_all_cb(hid_t g, const char *name, const H5L_info_t *info, voi
 st_status h5_read_all(h5_file *f, size_t *n_datasets)
 {
     st_status st = ST_OK;
-    read_all_ctx c = {f, 0, ST_OK};
+    read_all_ctx c = {f, 0, ST_OK, NULL, 0};
     herr_t rc = H5Lvisit(f->id, H5_INDEX_NAME, H5_ITER_INC, read_all_cb, &c);
+    free(c.buf);
     if (c.st != ST_OK) {
         st = c.st;
         goto out;
