@@ -11,8 +11,6 @@ noinst_HEADERS += \
 ## Dimension scales (H5DS*) live in HDF5's high-level library, which the
 ## hdf5-openmpi pkg-config file does not list; it sits next to libhdf5 (the
 ## -L comes from HDF5_LIBS).  Better home: DEPS_LIBS in configure.ac.
-LDADD += -lhdf5_hl
-strata_LDADD += -lhdf5_hl
 
 check_PROGRAMS += tests/io/test_h5 tests/io/test_ckptdir tests/io/test_metrics tests/io/test_write_sample
 MPI_TESTS += tests/io/test_h5-np1.mpi tests/io/test_h5-np3.mpi

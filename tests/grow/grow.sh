@@ -169,6 +169,7 @@ d = f["metrics/depth"]
 bpc = d["val_bits_per_char"][:]
 assert list(d["depth"][:]) == [1, 2, 3], d["depth"][:]
 assert d["val_bits_per_char"].attrs["units"] in ("bits/char", b"bits/char"), d["val_bits_per_char"].attrs["units"]
+assert bpc[-1] < bpc[0], bpc  # deeper is better on held-out text
 print("depth bpc", list(bpc))
 PY
     [ $? -eq 0 ] && ok "h5py reads /metrics/depth with units" || { not_ok "h5py read failed"; sed 's/^/# /' "$T/py"; }
