@@ -213,7 +213,7 @@ static st_status add_path(flist *l, const char *path, int depth)
             CHECK_ALLOC(names[nn]);
             nn++;
         }
-        qsort(names, nn, sizeof *names, cmp_str);
+        if (nn > 1) qsort(names, nn, sizeof *names, cmp_str);
         for (size_t i = 0; i < nn; i++) {
             size_t len = strlen(path) + strlen(names[i]) + 2;
             child = malloc(len);
@@ -759,10 +759,7 @@ out:
         h5_close(&f);
         MPI_Barrier(comm);
         if (rank == 0) unlink(tmp);
-        if (keep && strstr(keep, output) == NULL)
-            st_fail(st, __FILE__, __LINE__, "writing '%s': %s", output, keep);
-        else if (keep)
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
+        if (keep) st_fail(st, __FILE__, __LINE__, "writing '%s' failed: %s", output, keep);
         free(keep);
     }
     flist_free(&files);
