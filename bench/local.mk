@@ -1,1 +1,17 @@
-## benchmarks (built by 'make bench'; not part of make check)
+## benchmarks (built by 'make bench'; not part of make check).
+## `make bench` builds the programs and runs the scripts; results and the
+## exact commands are recorded in bench/RESULTS.md.
+EXTRA_PROGRAMS += bench/bench_sgemm bench/bench_stage
+bench_bench_sgemm_SOURCES = bench/bench_sgemm.c bench/bench_sgemm_lib.c
+bench_bench_stage_SOURCES = bench/bench_stage.c bench/bench_sgemm_lib.c
+noinst_HEADERS += bench/bench_sgemm.h
+CLEANFILES += $(EXTRA_PROGRAMS)
+bench_scripts = bench/env.sh bench/sgemm.sh bench/torch_compare.sh bench/torch_bench.py
+EXTRA_DIST += $(bench_scripts) bench/RESULTS.md
+
+.PHONY: bench
+bench: $(EXTRA_PROGRAMS)
+	@export top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
+	  PYTHON3='$(PYTHON3_SYSTEM)'; \
+	$(SHELL) $(top_srcdir)/bench/sgemm.sh && \
+	$(SHELL) $(top_srcdir)/bench/torch_compare.sh

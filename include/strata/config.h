@@ -22,7 +22,7 @@
 /* X(section, key, TYPE, default, min, max, choices, resume_may_change, help)
  * TYPE: INT (long), FLOAT (double), BOOL, STRING, CHOICE (one of "a|b|c"). */
 #define CFG_RUN_KEYS(X)                                                                          \
-    X(run, name, STRING, "demo", 0, 0, NULL, 0, "run name; checkpoints go to <run.dir>/<run.name>/") \
+    X(run, name, STRING, "demo", 0, 0, NULL, 1, "run name; checkpoints go to <run.dir>/<run.name>/") \
     X(run, dir, STRING, "checkpoints", 0, 0, NULL, 1, "directory that holds run directories")   \
     X(run, seed, INT, "1234", 0, 9007199254740992.0, NULL, 0, "seed of every random stream")
 

@@ -27,9 +27,10 @@
  * first, trailing dimensions stay whole when they fit.  Scalars and string
  * datasets are stored contiguously without a checksum.
  *
- * Strings.  Attributes and string datasets are fixed-length, NUL-padded
- * UTF-8 strings (h5py returns bytes for datasets: f['config'].asstr()[()];
- * attributes come back as str).
+ * Strings are UTF-8.  String attributes are variable-length (h5py returns
+ * str); string datasets are fixed-length and NUL-padded, because parallel
+ * HDF5 cannot write variable-length raw data (h5py returns bytes:
+ * f['config'].asstr()[()] gives str).  Readers accept both forms.
  *
  * Errors.  HDF5's own error printing is switched off; failures return
  * ST_EHDF5 (or the documented status) with a message naming the file path
@@ -84,7 +85,9 @@ typedef struct h5_file {
     MPI_Comm comm;   /* communicator it was opened on (not owned) */
     int rank, size;  /* of comm */
     bool writable;
+    bool write_failed; /* a write failed: the file is incomplete (see h5_close) */
     char *path;      /* owned copy, for messages */
+    int64_t reserved_end; /* internal: disk space reserved up to here */
 } h5_file;
 
 /* ---- files ------------------------------------------------------------- */
@@ -109,7 +112,14 @@ st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *
 st_status h5_check_kind(h5_file *f, const char *kind, st_status code);
 
 /* Close (flushes).  Safe on a closed or zeroed h5_file; returns the first
- * error of the close. */
+ * error of the close; after an earlier failed write on this file it returns
+ * ST_EIO and keeps that write's message.
+ * Full disks: on one rank, space for every write is reserved (fallocate)
+ * before HDF5 writes, so a full disk fails the write cleanly with ST_EIO and
+ * strerror(ENOSPC); after a failed write h5_close discards what HDF5 still
+ * had to write, so the incomplete file can be removed and the process goes
+ * on (HDF5 1.10 would otherwise crash at exit).  A parallel (MPI-IO) write
+ * that fails on a full disk cannot be recovered in-process. */
 st_status h5_close(h5_file *f);
 
 /* Initialise an h5_file to the closed state, so h5_close is always safe. */
@@ -160,6 +170,10 @@ st_status h5_write(h5_file *f, const char *path, h5_dtype t, int rank, const siz
 
 /* Shape of a dataset: *rank and dims[0..*rank) (dims must hold H5_MAX_RANK). */
 st_status h5_shape(h5_file *f, const char *path, int *rank, size_t *dims);
+
+/* Element type of a dataset: the h5_dtype that holds it without loss
+ * (8- and 16-bit signed integers -> int32).  Strings etc. -> ST_EDATA. */
+st_status h5_dtype_of(h5_file *f, const char *path, h5_dtype *t);
 
 /* Read the whole dataset converted to t into a malloc'd *data (NULL when it
  * has no elements); *rank and dims as h5_shape.  A checksum mismatch is
@@ -213,6 +227,11 @@ st_status h5_table_append(h5_file *f, const char *group, size_t ncols, const h5_
 
 /* Number of rows (length of the dimension-scale column, the table's first). */
 st_status h5_table_nrows(h5_file *f, const char *group, size_t *nrows);
+
+/* Names of the table's columns in creation order (the scale first): *names
+ * is a malloc'd array of *n malloc'd strings; free with h5_free_names. */
+st_status h5_table_columns(h5_file *f, const char *group, char ***names, size_t *n);
+void h5_free_names(char **names, size_t n);
 
 /* Read a column converted to t into a malloc'd *data (NULL when empty). */
 st_status h5_column_read(h5_file *f, const char *group, const char *name, h5_dtype t,

@@ -4,7 +4,9 @@
 #ifndef STRATA_CLI_H
 #define STRATA_CLI_H
 
+#include <mpi.h>
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "strata/error.h"
 

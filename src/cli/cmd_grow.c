@@ -1,15 +1,38 @@
-/* cmd_grow.c -- `strata grow`: grow a model block by block (resumes from the newest checkpoint). */
+/* cmd_grow.c -- `strata grow`: the growth job (see include/strata/grow.h). */
 #include "cli.h"
+#include "cli_config.h"
+#include "strata/grow.h"
 
 static const cli_opt opts[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
+static int run(const cli_args *a)
+{
+    st_config cfg;
+    if (a->npos > 0) {
+        fprintf(stderr, "strata grow: unexpected argument '%s' (settings go in --config/--set)\n", a->pos[0]);
+        return 2;
+    }
+    st_status st = cli_load_config(a, &cfg);
+    if (st == ST_OK) st = grow_main(&cfg, MPI_COMM_WORLD);
+    return cli_report(st);
+}
+
 const cli_cmd cmd_grow = {
     .name = "grow",
     .summary = "grow a model block by block (resumes from the newest checkpoint)",
-    .usage = "[options]",
+    .usage = "[--config FILE] [--set SECTION.KEY=VALUE]...",
+    .description =
+        "Trains block 1 with the head, freezes it, stacks block 2, and so on up to\n"
+        "model.n_layers (grow.schedule = monolithic trains all blocks end to end instead).\n"
+        "Checkpoints go to <run.dir>/<run.name>/: stage-NNN.h5 after every stage,\n"
+        "step-NNNNNNNN.h5 every ckpt.interval steps, LATEST naming the newest.  Running\n"
+        "grow again on the same run directory resumes from the newest complete checkpoint.\n"
+        "If data.dataset or substrate.file does not exist it is built first (from\n"
+        "data.corpus).  SIGUSR1/SIGTERM: finish the step, checkpoint, exit 75.\n"
+        "Run under mpirun for several ranks: mpirun -np 4 strata grow --config run.ini",
     .opts = opts,
-    .run = NULL, /* not built yet */
+    .run = run,
     .uses_config = true,
 };

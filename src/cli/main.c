@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "config.h"
@@ -74,16 +75,37 @@ int cli_list(const cli_args *a, const char *name, const char *const **items)
     return a->nlist[i];
 }
 
+/* Errors are printed by main() after the ranks have had a chance to agree
+ * that they all failed (then rank 0 alone prints). */
+static st_status pending = ST_OK;
+
 int cli_report(st_status st)
 {
-    if (st == ST_OK) return 0;
-    const char *msg = st_last_error();
-    if (msg[0])
-        log_error("%s", msg);
-    else
-        log_error("%s", st_status_name(st));
-    log_debug("(reported at %s)", st_last_error_where());
+    if (st != ST_OK) pending = st;
     return st_exit_code(st);
+}
+
+static void print_pending(void)
+{
+    if (pending == ST_OK) return;
+    const char *msg = st_last_error();
+    log_error("%s", msg[0] ? msg : st_status_name(pending));
+    log_debug("(reported at %s)", st_last_error_where());
+}
+
+/* Did every rank fail?  A non-blocking barrier that only failing ranks
+ * enter: it completes within the grace period iff all of them are here. */
+static bool all_ranks_failed(double grace_s)
+{
+    MPI_Request req;
+    int done = 0;
+    if (MPI_Ibarrier(MPI_COMM_WORLD, &req) != MPI_SUCCESS) return false;
+    double t0 = MPI_Wtime();
+    while (!done && MPI_Wtime() - t0 < grace_s) {
+        MPI_Test(&req, &done, MPI_STATUS_IGNORE);
+        if (!done) usleep(2000);
+    }
+    return done != 0;
 }
 
 static void print_opt(FILE *f, const cli_opt *o)
@@ -229,12 +251,23 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     log_init(MPI_COMM_WORLD, lvl, cli_flag(&args, "log-all-ranks"));
     rc = c->run(&args);
-    /* A rank that failed alone may leave the others waiting in a collective:
-     * take the whole job down with the failure's exit code.  Preemption
-     * (75) is agreed on by all ranks and finalises normally. */
-    int nranks = 1;
+    int nranks = 1, rank = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
-    if (rc != 0 && rc != 75 && nranks > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+    if (rc != 0 && rc != 75 && nranks > 1) {
+        /* All ranks failed alike (bad config, bad input): rank 0 reports and
+         * everyone exits normally.  A rank that failed alone may leave the
+         * others waiting in a collective: report and take the job down. */
+        if (all_ranks_failed(5.0)) {
+            log_init(MPI_COMM_WORLD, lvl, false);
+            if (rank == 0) print_pending();
+        } else {
+            print_pending();
+            MPI_Abort(MPI_COMM_WORLD, rc);
+        }
+    } else {
+        print_pending();
+    }
     MPI_Finalize();
 done:
     free(args.pos);

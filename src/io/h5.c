@@ -1,12 +1,17 @@
 /* h5.c -- HDF5 helpers (see h5.h for the collective-call and storage rules). */
+#define _GNU_SOURCE /* memfd_create, fallocate */
 #include "strata/h5.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <hdf5_hl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "config.h"
@@ -27,7 +32,12 @@ static void h5_quiet(void)
 static herr_t walk_innermost(unsigned n, const H5E_error2_t *e, void *data)
 {
     char *buf = data;
-    if (n == 0 && e->desc && e->desc[0]) snprintf(buf, 256, "%s", e->desc);
+    if (n == 0 && e->desc && e->desc[0]) {
+        snprintf(buf, 256, "%s", e->desc);
+        /* Some descriptions embed a ctime() line break. */
+        for (char *p = buf; *p; p++)
+            if (*p == '\n') *p = ' ';
+    }
     return 0;
 }
 
@@ -59,6 +69,15 @@ static st_status h5_fail_at(st_status code, const char *src, int line, const h5_
 #define H5TRY(call, obj, ...)                                                   \
     do {                                                                        \
         if ((call) < 0) H5FAIL(ST_EHDF5, (obj), __VA_ARGS__);                   \
+    } while (0)
+
+/* A failed write leaves the file incomplete; h5_close must know. */
+#define H5TRY_W(call, obj, ...)                                                 \
+    do {                                                                        \
+        if ((call) < 0) {                                                       \
+            f->write_failed = true;                                             \
+            H5FAIL(ST_EHDF5, (obj), __VA_ARGS__);                               \
+        }                                                                       \
     } while (0)
 
 static void close_id(hid_t *id)
@@ -150,6 +169,17 @@ static hid_t dxpl_for(const h5_file *f)
 
 /* Valid non-NULL pointer for ranks that select nothing. */
 static const char dummy_buf[16];
+
+/* Close a dataset that was written: its cached chunks are flushed now. */
+#define CLOSE_WRITTEN(d, obj)                                                   \
+    do {                                                                        \
+        herr_t rc_ = H5Dclose(d);                                               \
+        (d) = H5I_INVALID_HID;                                                  \
+        if (rc_ < 0) {                                                          \
+            f->write_failed = true;                                             \
+            H5FAIL(ST_EHDF5, (obj), "cannot flush the dataset's data");         \
+        }                                                                       \
+    } while (0)
 
 /* ---- files -------------------------------------------------------------- */
 
@@ -290,15 +320,96 @@ st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *
     return st;
 }
 
+/* The sec2 driver's file descriptor, or -1 (MPI-IO or unknown driver). */
+static int sec2_fd(h5_file *f)
+{
+    int fd = -1;
+    void *handle = NULL;
+    hid_t fapl = H5Fget_access_plist(f->id);
+    if (fapl >= 0 && H5Pget_driver(fapl) == H5FD_SEC2 &&
+        H5Fget_vfd_handle(f->id, fapl, &handle) >= 0 && handle)
+        fd = *(int *)handle;
+    if (fapl >= 0) H5Pclose(fapl);
+    H5Eclear2(H5E_DEFAULT);
+    return fd;
+}
+
+#define RESERVE_SLACK (256u << 10) /* for metadata HDF5 allocates at flush */
+
+/* HDF5 1.10 does not survive a write that fails inside the library (a failed
+ * flush leaves the file half-closed and the process crashes at exit).  So the
+ * disk space for a write is reserved first: the whole file up to its end of
+ * allocation plus nbytes plus slack, without changing its size.  A full disk
+ * then fails here, before HDF5 has touched anything. */
+static st_status reserve(h5_file *f, const char *obj, size_t nbytes)
+{
+    st_status st = ST_OK;
+    if (!f->writable) return ST_OK;
+    int fd = sec2_fd(f);
+    hsize_t size = 0;
+    if (fd < 0 || H5Fget_filesize(f->id, &size) < 0) {
+        H5Eclear2(H5E_DEFAULT);
+        return ST_OK;
+    }
+    off_t len = (off_t)(size + nbytes + RESERVE_SLACK);
+    int rc = fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, len);
+    if (rc == 0 && len > f->reserved_end) f->reserved_end = len;
+    /* File systems without fallocate: carry on unprotected. */
+    if (rc < 0 && errno != EOPNOTSUPP && errno != ENOSYS && errno != EINVAL) {
+        f->write_failed = true;
+        if (nbytes == 0)
+            FAIL(ST_EIO, "%s: cannot finish writing the file: %s", f->path, strerror(errno));
+        FAIL(ST_EIO, "%s: %s: cannot write %zu bytes: %s", f->path, objpath(obj), nbytes,
+             strerror(errno));
+    }
+out:
+    return st;
+}
+
+/* Give back the reserved blocks past the end of the closed file. */
+static void release_reserve(h5_file *f)
+{
+    int fd = open(f->path, O_WRONLY);
+    struct stat sb;
+    if (fd < 0) return;
+    if (fstat(fd, &sb) == 0 && sb.st_size < f->reserved_end)
+        fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, sb.st_size,
+                  f->reserved_end - sb.st_size);
+    close(fd);
+}
+
+/* After a failed write the file on disk is incomplete anyway: send what HDF5
+ * still has to write to a memory file, so that H5Fclose succeeds and HDF5
+ * stays usable (the caller gets the error and removes the file). */
+static void discard_pending_writes(h5_file *f)
+{
+    int fd = sec2_fd(f);
+    if (fd < 0) return;
+    /* A memory file can be extended and truncated as HDF5 does on close. */
+    int sink = memfd_create("strata-discard", 0);
+    if (sink < 0) sink = open("/dev/null", O_WRONLY);
+    if (sink >= 0) {
+        dup2(sink, fd);
+        close(sink);
+    }
+}
+
 st_status h5_close(h5_file *f)
 {
     st_status st = ST_OK;
     if (f->id >= 0) {
-        if (H5Fclose(f->id) < 0) {
+        /* Room for what the close still writes (metadata, cached chunks). */
+        if (f->writable && !f->write_failed) st = reserve(f, "/", 0);
+        if (f->write_failed) {
+            /* The failed write's message stays: it says what went wrong. */
+            if (st == ST_OK) st = ST_EIO;
+            discard_pending_writes(f);
+        }
+        if (H5Fclose(f->id) < 0 && st == ST_OK)
             st = h5_fail_at(ST_EHDF5, __FILE__, __LINE__, f, NULL,
                             "cannot close file (disk full or I/O error?)");
-        }
         f->id = H5I_INVALID_HID;
+        if (f->reserved_end > 0 && st == ST_OK) release_reserve(f);
     }
     free(f->path);
     f->path = NULL;
@@ -379,7 +490,7 @@ out:
 static hid_t str_type(size_t len)
 {
     /* Fixed length, NUL-padded: parallel HDF5 cannot write variable-length
-     * data, and one rule for attributes and datasets keeps readers simple. */
+     * raw data. */
     hid_t t = H5Tcopy(H5T_C_S1);
     if (t < 0) return t;
     if (H5Tset_size(t, len ? len : 1) < 0 || H5Tset_strpad(t, H5T_STR_NULLPAD) < 0 ||
@@ -394,14 +505,17 @@ st_status h5_attr_set_str(h5_file *f, const char *obj, const char *name, const c
 {
     st_status st = ST_OK;
     hid_t t = H5I_INVALID_HID, s = H5I_INVALID_HID, o = H5I_INVALID_HID, a = H5I_INVALID_HID;
-    size_t len = strlen(value);
-    t = str_type(len);
+    /* Variable-length UTF-8, which h5py returns as str (fixed-length would
+     * come back as bytes).  Attributes live in the object header, so parallel
+     * HDF5 writes them as metadata, which variable-length data may be. */
+    t = H5Tcopy(H5T_C_S1);
     s = H5Screate(H5S_SCALAR);
     H5TRY(t, obj, "cannot make a string type for attribute '%s'", name);
+    H5TRY(H5Tset_size(t, H5T_VARIABLE), obj, "string type");
+    H5TRY(H5Tset_cset(t, H5T_CSET_UTF8), obj, "string type");
     H5TRY(s, obj, "cannot make a dataspace for attribute '%s'", name);
     CHECK(attr_recreate(f, obj, name, t, s, &o, &a));
-    /* A NUL-padded buffer of exactly the type's size. */
-    H5TRY(H5Awrite(a, t, len ? value : "\0"), objpath(obj), "cannot write attribute '%s'", name);
+    H5TRY_W(H5Awrite(a, t, &value), objpath(obj), "cannot write attribute '%s'", name);
 out:
     close_id(&a);
     close_id(&o);
@@ -421,7 +535,7 @@ st_status h5_attr_set_array(h5_file *f, const char *obj, const char *name, h5_dt
     s = n == 1 ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &dim, NULL);
     H5TRY(s, obj, "cannot make a dataspace for attribute '%s'", name);
     CHECK(attr_recreate(f, obj, name, file_type(t), s, &o, &a));
-    H5TRY(H5Awrite(a, mem_type(t), values), objpath(obj), "cannot write attribute '%s'", name);
+    H5TRY_W(H5Awrite(a, mem_type(t), values), objpath(obj), "cannot write attribute '%s'", name);
 out:
     close_id(&a);
     close_id(&o);
@@ -475,6 +589,7 @@ st_status h5_attr_get_str(h5_file *f, const char *obj, const char *name, char **
         char *vl = NULL;
         mt = H5Tcopy(H5T_C_S1);
         H5TRY(H5Tset_size(mt, H5T_VARIABLE), objpath(obj), "string type");
+        H5TRY(H5Tset_cset(mt, H5Tget_cset(t)), objpath(obj), "string type");
         H5TRY(H5Aread(a, mt, &vl), objpath(obj), "cannot read attribute '%s'", name);
         buf = strdup(vl ? vl : "");
         H5free_memory(vl);
@@ -482,6 +597,7 @@ st_status h5_attr_get_str(h5_file *f, const char *obj, const char *name, char **
     } else {
         size_t n = H5Tget_size(t);
         mt = str_type(n);
+        if (mt >= 0) H5Tset_cset(mt, H5Tget_cset(t));
         H5TRY(mt, objpath(obj), "string type");
         buf = calloc(n + 1, 1);
         CHECK_ALLOC(buf);
@@ -582,8 +698,10 @@ st_status h5_write_string(h5_file *f, const char *path, const char *text)
         H5Sselect_none(s);
         H5Sselect_none(fs);
     }
-    H5TRY(H5Dwrite(d, t, s, fs, x, f->rank == 0 && len ? text : "\0"), path,
+    CHECK(reserve(f, path, len));
+    H5TRY_W(H5Dwrite(d, t, s, fs, x, f->rank == 0 && len ? text : "\0"), path,
           "cannot write string dataset");
+    CLOSE_WRITTEN(d, path);
 out:
     close_id(&fs);
     close_id(&d);
@@ -613,6 +731,7 @@ st_status h5_read_string(h5_file *f, const char *path, char **out)
         char *vl = NULL;
         mt = H5Tcopy(H5T_C_S1);
         H5TRY(H5Tset_size(mt, H5T_VARIABLE), path, "string type");
+        H5TRY(H5Tset_cset(mt, H5Tget_cset(t)), path, "string type");
         H5TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, &vl), path, "cannot read string");
         buf = strdup(vl ? vl : "");
         H5Dvlen_reclaim(mt, s, H5P_DEFAULT, &vl);
@@ -620,6 +739,7 @@ st_status h5_read_string(h5_file *f, const char *path, char **out)
     } else {
         size_t n = H5Tget_size(t);
         mt = str_type(n);
+        if (mt >= 0) H5Tset_cset(mt, H5Tget_cset(t));
         H5TRY(mt, path, "string type");
         buf = calloc(n + 1, 1);
         CHECK_ALLOC(buf);
@@ -730,8 +850,10 @@ st_status h5_write(h5_file *f, const char *path, h5_dtype t, int rank, const siz
         H5Sselect_none(ms);
         H5Sselect_none(fs);
     }
-    H5TRY(H5Dwrite(d, mem_type(t), ms, fs, x, f->rank == 0 ? data : dummy_buf), path,
+    CHECK(reserve(f, path, count_of(rank, dims) * h5_dtype_size(t)));
+    H5TRY_W(H5Dwrite(d, mem_type(t), ms, fs, x, f->rank == 0 ? data : dummy_buf), path,
           "cannot write %s data", h5_dtype_name(t));
+    CLOSE_WRITTEN(d, path);
 out:
     close_id(&x);
     close_id(&ms);
@@ -767,6 +889,31 @@ st_status h5_shape(h5_file *f, const char *path, int *rank, size_t *dims)
     CHECK(dataset_open(f, path, &d, rank, hd));
     for (int i = 0; i < *rank; i++) dims[i] = hd[i];
 out:
+    close_id(&d);
+    return st;
+}
+
+st_status h5_dtype_of(h5_file *f, const char *path, h5_dtype *t)
+{
+    st_status st = ST_OK;
+    hid_t d = H5I_INVALID_HID, ft = H5I_INVALID_HID;
+    d = H5Dopen2(f->id, path, H5P_DEFAULT);
+    if (d < 0) H5FAIL(ST_EHDF5, path, "cannot open dataset");
+    ft = H5Dget_type(d);
+    H5TRY(ft, path, "cannot get the dataset type");
+    size_t sz = H5Tget_size(ft);
+    switch (H5Tget_class(ft)) {
+    case H5T_FLOAT: *t = sz <= 4 ? H5_DT_F32 : H5_DT_F64; break;
+    case H5T_INTEGER:
+        if (H5Tget_sign(ft) == H5T_SGN_NONE)
+            *t = sz == 1 ? H5_DT_U8 : sz == 2 ? H5_DT_U16 : sz == 4 ? H5_DT_U32 : H5_DT_U64;
+        else
+            *t = sz <= 4 ? H5_DT_I32 : H5_DT_I64;
+        break;
+    default: H5FAIL(ST_EDATA, path, "not a numeric dataset");
+    }
+out:
+    close_id(&ft);
     close_id(&d);
     return st;
 }
@@ -875,8 +1022,10 @@ st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total
         H5Sselect_none(ms);
         H5Sselect_none(fs);
     }
-    H5TRY(H5Dwrite(d, mem_type(t), ms, fs, x, nrows ? data : dummy_buf), path,
+    CHECK(reserve(f, path, n_total * ncols * h5_dtype_size(t)));
+    H5TRY_W(H5Dwrite(d, mem_type(t), ms, fs, x, nrows ? data : dummy_buf), path,
           "cannot write rows %zu..%zu", row0, row0 + nrows);
+    CLOSE_WRITTEN(d, path);
 out:
     close_id(&x);
     close_id(&fs);
@@ -940,7 +1089,7 @@ out:
 
 /* ---- column tables ------------------------------------------------------ */
 
-#define TABLE_CHUNK_ROWS 1024 /* rows per chunk of a column */
+#define TABLE_CHUNK_ROWS 512 /* rows per chunk of a column */
 
 static void join(char *buf, size_t cap, const char *group, const char *name)
 {
@@ -951,12 +1100,20 @@ st_status h5_table_create(h5_file *f, const char *group, size_t ncols, const h5_
 {
     st_status st = ST_OK;
     hid_t scale = H5I_INVALID_HID, d = H5I_INVALID_HID;
+    hid_t gcpl = H5I_INVALID_HID, lcpl = H5I_INVALID_HID, g = H5I_INVALID_HID;
     char path[1024];
     bool e = false;
     if (ncols == 0) H5FAIL(ST_ERR, group, "a table needs at least its dimension-scale column");
     CHECK(h5_exists(f, group, &e));
     if (e) H5FAIL(ST_EHDF5, group, "table already exists");
-    CHECK(h5_group(f, group));
+    /* Columns remember their order, so h5py/pandas list them as defined. */
+    gcpl = H5Pcreate(H5P_GROUP_CREATE);
+    lcpl = lcpl_parents();
+    H5TRY(gcpl, group, "property list");
+    H5TRY(H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED), group,
+          "cannot track creation order");
+    g = H5Gcreate2(f->id, group, lcpl, gcpl, H5P_DEFAULT);
+    if (g < 0) H5FAIL(ST_EHDF5, group, "cannot create table group");
     /* Which column is the scale, for h5_table_nrows and for readers. */
     CHECK(h5_attr_set_str(f, group, "dimension_scale", cols[0].name));
     hsize_t zero = 0, unlim = H5S_UNLIMITED, chunk = TABLE_CHUNK_ROWS;
@@ -978,6 +1135,9 @@ st_status h5_table_create(h5_file *f, const char *group, size_t ncols, const h5_
 out:
     close_id(&d);
     close_id(&scale);
+    close_id(&g);
+    close_id(&lcpl);
+    close_id(&gcpl);
     return st;
 }
 
@@ -1013,11 +1173,12 @@ st_status h5_table_append(h5_file *f, const char *group, size_t ncols, const h5_
             H5Sselect_none(ms);
             H5Sselect_none(fs);
         }
-        H5TRY(H5Dwrite(d, mem_type(cols[i].dtype), ms, fs, x, f->rank == 0 ? data[i] : dummy_buf),
+        CHECK(reserve(f, path, (size_t)n * h5_dtype_size(cols[i].dtype)));
+        H5TRY_W(H5Dwrite(d, mem_type(cols[i].dtype), ms, fs, x, f->rank == 0 ? data[i] : dummy_buf),
               path, "cannot append %llu rows", n);
         close_id(&ms);
         close_id(&fs);
-        close_id(&d);
+        CLOSE_WRITTEN(d, path);
     }
 out:
     close_id(&ms);
@@ -1041,6 +1202,81 @@ st_status h5_table_nrows(h5_file *f, const char *group, size_t *nrows)
     *nrows = dims[0];
 out:
     free(scale);
+    return st;
+}
+
+typedef struct names_ctx {
+    char **names;
+    size_t n, cap;
+    bool oom;
+} names_ctx;
+
+static herr_t names_cb(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    names_ctx *c = data;
+    (void)g;
+    (void)info;
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 16;
+        char **grown = realloc(c->names, cap * sizeof *grown);
+        if (!grown) {
+            c->oom = true;
+            return -1;
+        }
+        c->names = grown;
+        c->cap = cap;
+    }
+    c->names[c->n] = strdup(name);
+    if (!c->names[c->n]) {
+        c->oom = true;
+        return -1;
+    }
+    c->n++;
+    return 0;
+}
+
+void h5_free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++) free(names[i]);
+    free(names);
+}
+
+st_status h5_table_columns(h5_file *f, const char *group, char ***names, size_t *n)
+{
+    st_status st = ST_OK;
+    hid_t g = H5I_INVALID_HID, gcpl = H5I_INVALID_HID;
+    names_ctx c = {NULL, 0, 0, false};
+    char *scale = NULL;
+    *names = NULL;
+    *n = 0;
+    g = H5Gopen2(f->id, group, H5P_DEFAULT);
+    if (g < 0) H5FAIL(ST_EHDF5, group, "cannot open table");
+    gcpl = H5Gget_create_plist(g);
+    unsigned flags = 0;
+    H5_index_t idx = H5_INDEX_NAME;
+    if (gcpl >= 0 && H5Pget_link_creation_order(gcpl, &flags) >= 0 &&
+        (flags & H5P_CRT_ORDER_INDEXED))
+        idx = H5_INDEX_CRT_ORDER;
+    hsize_t pos = 0;
+    herr_t rc = H5Literate(g, idx, H5_ITER_INC, &pos, names_cb, &c);
+    if (c.oom) FAIL(ST_ENOMEM, "out of memory (column names of %s)", group);
+    if (rc < 0) H5FAIL(ST_EHDF5, group, "cannot list the table's columns");
+    /* The scale first, whatever the order in the file. */
+    CHECK(h5_attr_get_str(f, group, "dimension_scale", &scale));
+    for (size_t i = 1; i < c.n; i++)
+        if (strcmp(c.names[i], scale) == 0) {
+            char *tmp = c.names[i];
+            memmove(c.names + 1, c.names, i * sizeof *c.names);
+            c.names[0] = tmp;
+        }
+    *names = c.names;
+    *n = c.n;
+    c.names = NULL;
+out:
+    if (c.names) h5_free_names(c.names, c.n);
+    free(scale);
+    close_id(&gcpl);
+    close_id(&g);
     return st;
 }
 

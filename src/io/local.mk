@@ -1,8 +1,12 @@
 ## io: HDF5 helpers, atomic files + checkpoint directories, metric tables.
 libstrata_a_SOURCES += \
-	src/io/h5.c
+	src/io/h5.c \
+	src/io/ckptdir.c \
+	src/io/metrics.c
 noinst_HEADERS += \
-	include/strata/h5.h
+	include/strata/h5.h \
+	include/strata/ckptdir.h \
+	include/strata/metrics.h
 
 ## Dimension scales (H5DS*) live in HDF5's high-level library, which the
 ## hdf5-openmpi pkg-config file does not list; it sits next to libhdf5 (the
@@ -10,6 +14,12 @@ noinst_HEADERS += \
 LDADD += -lhdf5_hl
 strata_LDADD += -lhdf5_hl
 
-check_PROGRAMS += tests/io/test_h5
+check_PROGRAMS += tests/io/test_h5 tests/io/test_ckptdir tests/io/test_metrics tests/io/h5_sample
 MPI_TESTS += tests/io/test_h5-np1.mpi tests/io/test_h5-np3.mpi
+MPI_TESTS += tests/io/test_ckptdir-np1.mpi tests/io/test_ckptdir-np3.mpi
+MPI_TESTS += tests/io/test_metrics-np1.mpi tests/io/test_metrics-np3.mpi
+## h5_sample writes a file that the shell tests check with h5dump and h5py.
+TESTS += tests/io/h5dump.sh tests/io/h5py.sh
+EXTRA_DIST += tests/io/h5dump.sh tests/io/h5py.sh
 noinst_HEADERS += tests/io/io_test.h
+EXTRA_DIST += docs/FORMAT.md

@@ -4,13 +4,17 @@ libstrata_a_SOURCES += \
 	src/util/log.c \
 	src/util/rng.c \
 	src/util/timer.c \
-	src/util/blas_check.c
+	src/util/blas_check.c \
+	src/util/progress.c \
+	src/util/signals.c
 noinst_HEADERS += \
 	include/strata/error.h \
 	include/strata/log.h \
 	include/strata/rng.h \
 	include/strata/timer.h \
 	include/strata/blas_check.h \
+	include/strata/progress.h \
+	include/strata/signals.h \
 	tests/harness.h
 
 check_PROGRAMS += tests/util/test_util

@@ -1,4 +1,5 @@
 /* test_h5.c -- round trips of every h5 helper, on 1 and 3 ranks. */
+#include <fcntl.h>
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -606,6 +607,42 @@ static void corruption_is_detected(void **state)
     io_tmpdir_remove(dir);
 }
 
+
+/* A file that cannot be finished (here: its descriptor was made read-only
+ * behind HDF5's back) is reported, and the file is really closed afterwards
+ * -- HDF5 1.10 would otherwise crash at MPI_Finalize. */
+static void failed_flush_still_closes(void **state)
+{
+    (void)state;
+    char dir[512], path[600];
+    io_tmpdir(dir, sizeof dir);
+    int ok = 1;
+    if (st_test_rank() == 0) {
+        file_path(path, sizeof path, dir, "flushfail.h5");
+        h5_file f;
+        ST_ASSERT_OK(h5_create(&f, path, MPI_COMM_SELF, H5_KIND_CHECKPOINT));
+        const size_t dims[1] = {4096};
+        float *x = calloc(4096, sizeof(float));
+        ST_ASSERT_OK(h5_write(&f, "w", H5_DT_F32, 1, dims, x));
+        free(x);
+        hid_t fapl = H5Fget_access_plist(f.id);
+        void *handle = NULL;
+        assert_true(H5Fget_vfd_handle(f.id, fapl, &handle) >= 0);
+        H5Pclose(fapl);
+        int ro = open(path, O_RDONLY);
+        dup2(ro, *(int *)handle);
+        close(ro);
+        ok = h5_close(&f) == ST_EIO && strstr(st_last_error(), path) &&
+             strstr(st_last_error(), "cannot finish writing");
+        ssize_t open_objs = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
+        if (!ok || open_objs != 0)
+            print_error("h5_close: '%s', %zd objects still open\n", st_last_error(), open_objs);
+        ok = ok && open_objs == 0;
+    }
+    ST_ASSERT_ALL(ok);
+    io_tmpdir_remove(dir);
+}
+
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(root_attributes_and_kind_check),
     cmocka_unit_test(attributes_round_trip),
@@ -616,6 +653,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(rows_disagreement_is_an_error),
     cmocka_unit_test(tables_round_trip),
     cmocka_unit_test(corruption_is_detected),
+    cmocka_unit_test(failed_flush_still_closes),
 };
 
 ST_TEST_MAIN(tests)

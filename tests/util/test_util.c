@@ -1,9 +1,16 @@
-/* test_util.c -- status codes, error messages, RNG, timers, BLAS check. */
+/* test_util.c -- status codes, error messages, RNG, timers, BLAS check,
+ * progress lines, stop signals. */
+#define _GNU_SOURCE
 #include <math.h>
 #include <string.h>
 
 #include "harness.h"
+#include <signal.h>
+#include <sys/wait.h>
+
 #include "strata/blas_check.h"
+#include "strata/progress.h"
+#include "strata/signals.h"
 #include "strata/rng.h"
 #include "strata/timer.h"
 
@@ -151,6 +158,73 @@ static void blas_check_passes_and_classifies_cores(void **state)
     if (!info.generic_core) assert_null(info.suggest_coretype);
 }
 
+static void progress_prints_lines_at_interval(void **state)
+{
+    (void)state;
+    progress p;
+    progress_init(&p, MPI_COMM_SELF, 3600.0);
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&buf, &len);
+    assert_non_null(mem);
+    p.out = mem;
+    p.tty = false;
+    progress_update(&p, false, "step %d", 1); /* first line always prints */
+    progress_update(&p, false, "step %d", 2); /* within the interval: skipped */
+    progress_update(&p, true, "step %d", 3);  /* forced */
+    progress_end(&p);
+    fclose(mem);
+    assert_non_null(strstr(buf, "step 1\n"));
+    assert_null(strstr(buf, "step 2"));
+    assert_non_null(strstr(buf, "step 3\n"));
+    free(buf);
+
+    char eta[32];
+    progress_format_eta(5, eta, sizeof eta);
+    assert_string_equal(eta, "5s");
+    progress_format_eta(185, eta, sizeof eta);
+    assert_string_equal(eta, "3m05s");
+    progress_format_eta(3725, eta, sizeof eta);
+    assert_string_equal(eta, "1h02m");
+    progress_format_eta(-1, eta, sizeof eta);
+    assert_string_equal(eta, "?");
+}
+
+static void signals_request_a_clean_stop(void **state)
+{
+    (void)state;
+    sig_install();
+    sig_reset();
+    assert_false(sig_stop_requested());
+    raise(SIGUSR1);
+    assert_true(sig_stop_requested());
+    assert_int_equal(sig_which(), SIGUSR1);
+    raise(SIGTERM); /* the first request is the one remembered */
+    assert_int_equal(sig_which(), SIGUSR1);
+    sig_reset();
+    raise(SIGTERM);
+    assert_int_equal(sig_which(), SIGTERM);
+    sig_reset();
+
+    /* First SIGINT asks to stop; the second exits at once with 130. */
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        sig_install();
+        raise(SIGINT);
+        if (!sig_stop_requested()) _exit(1);
+        raise(SIGINT);
+        _exit(0); /* not reached */
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 130);
+    signal(SIGUSR1, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+}
+
 static const struct CMUnitTest util_tests[] = {
     cmocka_unit_test(exit_codes_match_readme),
     cmocka_unit_test(fail_records_message_and_location),
@@ -159,6 +233,8 @@ static const struct CMUnitTest util_tests[] = {
     cmocka_unit_test(rng_distributions),
     cmocka_unit_test(timer_accumulates),
     cmocka_unit_test(blas_check_passes_and_classifies_cores),
+    cmocka_unit_test(progress_prints_lines_at_interval),
+    cmocka_unit_test(signals_request_a_clean_stop),
 };
 
 ST_TEST_MAIN(util_tests)

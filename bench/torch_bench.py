@@ -1,0 +1,126 @@
+#!/usr/bin/python3
+"""torch_bench.py -- PyTorch 1.13 training the same one-block stage step the
+C engine benchmarks (bench/bench_stage.c): frozen substrate E [V, D] ->
+block 1 -> head, mean cross-entropy, backward, clip_grad_norm_ 1.0, AdamW
+(wd on matrices only).  The model is tools/torch_ref.py's forward, so both
+programs train exactly the model of docs/MODEL.md.
+
+The timed forward is fast_forward (idiomatic fused PyTorch ops, checked
+against torch_ref.forward first); TORCH_BENCH_PLAIN=1 times torch_ref.forward.
+
+Usage: torch_bench.py [steps] [reps]   (prints best tokens/s over reps runs of
+`steps` steps each, after one warm-up step; one thread)
+"""
+import math
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tools"))
+import torch  # noqa: E402
+import torch_ref as R  # noqa: E402
+
+D, H, F, T, B, V = 256, 4, 1024, 256, 8, 5000
+
+
+def fast_forward(tokens, E, blocks, head, H, eps, theta):
+    """The model of torch_ref.forward written the way a PyTorch user would
+    (fused library ops: F.linear, F.gelu, F.softmax, F.cross_entropy, RoPE
+    tables built once per call), so PyTorch is not handicapped by the
+    reference's deliberately plain formulation.  main() checks that both
+    agree before timing."""
+    import torch.nn.functional as Fn
+    x = E[tokens[:, :-1]]
+    Bb, Tt, Dd = x.shape
+    hd = Dd // H
+    i = torch.arange(hd // 2, dtype=torch.float64)
+    ang = torch.arange(Tt, dtype=torch.float64)[:, None] * theta ** (-2.0 * i / hd)
+    cos = torch.cos(ang).to(x.dtype)[None, None]   # [1, 1, T, hd/2]
+    sin = torch.sin(ang).to(x.dtype)[None, None]
+    mask = torch.full((Tt, Tt), float("-inf"), dtype=x.dtype).triu(1)
+
+    def norm(x, g):
+        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * g
+
+    def rope(z):  # [B, H, T, hd]
+        z0, z1 = z[..., 0::2], z[..., 1::2]
+        return torch.stack((z0 * cos - z1 * sin, z0 * sin + z1 * cos), -1).flatten(-2)
+
+    for p in blocks:
+        q, k, v = Fn.linear(norm(x, p["ln1_g"]), p["attn_qkv_w"]).view(Bb, Tt, 3, H, hd).permute(2, 0, 3, 1, 4)
+        s = torch.matmul(rope(q), rope(k).transpose(-1, -2)) / math.sqrt(hd) + mask
+        o = torch.matmul(torch.softmax(s, -1), v).transpose(1, 2).reshape(Bb, Tt, Dd)
+        x = x + Fn.linear(o, p["attn_out_w"])
+        x = x + Fn.linear(Fn.gelu(Fn.linear(norm(x, p["ln2_g"]), p["mlp_in_w"])), p["mlp_out_w"])
+    logits = Fn.linear(norm(x, head["norm_g"]), head["out_w"])
+    return logits, Fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+
+def check_fast_forward():
+    """fast_forward == torch_ref.forward (float64, small shapes)."""
+    g = torch.Generator().manual_seed(3)
+    E = R.substrate(g, 41, 32).double()
+    blocks, head = R.init_params(g, 32, 48, 41, 2)
+    blocks = [{k: v.double() for k, v in b.items()} for b in blocks]
+    head = {k: v.double() for k, v in head.items()}
+    tok = torch.randint(0, 41, (2, 10), generator=g)
+    l1, s1 = R.forward(tok, E, blocks, head, 4, 1e-5, 10000.0)
+    l2, s2 = fast_forward(tok, E, blocks, head, 4, 1e-5, 10000.0)
+    err = (l1 - l2).abs().max().item()
+    assert err < 1e-10 and abs(s1.item() - s2.item()) < 1e-10, "fast_forward differs: %g" % err
+
+
+def openblas_core():
+    """The OpenBLAS core torch runs on (Debian's torch links libopenblas)."""
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except (OSError, AttributeError):
+        return "unknown"
+
+
+def main():
+    steps = int(sys.argv[1]) if len(sys.argv) > 1 else 5
+    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    torch.set_num_threads(1)
+    check_fast_forward()
+    fwd = R.forward if os.environ.get("TORCH_BENCH_PLAIN") else fast_forward
+    g = torch.Generator().manual_seed(1)
+    E = R.substrate(g, V, D)
+    blocks, head = R.init_params(g, D, F, V, 1, scale=0.1)
+    for p in list(blocks[0].values()) + list(head.values()):
+        p.requires_grad_(True)
+    named = list(blocks[0].items()) + list(head.items())
+    params = [t for _, t in named]
+    opt = torch.optim.AdamW(
+        [{"params": [t for n, t in named if R.decays(n)], "weight_decay": 0.1},
+         {"params": [t for n, t in named if not R.decays(n)], "weight_decay": 0.0}],
+        lr=1e-3, betas=(0.9, 0.95), eps=1e-8)
+    tokens = torch.randint(0, V, (B, T + 1), generator=g)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        _, loss = fwd(tokens, E, blocks, head, H, 1e-5, 10000.0)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        return loss.item()
+
+    loss0 = step()  # warm-up
+    best = math.inf
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            loss = step()
+        best = min(best, (time.perf_counter() - t0) / steps)
+    print("# torch %s, threads %d, openblas_get_corename() = %s, forward: %s"
+          % (torch.__version__, torch.get_num_threads(), openblas_core(), fwd.__name__))
+    print("torch stage step: %.4f s/step (best of %d x %d steps), %.0f tokens/s, loss %.4f -> %.4f"
+          % (best, reps, steps, B * T / best, loss0, loss))
+    print("RESULT tokens_per_s %.1f" % (B * T / best))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,518 @@
+/* grow.c -- the growth job: stages, steps, the coordinator's decisions.
+ * See grow.h for the schedule and run.h for the state. */
+#define _GNU_SOURCE
+#include "strata/grow.h"
+
+#include <cblas.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "strata/adamw.h"
+#include "strata/blas_check.h"
+#include "strata/ckptdir.h"
+#include "strata/log.h"
+#include "strata/progress.h"
+#include "strata/run.h"
+#include "strata/signals.h"
+#include "strata/timer.h"
+
+/* ---- helpers ------------------------------------------------------------ */
+
+int run_first_trained(const grow_run *g)
+{
+    if (g->monolithic || g->st.lora_active || !g->sub.table) return 0;
+    return g->st.stage - 1;
+}
+
+bool run_cache_usable(const grow_run *g)
+{
+    return strcmp(g->cfg.grow.cache, "off") != 0 && run_first_trained(g) > 0;
+}
+
+st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *dst)
+{
+    st_status st = ST_OK;
+    const int T = g->data.ctx, D = g->sub.D;
+    bool hit = false;
+    if (use_cache) CHECK(cache_get(&g->cache, chunk, dst, &hit));
+    if (hit) goto out;
+    model_batch b = {.tokens = g->data.chunks + (size_t)chunk * (size_t)(T + 1), .targets = NULL, .ld = T + 1};
+    CHECK(model_forward_blocks(&g->m, &g->ws1, &b, NULL, 0, start, 1, T, false));
+    memcpy(dst, model_ws_output(&g->ws1), sizeof(float) * (size_t)T * (size_t)D);
+    if (use_cache) CHECK(cache_put(&g->cache, chunk, dst));
+out:
+    return st;
+}
+
+double run_step_flops(const grow_run *g)
+{
+    const model_dims *d = &g->m.dims;
+    const double T = g->data.ctx, D = d->D, F = d->F, V = d->V;
+    const double tokens = (double)g->cfg.train.batch * T;
+    /* per token and block: projections 2(3D^2 + D^2 + 2DF), attention
+     * scores and mixing 2 * 2 T D (full T x T products); backward = 2x forward */
+    double block_fwd = 2.0 * (4.0 * D * D + 2.0 * D * F) + 4.0 * T * D;
+    double head_fwd = 2.0 * D * V;
+    int first = run_first_trained(g);
+    int depth = g->m.n_blocks;
+    double trained = depth - first;
+    /* Blocks below `first` run forward only when the cache cannot serve them. */
+    double frozen_fwd = run_cache_usable(g) ? 0.0 : first;
+    return tokens * (3.0 * (trained * block_fwd + head_fwd) + frozen_fwd * block_fwd);
+}
+
+static double measure_sgemm_peak(void)
+{
+    enum { N = 512 };
+    float *a = calloc((size_t)N * N, sizeof(float)), *b = calloc((size_t)N * N, sizeof(float)),
+          *c = calloc((size_t)N * N, sizeof(float));
+    double best = 0.0;
+    if (a && b && c) {
+        for (int i = 0; i < N * N; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
+        for (int rep = 0; rep < 5; rep++) {
+            double t0 = timer_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+            double dt = timer_now() - t0;
+            double rate = 2.0 * N * N * (double)N / dt;
+            if (rate > best) best = rate;
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
+}
+
+/* ---- evaluation --------------------------------------------------------- */
+
+st_status run_eval(grow_run *g, int depth, eval_result *out)
+{
+    st_status st = ST_OK;
+    const int T = g->data.ctx, D = g->sub.D;
+    const long B = g->cfg.train.batch;
+    double t0 = timer_now();
+    long n = g->data.n_val;
+    long cap = g->cfg.eval.batches * B;
+    if (n > cap) n = cap;
+    long first, count;
+    comm_share(n, g->rank, g->size, &first, &count);
+    /* nats, correct, tokens, chars */
+    double sums[4] = {0, 0, 0, 0};
+    int start = depth - 1 < run_first_trained(g) ? depth - 1 : run_first_trained(g);
+    if (start < 0) start = 0;
+    bool use_cache = run_cache_usable(g) && start == g->cache.depth && start > 0;
+    for (long i0 = 0; i0 < count; i0 += B) {
+        long nb = count - i0 < B ? count - i0 : B;
+        for (long i = 0; i < nb; i++) {
+            long chunk = g->data.val[first + i0 + i];
+            memcpy(g->tokbuf + i * (T + 1), g->data.chunks + (size_t)chunk * (size_t)(T + 1),
+                   sizeof(int32_t) * (size_t)(T + 1));
+            if (start > 0)
+                CHECK(run_prefix(g, chunk, start, use_cache, g->xin + (size_t)i * (size_t)T * (size_t)D));
+            sums[3] += g->data.chars[chunk];
+        }
+        model_batch b = {.tokens = g->tokbuf, .targets = g->tokbuf + 1, .ld = T + 1};
+        CHECK(model_forward_blocks(&g->m, &g->ws, &b, start > 0 ? g->xin : NULL, start, depth, (int)nb,
+                                   T, false));
+        double loss = 0.0;
+        long correct = 0;
+        CHECK(model_forward_head(&g->m, &g->ws, model_ws_output(&g->ws), &b, &loss, &correct));
+        sums[0] += loss * (double)nb * T;
+        sums[1] += (double)correct;
+        sums[2] += (double)nb * T;
+    }
+    CHECK(comm_allreduce_sum_f64(sums, 4, g->comm));
+    out->tokens = sums[2];
+    out->loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
+    out->top1 = sums[2] > 0 ? sums[1] / sums[2] : NAN;
+    out->bpc = sums[3] > 0 ? sums[0] / log(2.0) / sums[3] : NAN;
+    out->seconds = timer_now() - t0;
+out:
+    return st;
+}
+
+/* ---- stages ------------------------------------------------------------- */
+
+static st_status set_trainable(grow_run *g)
+{
+    st_status st = ST_OK;
+    model *m = &g->m;
+    for (int l = 0; l < m->n_blocks; l++)
+        m->blocks[l].trainable = g->monolithic || l == g->st.stage - 1;
+    m->head.trainable = true;
+    if (!g->sub.table) m->embed.trainable = true;
+    CHECK(model_train_setup(m));
+out:
+    return st;
+}
+
+/* Give the model the structure of stage `stage` (blocks, LoRA adapters).
+ * Values of new tensors come from the init stream; a resume overwrites
+ * them from the checkpoint. */
+st_status run_build_stage(grow_run *g, bool fresh);
+st_status run_build_stage(grow_run *g, bool fresh)
+{
+    st_status st = ST_OK;
+    model *m = &g->m;
+    const st_config *c = &g->cfg;
+    int k = g->st.stage;
+    int want = g->monolithic ? (int)c->model.n_layers : k;
+    while (m->n_blocks < want) {
+        CHECK(model_add_block(m, &g->st.rng));
+        int l = m->n_blocks - 1;
+        if (!g->monolithic && strcmp(c->grow.init, "copy") == 0 && l > 0)
+            memcpy(m->blocks[l].w, m->blocks[l - 1].w, sizeof(float) * m->blocks[l].numel);
+    }
+    if (fresh && !g->monolithic && k > 1 && c->grow.reinit_head) param_init_values(&m->head, &g->st.rng);
+    g->st.lora_active = !g->monolithic && c->grow.lora_from_depth > 0 && k >= c->grow.lora_from_depth && k > 1;
+    if (g->st.lora_active)
+        for (int l = 0; l < k - 1; l++)
+            if (m->lora[l].r == 0)
+                CHECK(model_lora_add(m, l, (int)c->grow.lora_rank, (float)c->grow.lora_alpha, &g->st.rng));
+    CHECK(set_trainable(g));
+    cache_reset(&g->cache, run_cache_usable(g) ? run_first_trained(g) : -1);
+out:
+    return st;
+}
+
+static st_status stage_begin(grow_run *g)
+{
+    st_status st = ST_OK;
+    sched_stage_start(&g->st.sched);
+    g->st.adam_t = 0;
+    g->st.stage_done = false;
+    CHECK(run_build_stage(g, true));
+    log_info("stage %d/%ld: training %s%s%s", g->st.stage, g->monolithic ? 1L : g->cfg.model.n_layers,
+             g->monolithic ? "all blocks end to end" : "the new block + head",
+             g->st.lora_active ? " + LoRA on the frozen blocks" : "",
+             run_cache_usable(g) ? " (frozen blocks from the activation cache)" : "");
+out:
+    return st;
+}
+
+static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_per_s, double train_loss)
+{
+    st_status st = ST_OK;
+    model *m = &g->m;
+    if (g->st.lora_active) {
+        for (int l = 0; l < m->n_blocks; l++)
+            if (m->lora[l].r > 0) CHECK(model_lora_merge(m, l));
+        g->st.lora_active = false;
+        CHECK(set_trainable(g));
+    }
+    int depth = m->n_blocks;
+    eval_result ev;
+    CHECK(run_eval(g, depth, &ev));
+    double flops = run_step_flops(g);
+    double *r = NULL;
+    CHECK(met_append(&g->depth, &r));
+    r[MD_DEPTH] = depth;
+    r[MD_STEPS] = (double)g->st.sched.steps;
+    r[MD_TOKENS] = (double)g->st.sched.tokens;
+    r[MD_WALL_S] = stage_wall;
+    r[MD_TRAIN_LOSS] = train_loss;
+    r[MD_VAL_LOSS] = ev.loss;
+    r[MD_VAL_BPC] = ev.bpc;
+    r[MD_VAL_TOP1] = ev.top1;
+    r[MD_TOKENS_PER_S] = stage_tokens_per_s;
+    r[MD_MFU] = g->peak_flops > 0 && stage_tokens_per_s > 0
+                    ? flops / ((double)g->cfg.train.batch * g->data.ctx) * stage_tokens_per_s /
+                          (g->peak_flops * g->size)
+                    : NAN;
+    r[MD_FLOPS] = flops * (double)g->st.sched.steps;
+    g->st.stage_done = true;
+    log_info("stage %d done: %ld steps, val loss %.4f nats/token, %.4f bits/char, top-1 %.3f",
+             g->st.stage, g->st.sched.steps, ev.loss, ev.bpc, ev.top1);
+    char name[64];
+    snprintf(name, sizeof name, "stage-%03d.h5", g->st.stage);
+    CHECK(run_checkpoint_save(g, name));
+out:
+    return st;
+}
+
+/* One optimizer step of the current stage; *loss = mean train loss of the global batch. */
+static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, double *lr_out)
+{
+    st_status st = ST_OK;
+    model *m = &g->m;
+    const int T = g->data.ctx, D = g->sub.D;
+    const long B = g->cfg.train.batch;
+    long first, count;
+    comm_share(B, g->rank, g->size, &first, &count);
+    int start = run_first_trained(g);
+    bool use_cache = run_cache_usable(g);
+    for (long i = 0; i < count; i++) {
+        long chunk = g->data.train[data_order_chunk(&g->order, g->st.cursor + first + i)];
+        memcpy(g->tokbuf + i * (T + 1), g->data.chunks + (size_t)chunk * (size_t)(T + 1),
+               sizeof(int32_t) * (size_t)(T + 1));
+        if (start > 0) CHECK(run_prefix(g, chunk, start, use_cache, g->xin + (size_t)i * (size_t)T * (size_t)D));
+    }
+    model_zero_grad(m);
+    double loss = 0.0;
+    if (count > 0) {
+        model_batch b = {.tokens = g->tokbuf, .targets = g->tokbuf + 1, .ld = T + 1};
+        CHECK(model_forward(m, &g->ws, &b, start > 0 ? g->xin : NULL, start, m->n_blocks, (int)count, T,
+                            true, &loss));
+        CHECK(model_backward(m, &g->ws));
+        /* The local loss is a mean over this rank's share: weigh by the share
+         * so the sum over ranks is the mean over the global batch. */
+        cblas_sscal((int)m->n_train, (float)count / (float)B, m->grad, 1);
+    }
+    CHECK(comm_allreduce_sum(m->grad, m->n_train, g->comm));
+    double wl = loss * (double)count / (double)B;
+    CHECK(comm_allreduce_sum_f64(&wl, 1, g->comm));
+
+    const st_config *c = &g->cfg;
+    long planned = sched_planned_steps(&g->sched, B * T);
+    double lr = lr_schedule(g->st.sched.steps, planned, c->train.warmup, c->train.lr, c->train.min_lr);
+    adamw_cfg acfg = {.beta1 = c->train.beta1, .beta2 = c->train.beta2, .eps = c->train.adam_eps,
+                      .weight_decay = c->train.weight_decay, .grad_clip = c->train.grad_clip};
+    param_arena *arenas[2 * 1024 + 2];
+    int na = model_trainable_arenas(m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    g->st.adam_t++;
+    double gnorm = adamw_step(arenas, na, &acfg, lr, g->st.adam_t);
+    g->st.cursor += B;
+    g->st.step++;
+    g->st.tokens += B * T;
+    sched_record_step(&g->st.sched, B * T);
+    *loss_out = wl;
+    *gnorm_out = gnorm;
+    *lr_out = lr;
+out:
+    return st;
+}
+
+/* Weights must stay identical on every rank: checked at every evaluation. */
+static st_status check_replicas(grow_run *g)
+{
+    st_status st = ST_OK;
+    param_arena *arenas[2 * 1024 + 2];
+    int na = model_trainable_arenas(&g->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    for (int i = 0; i < na; i++) {
+        bool same = false;
+        CHECK(comm_check_identical(arenas[i]->w, sizeof(float) * arenas[i]->numel, g->comm, &same));
+        if (!same)
+            FAIL(ST_ERR, "weights of a %s arena differ between ranks at step %ld (non-deterministic all-reduce?)",
+                 param_arena_kind_name(arenas[i]->kind), g->st.step);
+    }
+out:
+    return st;
+}
+
+/* ---- the run ------------------------------------------------------------ */
+
+st_status grow_data_load(grow_run *g, const char *path);
+st_status grow_substrate_load(grow_run *g, const char *path);
+st_status grow_inputs_ensure(grow_run *g);
+void grow_data_free(grow_data *d);
+
+static void run_free(grow_run *g)
+{
+    model_ws_free(&g->ws);
+    model_ws_free(&g->ws1);
+    model_free(&g->m);
+    cache_free(&g->cache);
+    data_order_free(&g->order);
+    grow_data_free(&g->data);
+    free(g->sub.table);
+    free(g->sub.init);
+    met_free(&g->steps);
+    met_free(&g->depth);
+    free(g->xin);
+    free(g->tokbuf);
+}
+
+static st_status run_setup(grow_run *g)
+{
+    st_status st = ST_OK;
+    const st_config *c = &g->cfg;
+    CHECK(grow_inputs_ensure(g));
+    CHECK(grow_data_load(g, c->data.dataset));
+    CHECK(grow_substrate_load(g, c->substrate.file));
+    if (g->data.n_train < 1) FAIL(ST_EDATA, "dataset '%s' has no training chunks", c->data.dataset);
+    if (g->data.n_val < 1)
+        FAIL(ST_EDATA, "dataset '%s' has no validation chunks (raise data.val_fraction)", c->data.dataset);
+
+    model_dims d;
+    model_dims_default(&d, g->sub.D, (int)c->model.n_heads, (int)c->model.d_ff, g->sub.V, (int)c->model.n_layers);
+    d.eps = (float)c->model.norm_eps;
+    d.theta = c->model.rope_theta;
+    d.init_std = c->model.init_std;
+    CHECK(model_dims_check(&d));
+    rng_init(&g->st.rng, (uint64_t)c->run.seed, 0, RNG_INIT);
+    CHECK(model_init(&g->m, &d, g->sub.table, &g->st.rng));
+    if (g->sub.init) memcpy(g->m.embed.w, g->sub.init, sizeof(float) * g->m.embed.numel);
+
+    const int T = g->data.ctx;
+    const long B = c->train.batch;
+    int keep = g->monolithic || c->grow.lora_from_depth > 0 ? (int)c->model.n_layers : 1;
+    int r_max = c->grow.lora_from_depth > 0 ? (int)c->grow.lora_rank : 0;
+    CHECK(model_ws_init(&g->ws, &d, (int)B, T, keep, r_max));
+    CHECK(model_ws_init(&g->ws1, &d, 1, T, 1, r_max));
+    g->xin = malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)d.D);
+    g->tokbuf = malloc(sizeof(int32_t) * (size_t)B * (size_t)(T + 1));
+    CHECK_ALLOC(g->xin);
+    CHECK_ALLOC(g->tokbuf);
+
+    cache_mode cm;
+    CHECK(cache_mode_parse(c->grow.cache, &cm));
+    CHECK(met_init_steps(&g->steps));
+    CHECK(met_init_depth(&g->depth));
+    CHECK(met_add_column(&g->steps, "val_loss", H5_DT_F64, "nats/token",
+                         "validation loss at this step (evaluation steps only)"));
+    g->steps_val_col = met_col(&g->steps, "val_loss");
+    CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, g->dir, g->rank));
+    CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
+    CHECK(sched_cfg_from_config(c, g->monolithic ? c->model.n_layers : 1, &g->sched));
+    g->peak_flops = measure_sgemm_peak();
+out:
+    return st;
+}
+
+static st_status run_stages(grow_run *g)
+{
+    st_status st = ST_OK;
+    const st_config *c = &g->cfg;
+    const long B = c->train.batch;
+    const int T = g->data.ctx;
+    const int n_stages = g->monolithic ? 1 : (int)c->model.n_layers;
+    const char *stop_env = getenv("STRATA_TEST_STOP_AT_STEP");
+    long stop_at = stop_env ? atol(stop_env) : -1;
+    progress prog;
+    progress_init(&prog, g->comm, c->log.interval);
+    double session_t0 = timer_now(), wall0 = g->st.wall_s;
+
+    if (g->st.stage_done) {
+        if (g->st.stage >= n_stages) goto finished;
+        g->st.stage++;
+        CHECK(stage_begin(g));
+    } else if (g->st.step == 0 && g->st.sched.steps == 0) {
+        CHECK(stage_begin(g));
+    }
+    for (;;) {
+        double stage_t0 = timer_now();
+        long stage_steps0 = g->st.sched.steps;
+        double loss = NAN, gnorm = 0, lr = 0, loss_sum = 0;
+        long loss_n = 0;
+        bool done = false;
+        CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
+        while (!done) {
+            double t0 = timer_now();
+            CHECK(train_step(g, &loss, &gnorm, &lr));
+            double dt = timer_now() - t0;
+            loss_sum += loss;
+            loss_n++;
+            g->st.wall_s = wall0 + (timer_now() - session_t0);
+            double val_loss = NAN;
+            if (c->eval.interval > 0 && g->st.sched.steps % c->eval.interval == 0) {
+                eval_result ev;
+                CHECK(run_eval(g, g->m.n_blocks, &ev));
+                val_loss = ev.loss;
+                sched_record_eval(&g->st.sched, &g->sched, ev.loss);
+                CHECK(check_replicas(g));
+            }
+            double *row = NULL;
+            CHECK(met_append(&g->steps, &row));
+            row[MS_STEP] = (double)g->st.step;
+            row[MS_STAGE] = g->st.stage;
+            row[MS_TOKENS] = (double)g->st.tokens;
+            row[MS_LR] = lr;
+            row[MS_TRAIN_LOSS] = loss;
+            row[MS_GRAD_NORM] = gnorm;
+            row[MS_TOKENS_PER_S] = (double)B * T / dt;
+            row[MS_WALL_S] = g->st.wall_s;
+            row[g->steps_val_col] = val_loss;
+            long planned = sched_planned_steps(&g->sched, B * T);
+            double per_step = (timer_now() - stage_t0) / (double)(g->st.sched.steps - stage_steps0);
+            char eta[32];
+            progress_format_eta(per_step * (double)(planned - g->st.sched.steps) +
+                                    per_step * (double)planned * (double)(n_stages - g->st.stage),
+                                eta, sizeof eta);
+            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f%s tok/s %.0f mfu %.2f eta %s",
+                            g->st.stage, n_stages, g->st.sched.steps, planned, loss,
+                            isnan(val_loss) ? "" : " (val)", row[MS_TOKENS_PER_S],
+                            g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : 0.0, eta);
+
+            CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
+            if (done) break;
+            bool stop = false;
+            CHECK(comm_any(sig_stop_requested() || g->st.step == stop_at, &stop, g->comm));
+            if (stop) {
+                char name[64];
+                snprintf(name, sizeof name, "step-%08ld.h5", g->st.step);
+                progress_end(&prog);
+                CHECK(run_checkpoint_save(g, name));
+                log_info("stop requested: checkpoint %s/%s written; exiting with 75 (requeue to resume)", g->dir,
+                         name);
+                st = ST_EPREEMPT;
+                goto out;
+            }
+            if (c->ckpt.interval > 0 && g->st.step % c->ckpt.interval == 0) {
+                char name[64];
+                snprintf(name, sizeof name, "step-%08ld.h5", g->st.step);
+                CHECK(run_checkpoint_save(g, name));
+            }
+        }
+        progress_end(&prog);
+        double stage_wall = timer_now() - stage_t0;
+        long nsteps = g->st.sched.steps - stage_steps0;
+        double tps = stage_wall > 0 && nsteps > 0 ? (double)nsteps * (double)B * T / stage_wall : NAN;
+        g->st.wall_s = wall0 + (timer_now() - session_t0);
+        CHECK(stage_end(g, stage_wall, tps, loss_n ? loss_sum / (double)loss_n : NAN));
+        bool stop = false;
+        CHECK(comm_any(sig_stop_requested(), &stop, g->comm));
+        if (g->st.stage >= n_stages) break;
+        if (stop) {
+            log_info("stop requested: stage checkpoint written; exiting with 75 (requeue to resume)");
+            st = ST_EPREEMPT;
+            goto out;
+        }
+        g->st.stage++;
+        CHECK(stage_begin(g));
+    }
+finished:
+    if (g->rank == 0) {
+        printf("\nper-depth evaluation (%s/LATEST; /metrics/depth):\n", g->dir);
+        met_print(&g->depth, stdout);
+        fflush(stdout);
+    }
+out:
+    progress_end(&prog);
+    return st;
+}
+
+st_status grow_main(const st_config *cfg, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    grow_run *g = calloc(1, sizeof *g);
+    if (!g) return ST_ERROR(ST_ENOMEM, "out of memory");
+    g->cfg = *cfg;
+    g->comm = comm;
+    MPI_Comm_rank(comm, &g->rank);
+    MPI_Comm_size(comm, &g->size);
+    g->monolithic = strcmp(cfg->grow.schedule, "monolithic") == 0;
+    g->cache.fd = -1;
+    snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name);
+
+    sig_install();
+    CHECK(blas_check());
+    st = ckpt_dir_make(g->dir, g->comm);
+    if (st != ST_OK) {
+        st = ST_ECKPT; /* exit code 4: the checkpoint directory is the problem */
+        goto out;
+    }
+    CHECK(run_setup(g));
+    bool found = false;
+    CHECK(run_checkpoint_resume(g, &found));
+    if (!found) g->st.stage = 1;
+    CHECK(run_stages(g));
+out:
+    run_free(g);
+    free(g);
+    return st;
+}

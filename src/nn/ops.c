@@ -1,0 +1,344 @@
+/* ops.c -- forward/backward kernels (see ops.h).  Big products go to
+ * cblas_sgemm; elementwise work stays in plain loops the compiler vectorises. */
+#include "fastmath.h" /* first: switches on vectorisation for this file */
+
+#include "strata/ops.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+/* The elementwise hot loops get an AVX2+FMA clone chosen at load time (GCC
+ * ifunc); the default clone runs anywhere x86-64 (SSE2) does. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define ST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ST_CLONES
+#endif
+
+/* ---- matmul ------------------------------------------------------------ */
+
+void op_matmul_forward(float *y, const float *x, const float *W, int N, int in, int out,
+                       float alpha, float beta)
+{
+    /* y [N, out] = alpha x [N, in] W[out, in]^T + beta y */
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, alpha, x, in, W, in, beta, y,
+                out);
+}
+
+void op_matmul_backward(float *dx, float *dW, const float *dy, const float *x, const float *W,
+                        int N, int in, int out, float alpha)
+{
+    if (dx) /* dx [N, in] += alpha dy [N, out] W [out, in] */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, alpha, dy, out, W, in,
+                    1.0f, dx, in);
+    if (dW) /* dW [out, in] += alpha dy^T x */
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, alpha, dy, out, x, in,
+                    1.0f, dW, in);
+}
+
+void op_matmul_forward_naive(float *y, const float *x, const float *W, int N, int in, int out,
+                             float alpha, float beta)
+{
+    for (int n = 0; n < N; n++)
+        for (int o = 0; o < out; o++) {
+            double s = 0;
+            for (int i = 0; i < in; i++) s += (double)x[(size_t)n * in + i] * W[(size_t)o * in + i];
+            float *yo = &y[(size_t)n * out + o];
+            *yo = (float)(alpha * s + (beta != 0.0f ? beta * *yo : 0.0));
+        }
+}
+
+/* ---- RMSNorm ----------------------------------------------------------- */
+
+ST_CLONES void op_rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D, float eps)
+{
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D;
+        float *yr = y + (size_t)n * D;
+        double ss = 0;
+        for (int i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        float r = (float)(1.0 / sqrt(ss / D + eps));
+        rstd[n] = r;
+        for (int i = 0; i < D; i++) yr[i] = xr[i] * r * g[i];
+    }
+}
+
+ST_CLONES void op_rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *rstd,
+                         const float *g, int N, int D)
+{
+    for (int n = 0; n < N; n++) {
+        const float *xr = x + (size_t)n * D, *dyr = dy + (size_t)n * D;
+        float r = rstd[n];
+        if (dg)
+            for (int i = 0; i < D; i++) dg[i] += dyr[i] * xr[i] * r;
+        if (!dx) continue;
+        /* y_i = x_i r g_i, r = (mean x^2 + eps)^-1/2:
+         * dx_i = r g_i dy_i - x_i r^3 / D * sum_j g_j dy_j x_j */
+        double dot = 0;
+        for (int i = 0; i < D; i++) dot += (double)g[i] * dyr[i] * xr[i];
+        float c = (float)(dot * r * r * r / D);
+        float *dxr = dx + (size_t)n * D;
+        for (int i = 0; i < D; i++) dxr[i] += r * g[i] * dyr[i] - c * xr[i];
+    }
+}
+
+/* ---- RoPE -------------------------------------------------------------- */
+
+void op_rope_tables(float *cosb, float *sinb, int T, int hd, double theta)
+{
+    int h2 = hd / 2;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < h2; i++) {
+            double f = pow(theta, -2.0 * i / hd);
+            double a = t * f;
+            cosb[(size_t)t * h2 + i] = (float)cos(a);
+            sinb[(size_t)t * h2 + i] = (float)sin(a);
+        }
+}
+
+ST_CLONES void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, const float *cosb,
+                   const float *sinb, int inverse)
+{
+    int h2 = hd / 2;
+    float sgn = inverse ? -1.0f : 1.0f;
+    for (int b = 0; b < B; b++)
+        for (int t = 0; t < T; t++) {
+            float *row = x + ((size_t)b * T + t) * ld;
+            const float *c = cosb + (size_t)t * h2, *s = sinb + (size_t)t * h2;
+            for (int h = 0; h < H; h++) {
+                float *p = row + h * hd;
+                for (int i = 0; i < h2; i++) {
+                    float x0 = p[2 * i], x1 = p[2 * i + 1], si = sgn * s[i];
+                    p[2 * i] = x0 * c[i] - x1 * si;
+                    p[2 * i + 1] = x0 * si + x1 * c[i];
+                }
+            }
+        }
+}
+
+/* ---- causal attention -------------------------------------------------- */
+
+ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, int H, int hd)
+{
+    int D = H * hd, ld = 3 * D;
+    float scale = (float)(1.0 / sqrt((double)hd));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            const float *q = qkv + (size_t)b * T * ld + h * hd, *k = q + D, *v = q + 2 * D;
+            float *p = att + ((size_t)b * H + h) * T * T;
+            /* S [T, T] = scale Q K^T (the upper triangle is computed and discarded:
+             * one big sgemm beats T small ones at these sizes) */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld, k, ld,
+                        0.0f, p, T);
+            for (int t = 0; t < T; t++) {
+                float *r = p + (size_t)t * T;
+                float mx = r[0];
+                for (int j = 1; j <= t; j++) mx = r[j] > mx ? r[j] : mx;
+                float sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    r[j] = st_expf(r[j] - mx);
+                    sum += r[j];
+                }
+                float inv = 1.0f / sum;
+                for (int j = 0; j <= t; j++) r[j] *= inv;
+                for (int j = t + 1; j < T; j++) r[j] = 0.0f;
+            }
+            /* O_h [T, hd] = P V_h, written into its columns of o [B*T, D] */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, v, ld,
+                        0.0f, o + (size_t)b * T * D + h * hd, D);
+        }
+}
+
+ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv,
+                           const float *att, int B, int T, int H, int hd)
+{
+    int D = H * hd, ld = 3 * D;
+    float scale = (float)(1.0 / sqrt((double)hd));
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++) {
+            size_t base = (size_t)b * T * ld + h * hd;
+            const float *q = qkv + base, *k = q + D, *v = q + 2 * D;
+            float *dq = dqkv + base, *dk = dq + D, *dv = dq + 2 * D;
+            const float *p = att + ((size_t)b * H + h) * T * T;
+            const float *dO = dout + (size_t)b * T * D + h * hd;
+            /* dP [T, T] = dO V^T */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, D, v, ld,
+                        0.0f, dp, T);
+            /* dV += P^T dO */
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dO, D,
+                        1.0f, dv, ld);
+            /* dS = scale * P * (dP - rowsum(P * dP)); zero above the diagonal */
+            for (int t = 0; t < T; t++) {
+                const float *pr = p + (size_t)t * T;
+                float *dr = dp + (size_t)t * T;
+                float dot = 0;
+                for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
+                for (int j = 0; j <= t; j++) dr[j] = scale * pr[j] * (dr[j] - dot);
+                for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
+            }
+            /* dQ += dS K ; dK += dS^T Q */
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, k, ld,
+                        1.0f, dq, ld);
+            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, q, ld,
+                        1.0f, dk, ld);
+        }
+}
+
+void op_attention_forward_naive(float *o, const float *qkv, int B, int T, int H, int hd)
+{
+    int D = H * hd, ld = 3 * D;
+    double scale = 1.0 / sqrt((double)hd);
+    for (int b = 0; b < B; b++)
+        for (int h = 0; h < H; h++)
+            for (int t = 0; t < T; t++) {
+                const float *q = qkv + ((size_t)b * T + t) * ld + h * hd;
+                double mx = -INFINITY, sum = 0;
+                for (int j = 0; j <= t; j++) {
+                    const float *k = qkv + ((size_t)b * T + j) * ld + D + h * hd;
+                    double d = 0;
+                    for (int i = 0; i < hd; i++) d += (double)q[i] * k[i];
+                    d *= scale;
+                    mx = d > mx ? d : mx;
+                }
+                float *orow = o + ((size_t)b * T + t) * D + h * hd;
+                double acc[512]; /* the naive path supports hd <= 512 (tests use tiny heads) */
+                int hdc = hd < 512 ? hd : 512;
+                for (int i = 0; i < hdc; i++) acc[i] = 0;
+                for (int j = 0; j <= t; j++) {
+                    const float *k = qkv + ((size_t)b * T + j) * ld + D + h * hd;
+                    const float *v = qkv + ((size_t)b * T + j) * ld + 2 * D + h * hd;
+                    double d = 0;
+                    for (int i = 0; i < hd; i++) d += (double)q[i] * k[i];
+                    double e = exp(d * scale - mx);
+                    sum += e;
+                    for (int i = 0; i < hdc; i++) acc[i] += e * v[i];
+                }
+                for (int i = 0; i < hdc; i++) orow[i] = (float)(acc[i] / sum);
+            }
+}
+
+/* ---- GELU (exact) ------------------------------------------------------ */
+
+#define ST_INV_SQRT_2PI 0.39894228040143267794f
+
+ST_CLONES void op_gelu_forward(float *y, const float *x, size_t n)
+{
+    /* gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
+    for (size_t i = 0; i < n; i++) y[i] = x[i] * st_normcdf(x[i]);
+}
+
+static inline float gelu_grad(float x)
+{
+    return st_normcdf(x) + x * ST_INV_SQRT_2PI * st_expf(-0.5f * x * x);
+}
+
+ST_CLONES void op_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] += dy[i] * gelu_grad(x[i]);
+}
+
+ST_CLONES void op_gelu_backward_set(float *dx, const float *dy, const float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_grad(x[i]);
+}
+
+/* ---- residual ---------------------------------------------------------- */
+
+ST_CLONES void op_residual_forward(float *y, const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
+}
+
+ST_CLONES void op_residual_backward(float *da, float *db, const float *dy, size_t n)
+{
+    if (da)
+        for (size_t i = 0; i < n; i++) da[i] += dy[i];
+    if (db)
+        for (size_t i = 0; i < n; i++) db[i] += dy[i];
+}
+
+/* ---- cross-entropy ----------------------------------------------------- */
+
+static inline int32_t target_of(const int32_t *targets, int n, int T, int ld)
+{
+    return targets[(size_t)(n / T) * ld + n % T];
+}
+
+/* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
+static inline float row_max(const float *r, int V)
+{
+    float lane[8];
+    int j = 0;
+    for (int k = 0; k < 8; k++) lane[k] = r[0];
+    for (; j + 8 <= V; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] = r[j + k] > lane[k] ? r[j + k] : lane[k];
+    float mx = lane[0];
+    for (int k = 1; k < 8; k++) mx = lane[k] > mx ? lane[k] : mx;
+    for (; j < V; j++) mx = r[j] > mx ? r[j] : mx;
+    return mx;
+}
+
+/* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
+static inline double row_sum_exp(const float *r, float mx, int V)
+{
+    double lane[8] = {0};
+    int j = 0;
+    for (; j + 8 <= V; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] += st_expf(r[j + k] - mx);
+    double s = 0;
+    for (; j < V; j++) s += st_expf(r[j] - mx);
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+ST_CLONES double op_xent_forward(float *lse, const float *logits, const int32_t *targets, int N, int T, int ld,
+                       int V)
+{
+    double total = 0;
+    for (int n = 0; n < N; n++) {
+        const float *r = logits + (size_t)n * V;
+        float mx = row_max(r, V);
+        double l = mx + log(row_sum_exp(r, mx, V));
+        lse[n] = (float)l;
+        if (targets) total += l - r[target_of(targets, n, T, ld)];
+    }
+    return total;
+}
+
+ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
+                     float scale, long *correct)
+{
+    double total = 0;
+    long hits = 0;
+    for (int n = 0; n < N; n++) {
+        float *r = logits + (size_t)n * V;
+        float mx = row_max(r, V);
+        double l = mx + log(row_sum_exp(r, mx, V));
+        int32_t tg = target_of(targets, n, T, ld);
+        lse[n] = (float)l;
+        total += l - r[tg];
+        if (correct) {
+            int best = 0;
+            while (r[best] != mx) best++; /* first index of the maximum */
+            hits += best == tg;
+        }
+        float lf = (float)l;
+        for (int j = 0; j < V; j++) r[j] = scale * st_expf(r[j] - lf);
+        r[tg] -= scale;
+    }
+    if (correct) *correct = hits;
+    return total;
+}
+
+ST_CLONES void op_xent_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
+                      int N, int T, int ld, int V, float scale)
+{
+    for (int n = 0; n < N; n++) {
+        const float *r = logits + (size_t)n * V;
+        float *d = dlogits + (size_t)n * V;
+        float l = lse[n];
+        for (int j = 0; j < V; j++) d[j] = scale * st_expf(r[j] - l);
+        d[target_of(targets, n, T, ld)] -= scale;
+    }
+}

@@ -1,0 +1,407 @@
+/* test_ops.c -- every forward/backward kernel: values against naive or known
+ * references, gradients against central differences (gradcheck.h states the
+ * method and tolerance). */
+#include <math.h>
+#include <string.h>
+
+#include "gradcheck.h"
+#include "harness.h"
+#include "strata/lora.h"
+#include "strata/ops.h"
+
+/* ---- matmul ------------------------------------------------------------- */
+
+typedef struct mm_ctx {
+    int N, in, out;
+    float *x, *W, *y, *r;
+} mm_ctx;
+
+static double mm_loss(void *c_)
+{
+    mm_ctx *c = c_;
+    op_matmul_forward(c->y, c->x, c->W, c->N, c->in, c->out, 1.0f, 0.0f);
+    return gc_dot(c->r, c->y, (size_t)c->N * c->out);
+}
+
+static void matmul_matches_naive_and_gradcheck(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 1, 0, RNG_TEST);
+    mm_ctx c = {.N = 7, .in = 9, .out = 5};
+    c.x = gc_alloc(63), c.W = gc_alloc(45), c.y = gc_alloc(35), c.r = gc_alloc(35);
+    float *y2 = gc_alloc(35), *dx = gc_alloc(63), *dW = gc_alloc(45);
+    gc_fill(c.x, 63, 1, &rg);
+    gc_fill(c.W, 45, 1, &rg);
+    gc_fill(c.r, 35, 1, &rg);
+    gc_fill(c.y, 35, 1, &rg);
+    memcpy(y2, c.y, 35 * sizeof(float));
+    /* beta = 1 accumulates */
+    op_matmul_forward(c.y, c.x, c.W, 7, 9, 5, 0.5f, 1.0f);
+    op_matmul_forward_naive(y2, c.x, c.W, 7, 9, 5, 0.5f, 1.0f);
+    for (int i = 0; i < 35; i++) assert_float_equal(c.y[i], y2[i], 1e-5);
+    /* backward adds: start from 1 and subtract it again */
+    for (int i = 0; i < 63; i++) dx[i] = 1.0f;
+    op_matmul_backward(dx, dW, c.r, c.x, c.W, 7, 9, 5, 1.0f);
+    for (int i = 0; i < 63; i++) dx[i] -= 1.0f;
+    assert_true(gc_check("matmul dx", c.x, dx, 63, mm_loss, &c, 100));
+    assert_true(gc_check("matmul dW", c.W, dW, 45, mm_loss, &c, 100));
+    free(c.x), free(c.W), free(c.y), free(c.r), free(y2), free(dx), free(dW);
+}
+
+/* ---- RMSNorm ------------------------------------------------------------ */
+
+typedef struct rms_ctx {
+    int N, D;
+    float *x, *g, *y, *rstd, *r;
+} rms_ctx;
+
+static double rms_loss(void *c_)
+{
+    rms_ctx *c = c_;
+    op_rmsnorm_forward(c->y, c->rstd, c->x, c->g, c->N, c->D, 1e-5f);
+    return gc_dot(c->r, c->y, (size_t)c->N * c->D);
+}
+
+static void rmsnorm_values_and_gradcheck(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 2, 0, RNG_TEST);
+    rms_ctx c = {.N = 4, .D = 6};
+    size_t n = 24;
+    c.x = gc_alloc(n), c.g = gc_alloc(6), c.y = gc_alloc(n), c.rstd = gc_alloc(4), c.r = gc_alloc(n);
+    float *dx = gc_alloc(n), *dg = gc_alloc(6);
+    gc_fill(c.x, n, 1, &rg);
+    gc_fill(c.g, 6, 1, &rg);
+    gc_fill(c.r, n, 1, &rg);
+    rms_loss(&c);
+    for (int i = 0; i < 4; i++) {
+        double ss = 0;
+        for (int j = 0; j < 6; j++) ss += (double)c.x[i * 6 + j] * c.x[i * 6 + j];
+        double rr = 1 / sqrt(ss / 6 + 1e-5);
+        for (int j = 0; j < 6; j++) assert_float_equal(c.y[i * 6 + j], c.x[i * 6 + j] * rr * c.g[j], 1e-5);
+    }
+    op_rmsnorm_backward(dx, dg, c.r, c.x, c.rstd, c.g, 4, 6);
+    assert_true(gc_check("rmsnorm dx", c.x, dx, n, rms_loss, &c, 100));
+    assert_true(gc_check("rmsnorm dg", c.g, dg, 6, rms_loss, &c, 100));
+    free(c.x), free(c.g), free(c.y), free(c.rstd), free(c.r), free(dx), free(dg);
+}
+
+/* ---- RoPE --------------------------------------------------------------- */
+
+typedef struct rope_ctx {
+    int B, T, H, hd, ld;
+    float *x, *y, *cs, *sn, *r;
+} rope_ctx;
+
+static double rope_loss(void *c_)
+{
+    rope_ctx *c = c_;
+    size_t n = (size_t)c->B * c->T * c->ld;
+    memcpy(c->y, c->x, n * sizeof(float));
+    op_rope_apply(c->y, c->B, c->T, c->ld, c->H, c->hd, c->cs, c->sn, 0);
+    return gc_dot(c->r, c->y, n);
+}
+
+static void rope_values_inverse_and_gradcheck(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 3, 0, RNG_TEST);
+    /* two heads of 4 inside rows of width 10 (ld > H*hd: columns 8, 9 untouched) */
+    rope_ctx c = {.B = 2, .T = 5, .H = 2, .hd = 4, .ld = 10};
+    size_t n = 100;
+    c.x = gc_alloc(n), c.y = gc_alloc(n), c.r = gc_alloc(n), c.cs = gc_alloc(10), c.sn = gc_alloc(10);
+    float *dx = gc_alloc(n);
+    gc_fill(c.x, n, 1, &rg);
+    gc_fill(c.r, n, 1, &rg);
+    op_rope_tables(c.cs, c.sn, 5, 4, 10000.0);
+    rope_loss(&c);
+    /* position 3, head 1, pair i = 1: angle 3 * 10000^(-2/4) = 0.03 */
+    const float *xp = c.x + (0 * 5 + 3) * 10 + 4, *yp = c.y + (0 * 5 + 3) * 10 + 4;
+    double a = 3 * pow(10000.0, -0.5);
+    assert_float_equal(yp[2], xp[2] * cos(a) - xp[3] * sin(a), 1e-6);
+    assert_float_equal(yp[3], xp[2] * sin(a) + xp[3] * cos(a), 1e-6);
+    assert_float_equal(yp[0], xp[0] * cos(3.0) - xp[1] * sin(3.0), 1e-6);
+    assert_float_equal(c.y[38], c.x[38], 0); /* column 8 is outside the heads */
+    /* inverse undoes the rotation */
+    op_rope_apply(c.y, 2, 5, 10, 2, 4, c.cs, c.sn, 1);
+    for (size_t i = 0; i < n; i++) assert_float_equal(c.y[i], c.x[i], 1e-6);
+    /* backward = inverse rotation of dy (linear map's transpose) */
+    memcpy(dx, c.r, n * sizeof(float));
+    op_rope_apply(dx, 2, 5, 10, 2, 4, c.cs, c.sn, 1);
+    assert_true(gc_check("rope dx", c.x, dx, n, rope_loss, &c, 100));
+    free(c.x), free(c.y), free(c.r), free(c.cs), free(c.sn), free(dx);
+}
+
+/* ---- attention ---------------------------------------------------------- */
+
+typedef struct att_ctx {
+    int B, T, H, hd;
+    float *qkv, *o, *att, *r;
+} att_ctx;
+
+static double att_loss(void *c_)
+{
+    att_ctx *c = c_;
+    op_attention_forward(c->o, c->att, c->qkv, c->B, c->T, c->H, c->hd);
+    return gc_dot(c->r, c->o, (size_t)c->B * c->T * c->H * c->hd);
+}
+
+static void attention_matches_naive_and_gradcheck(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 4, 0, RNG_TEST);
+    att_ctx c = {.B = 2, .T = 6, .H = 2, .hd = 4};
+    int D = 8;
+    size_t nq = 2 * 6 * 3 * D, no = 2 * 6 * D;
+    c.qkv = gc_alloc(nq), c.o = gc_alloc(no), c.att = gc_alloc(2 * 2 * 36), c.r = gc_alloc(no);
+    float *o2 = gc_alloc(no), *dq = gc_alloc(nq), *dp = gc_alloc(36);
+    gc_fill(c.qkv, nq, 1, &rg);
+    gc_fill(c.r, no, 1, &rg);
+    att_loss(&c);
+    op_attention_forward_naive(o2, c.qkv, 2, 6, 2, 4);
+    for (size_t i = 0; i < no; i++) assert_float_equal(c.o[i], o2[i], 1e-5);
+    /* causality: probabilities above the diagonal are exactly zero, rows sum to 1 */
+    for (int bh = 0; bh < 4; bh++)
+        for (int t = 0; t < 6; t++) {
+            double s = 0;
+            for (int j = 0; j < 6; j++) {
+                float p = c.att[(bh * 6 + t) * 6 + j];
+                if (j > t) assert_true(p == 0.0f);
+                s += p;
+            }
+            assert_float_equal(s, 1.0, 1e-6);
+        }
+    /* position 0 attends only to itself: o = v_0 */
+    for (int i = 0; i < D; i++) assert_float_equal(c.o[i], c.qkv[2 * D + i], 1e-6);
+    op_attention_backward(dq, dp, c.r, c.qkv, c.att, 2, 6, 2, 4);
+    assert_true(gc_check("attention dqkv", c.qkv, dq, nq, att_loss, &c, 300));
+    free(c.qkv), free(c.o), free(c.att), free(c.r), free(o2), free(dq), free(dp);
+}
+
+/* ---- GELU, residual ----------------------------------------------------- */
+
+typedef struct ew_ctx {
+    size_t n;
+    float *x, *b, *y, *r;
+    int which; /* 0 gelu, 1 residual */
+} ew_ctx;
+
+static double ew_loss(void *c_)
+{
+    ew_ctx *c = c_;
+    if (c->which == 0)
+        op_gelu_forward(c->y, c->x, c->n);
+    else
+        op_residual_forward(c->y, c->x, c->b, c->n);
+    return gc_dot(c->r, c->y, c->n);
+}
+
+static void gelu_and_residual(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 5, 0, RNG_TEST);
+    ew_ctx c = {.n = 50};
+    c.x = gc_alloc(50), c.b = gc_alloc(50), c.y = gc_alloc(50), c.r = gc_alloc(50);
+    float *dx = gc_alloc(50), *db = gc_alloc(50);
+    gc_fill(c.x, 50, 2, &rg);
+    gc_fill(c.b, 50, 1, &rg);
+    gc_fill(c.r, 50, 1, &rg);
+    /* exact GELU known values: gelu(1) = Phi(1), gelu(-2) = -2 Phi(-2) */
+    float v[2] = {1.0f, -2.0f}, w[2];
+    op_gelu_forward(w, v, 2);
+    assert_float_equal(w[0], 0.8413447460685429, 1e-6);
+    assert_float_equal(w[1], -2 * 0.022750131948179195, 1e-6);
+    op_gelu_backward(dx, c.r, c.x, 50);
+    assert_true(gc_check("gelu dx", c.x, dx, 50, ew_loss, &c, 100));
+    c.which = 1;
+    memset(dx, 0, 50 * sizeof(float));
+    op_residual_backward(dx, db, c.r, 50);
+    assert_true(gc_check("residual da", c.x, dx, 50, ew_loss, &c, 100));
+    assert_true(gc_check("residual db", c.b, db, 50, ew_loss, &c, 100));
+    free(c.x), free(c.b), free(c.y), free(c.r), free(dx), free(db);
+}
+
+/* ---- cross-entropy ------------------------------------------------------ */
+
+typedef struct xe_ctx {
+    int N, T, ld, V;
+    float *logits, *lse;
+    int32_t *tg;
+} xe_ctx;
+
+static double xe_loss(void *c_)
+{
+    xe_ctx *c = c_;
+    return op_xent_forward(c->lse, c->logits, c->tg, c->N, c->T, c->ld, c->V) / c->N;
+}
+
+static void xent_values_and_gradcheck(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 6, 0, RNG_TEST);
+    /* B = 2 rows of T = 3 targets inside chunks of ld = 4 */
+    xe_ctx c = {.N = 6, .T = 3, .ld = 4, .V = 7};
+    c.logits = gc_alloc(42), c.lse = gc_alloc(6);
+    float *d = gc_alloc(42);
+    int32_t tg[8] = {1, 6, 0, 99, 3, 3, 5, 99}; /* 99 = the unused last id of each chunk */
+    c.tg = tg;
+    gc_fill(c.logits, 42, 2, &rg);
+    double l = xe_loss(&c), ref = 0;
+    for (int n = 0; n < 6; n++) {
+        double s = 0;
+        for (int j = 0; j < 7; j++) s += exp(c.logits[n * 7 + j]);
+        int t = tg[(n / 3) * 4 + n % 3];
+        ref += log(s) - c.logits[n * 7 + t];
+    }
+    assert_float_equal(l, ref / 6, 1e-5);
+    op_xent_backward(d, c.logits, c.lse, tg, 6, 3, 4, 7, 1.0f / 6);
+    assert_true(gc_check("xent dlogits", c.logits, d, 42, xe_loss, &c, 100));
+    /* the fused pass gives the same loss, the same gradient in place and the argmax hits */
+    float *f = gc_alloc(42), lse2[6];
+    memcpy(f, c.logits, 42 * sizeof(float));
+    long hits = -1, ref_hits = 0;
+    c.logits[0 * 7 + 1] = 50.0f; /* row 0's argmax is its target (1): at least one hit */
+    memcpy(f, c.logits, 42 * sizeof(float));
+    for (int n = 0; n < 6; n++) {
+        int best = 0;
+        for (int j = 1; j < 7; j++)
+            if (c.logits[n * 7 + j] > c.logits[n * 7 + best]) best = j;
+        ref_hits += best == tg[(n / 3) * 4 + n % 3];
+    }
+    double lf = op_xent_fused(f, lse2, tg, 6, 3, 4, 7, 1.0f / 6, &hits);
+    double l2 = op_xent_forward(c.lse, c.logits, tg, 6, 3, 4, 7);
+    op_xent_backward(d, c.logits, c.lse, tg, 6, 3, 4, 7, 1.0f / 6);
+    assert_float_equal(lf, l2, 1e-6);
+    for (int i = 0; i < 42; i++) assert_float_equal(f[i], d[i], 1e-7);
+    assert_true(ref_hits >= 1);
+    assert_int_equal(hits, ref_hits);
+    free(f);
+    free(c.logits), free(c.lse), free(d);
+}
+
+/* ---- LoRA linear -------------------------------------------------------- */
+
+typedef struct lo_ctx {
+    int N, in, out, r;
+    float s;
+    float *x, *W, *A, *B, *u, *y, *rr;
+} lo_ctx;
+
+static double lo_loss(void *c_)
+{
+    lo_ctx *c = c_;
+    lora_linear_forward(c->y, c->u, c->x, c->W, c->A, c->B, c->s, c->N, c->in, c->out, c->r, 0.0f);
+    return gc_dot(c->rr, c->y, (size_t)c->N * c->out);
+}
+
+static void lora_linear_gradcheck_and_merge(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 7, 0, RNG_TEST);
+    lo_ctx c = {.N = 5, .in = 6, .out = 4, .r = 2, .s = 1.5f};
+    c.x = gc_alloc(30), c.W = gc_alloc(24), c.A = gc_alloc(12), c.B = gc_alloc(8);
+    c.u = gc_alloc(10), c.y = gc_alloc(20), c.rr = gc_alloc(20);
+    float *dx = gc_alloc(30), *dA = gc_alloc(12), *dB = gc_alloc(8), *du = gc_alloc(10);
+    float *y2 = gc_alloc(20), *Wm = gc_alloc(24);
+    gc_fill(c.x, 30, 1, &rg);
+    gc_fill(c.W, 24, 1, &rg);
+    gc_fill(c.A, 12, 1, &rg);
+    gc_fill(c.B, 8, 1, &rg); /* non-zero B so dA carries signal */
+    gc_fill(c.rr, 20, 1, &rg);
+    lo_loss(&c);
+    lora_linear_backward(dx, dA, dB, du, c.rr, c.x, c.u, c.W, c.A, c.B, c.s, 5, 6, 4, 2);
+    assert_true(gc_check("lora dx", c.x, dx, 30, lo_loss, &c, 100));
+    assert_true(gc_check("lora dA", c.A, dA, 12, lo_loss, &c, 100));
+    assert_true(gc_check("lora dB", c.B, dB, 8, lo_loss, &c, 100));
+    /* merged weight W + s B A gives the same output without adapters */
+    for (int o = 0; o < 4; o++)
+        for (int i = 0; i < 6; i++) {
+            double a = 0;
+            for (int k = 0; k < 2; k++) a += (double)c.B[o * 2 + k] * c.A[k * 6 + i];
+            Wm[o * 6 + i] = (float)(c.W[o * 6 + i] + c.s * a);
+        }
+    lo_loss(&c);
+    op_matmul_forward(y2, c.x, Wm, 5, 6, 4, 1.0f, 0.0f);
+    for (int i = 0; i < 20; i++) assert_float_equal(c.y[i], y2[i], 1e-5);
+    free(c.x), free(c.W), free(c.A), free(c.B), free(c.u), free(c.y), free(c.rr);
+    free(dx), free(dA), free(dB), free(du), free(y2), free(Wm);
+}
+
+/* The check must be able to fail: a 5% error in one entry, or a dropped
+ * term, is reported. */
+static void gradcheck_catches_wrong_gradients(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 8, 0, RNG_TEST);
+    rms_ctx c = {.N = 3, .D = 5};
+    c.x = gc_alloc(15), c.g = gc_alloc(5), c.y = gc_alloc(15), c.rstd = gc_alloc(3), c.r = gc_alloc(15);
+    float *dx = gc_alloc(15);
+    gc_fill(c.x, 15, 1, &rg);
+    gc_fill(c.g, 5, 1, &rg);
+    gc_fill(c.r, 15, 1, &rg);
+    rms_loss(&c);
+    op_rmsnorm_backward(dx, NULL, c.r, c.x, c.rstd, c.g, 3, 5);
+    int imax = 0;
+    for (int i = 1; i < 15; i++)
+        if (fabsf(dx[i]) > fabsf(dx[imax])) imax = i;
+    dx[imax] *= 1.05f;
+    assert_false(gc_check("rmsnorm dx (5% off, must fail)", c.x, dx, 15, rms_loss, &c, 100));
+    /* dropping the normalisation term: dx = r g dy only */
+    for (int n = 0; n < 3; n++)
+        for (int i = 0; i < 5; i++) dx[n * 5 + i] = c.rstd[n] * c.g[i] * c.r[n * 5 + i];
+    assert_false(gc_check("rmsnorm dx (term dropped, must fail)", c.x, dx, 15, rms_loss, &c, 100));
+    free(c.x), free(c.g), free(c.y), free(c.rstd), free(c.r), free(dx);
+}
+
+/* The GELU and exp used by the kernels are inline approximations (fastmath.h);
+ * bound their error against libm in double over the whole useful range. */
+static void gelu_and_exp_accuracy(void **state)
+{
+    (void)state;
+    enum { NX = 24001 };
+    float *x = gc_alloc(NX), *y = gc_alloc(NX), *dy = gc_alloc(NX), *ones = gc_alloc(NX);
+    for (int i = 0; i < NX; i++) x[i] = -12.0f + 0.001f * i, ones[i] = 1.0f;
+    op_gelu_forward(y, x, NX);
+    op_gelu_backward(dy, ones, x, NX);
+    double worst = 0, worst_d = 0;
+    for (int i = 0; i < NX; i++) {
+        double xi = x[i], phi = 0.5 * erfc(-xi / sqrt(2.0));
+        double g = xi * phi, dg = phi + xi * exp(-0.5 * xi * xi) / sqrt(2 * M_PI);
+        worst = fmax(worst, fabs(y[i] - g) / fmax(1.0, fabs(xi)));
+        worst_d = fmax(worst_d, fabs(dy[i] - dg));
+    }
+    if (getenv("STRATA_TEST_VERBOSE")) fprintf(stderr, "# gelu max err %.3g, gelu' max err %.3g\n", worst, worst_d);
+    assert_true(worst < 5e-7);
+    assert_true(worst_d < 5e-7);
+    /* exp through the softmax of one row: logsumexp of [-80, 80] in steps */
+    enum { V = 1601 };
+    float *row = gc_alloc(V), lse;
+    for (int j = 0; j < V; j++) row[j] = -80.0f + 0.1f * j;
+    op_xent_forward(&lse, row, NULL, 1, 1, 1, V);
+    double s = 0;
+    for (int j = 0; j < V; j++) s += exp((double)row[j] - row[V - 1]);
+    assert_float_equal(lse, row[V - 1] + log(s), 1e-5);
+    free(x), free(y), free(dy), free(ones), free(row);
+}
+
+static const struct CMUnitTest tests[] = {
+    cmocka_unit_test(gelu_and_exp_accuracy),
+    cmocka_unit_test(matmul_matches_naive_and_gradcheck),
+    cmocka_unit_test(rmsnorm_values_and_gradcheck),
+    cmocka_unit_test(rope_values_inverse_and_gradcheck),
+    cmocka_unit_test(attention_matches_naive_and_gradcheck),
+    cmocka_unit_test(gelu_and_residual),
+    cmocka_unit_test(xent_values_and_gradcheck),
+    cmocka_unit_test(lora_linear_gradcheck_and_merge),
+    cmocka_unit_test(gradcheck_catches_wrong_gradients),
+};
+
+ST_TEST_MAIN(tests)

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# check.sh -- the whole test suite from a fresh Debian 12 machine:
+# install missing packages, build out of tree, run `make check`, then
+# `make distcheck` and the suite again under ASan + UBSan.
+#   tools/check.sh           everything (what CI runs)
+#   tools/check.sh --quick   build + make check only
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+quick=0
+[ "${1:-}" = "--quick" ] && quick=1
+jobs=$(nproc 2>/dev/null || echo 2)
+
+bash tools/deps.sh
+[ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
+
+summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs
+  local log="$1/test-suite.log"
+  local pass fail
+  pass=$(grep -h '^# PASS:' "$log" 2>/dev/null | awk '{s+=$3} END {print s+0}')
+  fail=$(grep -hE '^# (FAIL|ERROR|XPASS):' "$log" 2>/dev/null | awk '{s+=$3} END {print s+0}')
+  echo "$2: $pass passed, $fail failed"
+}
+
+run_suite() { # run_suite BUILDDIR LABEL [configure args...]
+  local dir=$1 label=$2
+  shift 2
+  mkdir -p "$dir"
+  (cd "$dir" && "$top/configure" -q "$@" && make -j"$jobs" && make -j"$jobs" check) || {
+    summary "$dir" "$label"
+    find "$dir" -name '*.log' -newer "$dir/config.status" -exec grep -lE '^(FAIL|ERROR)' {} + 2>/dev/null |
+      head -5 | while read -r f; do echo "==== $f"; tail -40 "$f"; done
+    return 1
+  }
+  summary "$dir" "$label"
+}
+
+start=$(date +%s)
+status=0
+run_suite build check || status=1
+if [ $quick -eq 0 ] && [ $status -eq 0 ]; then
+  (cd build && make -j"$jobs" distcheck) || status=1
+  run_suite build-san sanitizers --enable-sanitizers || status=1
+fi
+echo "check.sh: finished in $(( $(date +%s) - start )) s"
+# One closing line for CI: the totals over every suite that ran.
+cat build/test-suite.log build-san/test-suite.log 2>/dev/null |
+  awk '/^# PASS:/ {p+=$3} /^# (FAIL|ERROR|XPASS):/ {f+=$3} END {printf "%d passed, %d failed\n", p, f}'
+exit $status
