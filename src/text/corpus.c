@@ -235,8 +235,8 @@ static st_status add_path(flist *l, const char *path, int depth)
     if (!S_ISREG(sb.st_mode)) FAIL(ST_EDATA, "'%s' is not a regular file or directory", path);
     fd = open(path, O_RDONLY);
     if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
-    double share;
-    size_t n;
+    double share = 0;
+    size_t n = 0;
     CHECK(sniff(path, fd, &share, &n));
     l->found++;
     if (share > CORPUS_BINARY_SHARE) {
