@@ -21,11 +21,13 @@
  * create missing parent groups.  Attribute functions take the path of the
  * object that carries the attribute ("/" or "" = the root group).
  *
- * Storage rule.  Every numeric dataset of rank >= 1 is chunked and carries a
- * Fletcher32 checksum, so a flipped bit is detected when the data is read.
+ * Storage rule.  Every numeric dataset of rank >= 1 with at least one
+ * element is chunked and carries a Fletcher32 checksum, so a flipped bit is
+ * detected when the data is read (h5_read fails naming file and dataset).
  * Chunks hold at most H5_CHUNK_BYTES: the leading dimensions are cut down
- * first, trailing dimensions stay whole when they fit.  Scalars and string
- * datasets are stored contiguously without a checksum.
+ * first, trailing dimensions stay whole when they fit.  Scalars, empty
+ * arrays and string datasets are stored contiguously without a checksum.
+ * Table columns are chunked by 512 rows.
  *
  * Strings are UTF-8.  String attributes are variable-length (h5py returns
  * str); string datasets are fixed-length and NUL-padded, because parallel
@@ -33,8 +35,9 @@
  * f['config'].asstr()[()] gives str).  Readers accept both forms.
  *
  * Errors.  HDF5's own error printing is switched off; failures return
- * ST_EHDF5 (or the documented status) with a message naming the file path
- * and the object, plus HDF5's innermost error description.
+ * ST_EHDF5 (or the documented status: ST_EDATA for shapes/types that do not
+ * match the request, ST_EIO for a full disk) with a message naming the file
+ * path and the object, plus HDF5's innermost error description.
  *
  * Ownership.  Buffers returned through `void **` / `char **` are malloc'd and
  * owned by the caller (free()).  h5_file owns its HDF5 handle and its copy of

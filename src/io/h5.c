@@ -211,6 +211,17 @@ out:
     return st;
 }
 
+/* Close a file whose opening failed, keeping the message of the failure. */
+static void close_after_error(h5_file *f, st_status st)
+{
+    char *keep = strdup(st_last_error());
+    h5_close(f);
+    if (keep) {
+        st_fail(st, __FILE__, __LINE__, "%s", keep);
+        free(keep);
+    }
+}
+
 st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kind)
 {
     st_status st = ST_OK;
@@ -236,12 +247,7 @@ st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kin
 out:
     close_id(&fapl);
     if (st != ST_OK) {
-        char *keep = strdup(st_last_error()); /* h5_close may overwrite it */
-        h5_close(f);
-        if (keep) {
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
-            free(keep);
-        }
+        close_after_error(f, st);
     }
     return st;
 }
@@ -265,12 +271,7 @@ st_status h5_open(h5_file *f, const char *path, MPI_Comm comm, bool writable)
 out:
     close_id(&fapl);
     if (st != ST_OK) {
-        char *keep = strdup(st_last_error());
-        h5_close(f);
-        if (keep) {
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
-            free(keep);
-        }
+        close_after_error(f, st);
     }
     return st;
 }
@@ -310,12 +311,7 @@ st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *
     if (st != ST_OK) return code;
     st = h5_check_kind(f, kind, code);
     if (st != ST_OK) {
-        char *keep = strdup(st_last_error());
-        h5_close(f);
-        if (keep) {
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
-            free(keep);
-        }
+        close_after_error(f, st);
     }
     return st;
 }
@@ -988,6 +984,30 @@ out:
 
 /* ---- row-distributed 2-D arrays ----------------------------------------- */
 
+/* Memory and file selections of rows [row0, row0 + nrows) of a 2-D dataset
+ * (empty selections when nrows is 0) and the transfer property list. */
+static st_status select_rows(h5_file *f, const char *path, hid_t d, size_t row0, size_t nrows,
+                             size_t ncols, hid_t *ms, hid_t *fs, hid_t *x)
+{
+    st_status st = ST_OK;
+    hsize_t mdims[2] = {nrows ? nrows : 1, ncols};
+    *ms = H5Screate_simple(2, mdims, NULL);
+    *fs = H5Dget_space(d);
+    *x = dxpl_for(f);
+    H5TRY(*ms, path, "dataspace");
+    H5TRY(*fs, path, "dataspace");
+    if (nrows > 0) {
+        hsize_t start[2] = {row0, 0}, count[2] = {nrows, ncols};
+        H5TRY(H5Sselect_hyperslab(*fs, H5S_SELECT_SET, start, NULL, count, NULL), path,
+              "cannot select rows %zu..%zu", row0, row0 + nrows);
+    } else {
+        H5Sselect_none(*ms);
+        H5Sselect_none(*fs);
+    }
+out:
+    return st;
+}
+
 st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total, size_t ncols,
                         size_t row0, size_t nrows, const void *data)
 {
@@ -1008,20 +1028,7 @@ st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total
     hsize_t dims[2] = {n_total, ncols};
     CHECK(dataset_create(f, path, t, 2, dims, NULL, NULL, &d));
     if (n_total == 0 || ncols == 0) goto out;
-    hsize_t mdims[2] = {nrows ? nrows : 1, ncols};
-    ms = H5Screate_simple(2, mdims, NULL);
-    fs = H5Dget_space(d);
-    x = dxpl_for(f);
-    H5TRY(ms, path, "dataspace");
-    H5TRY(fs, path, "dataspace");
-    if (nrows > 0) {
-        hsize_t start[2] = {row0, 0}, count[2] = {nrows, ncols};
-        H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), path,
-              "cannot select rows %zu..%zu", row0, row0 + nrows);
-    } else {
-        H5Sselect_none(ms);
-        H5Sselect_none(fs);
-    }
+    CHECK(select_rows(f, path, d, row0, nrows, ncols, &ms, &fs, &x));
     CHECK(reserve(f, path, n_total * ncols * h5_dtype_size(t)));
     H5TRY_W(H5Dwrite(d, mem_type(t), ms, fs, x, nrows ? data : dummy_buf), path,
           "cannot write rows %zu..%zu", row0, row0 + nrows);
@@ -1063,20 +1070,7 @@ st_status h5_read_rows(h5_file *f, const char *path, h5_dtype t, size_t ncols, s
         goto out;
     }
     if (dims[0] == 0 || ncols == 0) goto out;
-    hsize_t mdims[2] = {nrows ? nrows : 1, ncols};
-    ms = H5Screate_simple(2, mdims, NULL);
-    fs = H5Dget_space(d);
-    x = dxpl_for(f);
-    H5TRY(ms, path, "dataspace");
-    H5TRY(fs, path, "dataspace");
-    if (nrows > 0) {
-        hsize_t start[2] = {row0, 0}, count[2] = {nrows, ncols};
-        H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL), path,
-              "cannot select rows %zu..%zu", row0, row0 + nrows);
-    } else {
-        H5Sselect_none(ms);
-        H5Sselect_none(fs);
-    }
+    CHECK(select_rows(f, path, d, row0, nrows, ncols, &ms, &fs, &x));
     H5TRY(H5Dread(d, mem_type(t), ms, fs, x, nrows ? data : (void *)dummy_buf), path,
           "cannot read rows %zu..%zu (corrupt file?)", row0, row0 + nrows);
 out:
@@ -1306,9 +1300,11 @@ typedef struct read_all_ctx {
     h5_file *f;
     size_t n;
     st_status st;
+    void *buf; /* reused across datasets: fresh pages are slow to touch */
+    size_t cap;
 } read_all_ctx;
 
-static st_status read_any(h5_file *f, const char *path, hid_t d)
+static st_status read_any(h5_file *f, const char *path, hid_t d, read_all_ctx *c)
 {
     st_status st = ST_OK;
     hid_t t = H5I_INVALID_HID, mt = H5I_INVALID_HID, s = H5I_INVALID_HID;
@@ -1322,15 +1318,19 @@ static st_status read_any(h5_file *f, const char *path, hid_t d)
     hssize_t np = H5Sget_simple_extent_npoints(s);
     if (np < 0) H5FAIL(ST_EHDF5, path, "cannot count elements");
     if (np == 0) goto out;
-    size_t sz = H5Tget_size(mt);
-    buf = malloc((size_t)np * sz);
+    size_t need = (size_t)np * H5Tget_size(mt);
+    if (need > c->cap) {
+        free(c->buf);
+        c->buf = malloc(need);
+        c->cap = c->buf ? need : 0;
+    }
+    buf = c->buf;
     CHECK_ALLOC(buf);
     H5TRY(H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf), path,
           "cannot read data (corrupt file?)");
     if (H5Tdetect_class(mt, H5T_VLEN) > 0 || H5Tis_variable_str(mt) > 0)
         H5Dvlen_reclaim(mt, s, H5P_DEFAULT, buf);
 out:
-    free(buf);
     close_id(&mt);
     close_id(&s);
     close_id(&t);
@@ -1351,7 +1351,7 @@ static herr_t read_all_cb(hid_t g, const char *name, const H5L_info_t *info, voi
         return -1;
     }
     if (H5Iget_type(o) == H5I_DATASET) {
-        c->st = read_any(c->f, name, o);
+        c->st = read_any(c->f, name, o, c);
         c->n++;
     }
     H5Oclose(o);
@@ -1361,8 +1361,9 @@ static herr_t read_all_cb(hid_t g, const char *name, const H5L_info_t *info, voi
 st_status h5_read_all(h5_file *f, size_t *n_datasets)
 {
     st_status st = ST_OK;
-    read_all_ctx c = {f, 0, ST_OK};
+    read_all_ctx c = {f, 0, ST_OK, NULL, 0};
     herr_t rc = H5Lvisit(f->id, H5_INDEX_NAME, H5_ITER_INC, read_all_cb, &c);
+    free(c.buf);
     if (c.st != ST_OK) {
         st = c.st;
         goto out;

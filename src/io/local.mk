@@ -14,11 +14,11 @@ noinst_HEADERS += \
 LDADD += -lhdf5_hl
 strata_LDADD += -lhdf5_hl
 
-check_PROGRAMS += tests/io/test_h5 tests/io/test_ckptdir tests/io/test_metrics tests/io/h5_sample
+check_PROGRAMS += tests/io/test_h5 tests/io/test_ckptdir tests/io/test_metrics tests/io/test_write_sample
 MPI_TESTS += tests/io/test_h5-np1.mpi tests/io/test_h5-np3.mpi
 MPI_TESTS += tests/io/test_ckptdir-np1.mpi tests/io/test_ckptdir-np3.mpi
 MPI_TESTS += tests/io/test_metrics-np1.mpi tests/io/test_metrics-np3.mpi
-## h5_sample writes a file that the shell tests check with h5dump and h5py.
+## test_write_sample writes a file that the shell tests check with h5dump and h5py.
 TESTS += tests/io/h5dump.sh tests/io/h5py.sh
 EXTRA_DIST += tests/io/h5dump.sh tests/io/h5py.sh
 noinst_HEADERS += tests/io/io_test.h

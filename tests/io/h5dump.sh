@@ -8,8 +8,8 @@ if [ -z "${H5DUMP:-}" ]; then
     exit 0
 fi
 f=$T/sample.h5
-expect_exit 0 "h5_sample writes a file" -- "$top_builddir/tests/io/h5_sample" "$f"
-expect_grep "val_bits_per_char" "$T/out" "h5_sample prints the per-depth table"
+expect_exit 0 "test_write_sample writes a file" -- "$top_builddir/tests/io/test_write_sample" "$f"
+expect_grep "val_bits_per_char" "$T/out" "test_write_sample prints the per-depth table"
 
 "$H5DUMP" -A "$f" >"$T/attrs" 2>&1
 expect_grep 'ATTRIBUTE "format"' "$T/attrs" "root attribute format"

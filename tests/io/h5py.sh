@@ -6,7 +6,7 @@ if [ -z "${PYTHON3:-}" ] || ! "$PYTHON3" -c 'import h5py, numpy' 2>/dev/null; th
     exit 0
 fi
 f=$T/sample.h5
-expect_exit 0 "h5_sample writes a file" -- "$top_builddir/tests/io/h5_sample" "$f"
+expect_exit 0 "test_write_sample writes a file" -- "$top_builddir/tests/io/test_write_sample" "$f"
 cat >"$T/read.py" <<'PY'
 import sys, math
 import h5py, numpy as np

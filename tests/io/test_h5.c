@@ -18,12 +18,18 @@ static void file_path(char *buf, size_t cap, const char *dir, const char *name)
     snprintf(buf, cap, "%s/%s", dir, name);
 }
 
+/* A fresh shared temp dir and a file name in it. */
+static void tmp_file(char *dir, size_t dcap, char *path, size_t pcap, const char *name)
+{
+    io_tmpdir(dir, dcap);
+    file_path(path, pcap, dir, name);
+}
+
 static void root_attributes_and_kind_check(void **state)
 {
     (void)state;
     char dir[512], path[600], other[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "a.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "a.h5");
     h5_file f;
     ST_ASSERT_OK(h5_create(&f, path, W, H5_KIND_CHECKPOINT));
     ST_ASSERT_OK(h5_close(&f));
@@ -104,8 +110,7 @@ static void attributes_round_trip(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "attr.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "attr.h5");
     h5_file f;
     ST_ASSERT_OK(h5_create(&f, path, W, H5_KIND_DATASET));
     ST_ASSERT_OK(h5_group(&f, "a/b/c"));
@@ -177,8 +182,7 @@ static void strings_round_trip(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "str.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "str.h5");
     /* A config-like text with UTF-8, newlines and '=' of a few KiB. */
     size_t cap = 6000, k = 0;
     char *text = malloc(cap);
@@ -233,8 +237,7 @@ static void typed_arrays_round_trip(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "arr.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "arr.h5");
 
     /* [3][4][5] in every dtype, values that survive each type. */
     enum { A = 3, B = 4, C = 5, N = A * B * C };
@@ -367,8 +370,7 @@ static double cell(size_t i, size_t j) { return (double)i * 1000.0 + (double)j +
 static void rows_round_trip_case(size_t n, size_t c)
 {
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "rows.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "rows.h5");
     size_t row0, nrows;
     my_rows(n, &row0, &nrows);
     double *mine = malloc(sizeof(double) * (nrows ? nrows : 1) * c);
@@ -440,8 +442,7 @@ static void rows_disagreement_is_an_error(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "rows_bad.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "rows_bad.h5");
     h5_file f;
     ST_ASSERT_OK(h5_create(&f, path, W, H5_KIND_SUBSTRATE));
     const double x[2] = {1, 2};
@@ -461,8 +462,7 @@ static void tables_round_trip(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "table.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "table.h5");
     const h5_column cols[] = {
         {"depth", H5_DT_I64, "1", "number of blocks"},
         {"val_loss", H5_DT_F64, "nats/token", "validation cross-entropy"},
@@ -552,8 +552,7 @@ static void corruption_is_detected(void **state)
 {
     (void)state;
     char dir[512], path[600];
-    io_tmpdir(dir, sizeof dir);
-    file_path(path, sizeof path, dir, "corrupt.h5");
+    tmp_file(dir, sizeof dir, path, sizeof path, "corrupt.h5");
     enum { N = 4096 };
     uint32_t *v = malloc(sizeof(uint32_t) * N);
     assert_non_null(v);

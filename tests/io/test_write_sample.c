@@ -1,5 +1,5 @@
-/* h5_sample.c -- writes a small strata checkpoint-like file for the h5dump
- * and h5py tests: h5_sample OUT.h5 */
+/* test_write_sample.c -- not a test itself: writes a small checkpoint-like
+ * strata file for the h5dump and h5py tests.  Usage: test_write_sample OUT.h5 */
 #include <math.h>
 #include <stdio.h>
 
@@ -57,10 +57,10 @@ int main(int argc, char **argv)
     MPI_Init(&argc, &argv);
     int rc = 0;
     if (argc != 2) {
-        fprintf(stderr, "usage: h5_sample OUT.h5\n");
+        fprintf(stderr, "usage: test_write_sample OUT.h5\n");
         rc = 2;
     } else if (write_sample(argv[1]) != ST_OK) {
-        fprintf(stderr, "h5_sample: %s\n", st_last_error());
+        fprintf(stderr, "test_write_sample: %s\n", st_last_error());
         rc = 1;
     }
     MPI_Finalize();
