@@ -507,6 +507,38 @@ out:
     return st;
 }
 
+/* Bytes the dataset file will take, generously: the chunk rows, per-chunk
+ * arrays, tokenizer, text datasets, plus HDF5 metadata and chunk indices. */
+static uint64_t estimate_size(const corpus_stats *s, int ctx, const tokenizer *t, size_t text_bytes)
+{
+    uint64_t n = s->n_chunks;
+    uint64_t data = n * ((uint64_t)ctx + 1) * 2 + n * (4 + 1 + 8) + (uint64_t)tok_vocab_size(t) * 25 +
+                    text_bytes;
+    return data + data / 20 + (1u << 20);
+}
+
+/* Rank 0, before HDF5 touches the file: make sure the disk (and the file
+ * size limit) has room for it.  HDF5 does not recover from a write that
+ * fails inside the library, so a full disk must be found here. */
+static st_status preflight_space(const char *tmp, const char *output, uint64_t need)
+{
+    st_status st = ST_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) FAIL(ST_EIO, "writing '%s' failed: cannot create '%s': %s", output, tmp, strerror(errno));
+    int rc = posix_fallocate(fd, 0, (off_t)need);
+    if (rc != 0) {
+        close(fd);
+        unlink(tmp);
+        fd = -1;
+        FAIL(ST_EIO, "writing '%s' failed: no room for about %llu bytes (disk full or file size limit): %s",
+             output, (unsigned long long)need, strerror(rc));
+    }
+    if (ftruncate(fd, 0) != 0) FAIL(ST_EIO, "writing '%s' failed: %s", output, strerror(errno));
+out:
+    if (fd >= 0) close(fd);
+    return st;
+}
+
 typedef struct write_job {
     const corpus_options *o;
     const flist *files;
@@ -728,6 +760,12 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     tmp = malloc(tl);
     AGREE(tmp ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
     snprintf(tmp, tl, "%s.tmp-%ld", output, pid);
+    if (rank == 0) {
+        size_t text_bytes = (o->config_text ? strlen(o->config_text) : 0) + 32 * files.n;
+        for (size_t i = 0; i < files.n; i++) text_bytes += strlen(files.f[i].path);
+        st = preflight_space(tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
+    }
+    AGREE(st);
     AGREE(h5_create(&f, tmp, comm, H5_KIND_DATASET));
     created = true;
     write_job w = {.o = o, .files = &files, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
