@@ -26,6 +26,6 @@ EXTRA_DIST += $(TEXT_SH_TESTS)
 ## results in bench/RESULTS-text.md).  `make bench-text` builds it.
 EXTRA_PROGRAMS += bench/text-encode
 bench_text_encode_SOURCES = bench/text-encode.c
-EXTRA_DIST += bench/text-bench.sh bench/text-mkcorpus.sh bench/RESULTS-text.md
+EXTRA_DIST += bench/text-bench.sh bench/text-mkcorpus.sh bench/RESULTS-text.md docs/FORMAT-dataset.md
 .PHONY: bench-text
 bench-text: bench/text-encode$(EXEEXT)
