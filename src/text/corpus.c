@@ -766,8 +766,8 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
         st = preflight_space(tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
     }
     AGREE(st);
+    created = true; /* from here on, failures remove the temporary file */
     AGREE(h5_create(&f, tmp, comm, H5_KIND_DATASET));
-    created = true;
     write_job w = {.o = o, .files = &files, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
                    .c0 = c0, .c1 = c1, .tokens_total = T, .rows = rows, .chunk_chars = cc_all,
                    .is_val = is_val};
