@@ -155,10 +155,6 @@ out:
     return st;
 }
 
-/* Give the model the structure of stage `stage` (blocks, LoRA adapters).
- * Values of new tensors come from the init stream; a resume overwrites
- * them from the checkpoint. */
-st_status run_build_stage(grow_run *g, bool fresh);
 st_status run_build_stage(grow_run *g, bool fresh)
 {
     st_status st = ST_OK;
@@ -309,11 +305,6 @@ out:
 }
 
 /* ---- the run ------------------------------------------------------------ */
-
-st_status grow_data_load(grow_run *g, const char *path);
-st_status grow_substrate_load(grow_run *g, const char *path);
-st_status grow_inputs_ensure(grow_run *g);
-void grow_data_free(grow_data *d);
 
 static void run_free(grow_run *g)
 {

@@ -28,8 +28,6 @@
 #include "strata/run.h"
 #include "strata/tokenizer.h"
 
-st_status run_build_stage(grow_run *g, bool fresh);
-
 /* ---- tensors ------------------------------------------------------------ */
 
 static void arena_path(const grow_run *g, const param_arena *a, char *buf, size_t len)
