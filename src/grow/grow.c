@@ -429,8 +429,10 @@ static st_status run_stages(grow_run *g)
             progress_format_eta(per_step * (double)(planned - g->st.sched.steps) +
                                     per_step * (double)planned * (double)(n_stages - g->st.stage),
                                 eta, sizeof eta);
-            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %.4f tok/s %.0f mfu %.2f eta %s",
-                            g->st.stage, n_stages, g->st.sched.steps, planned, loss, g->last_val,
+            char val[32] = "-";
+            if (!isnan(g->last_val)) snprintf(val, sizeof val, "%.4f", g->last_val);
+            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %.2f eta %s",
+                            g->st.stage, n_stages, g->st.sched.steps, planned, loss, val,
                             row[MS_TOKENS_PER_S],
                             g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : 0.0, eta);
 
