@@ -27,7 +27,8 @@ double adamw_clip(param_arena *const *arenas, int n, double clip, double norm);
 void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t);
 /* Norm, clip, update; returns the pre-clip global norm. */
 double adamw_step(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t);
-/* lr at 0-based step s of a stage of S steps with warmup w (docs/MODEL.md). */
+/* lr at 0-based step s of a stage of S steps with warmup w (docs/MODEL.md);
+ * steps past S stay at min_lr. */
 double lr_schedule(long s, long S, long w, double peak, double min_lr);
 
 #endif

@@ -96,6 +96,9 @@ int param_find(const param_arena *a, const char *name);
 /* Pointer to tensor i in w (or g/m/v via param_ptr_in). */
 float *param_ptr(const param_arena *a, int i);
 float *param_ptr_in(const param_arena *a, const float *base, int i);
+/* Zeroed float buffer aligned to 64 bytes (sgemm and vector loops start on
+ * cache lines); release with free().  NULL when out of memory. */
+float *param_falloc(size_t n);
 /* Human-readable name of an arena kind: "block", "head", "embed", "lora". */
 const char *param_arena_kind_name(arena_kind k);
 /* One line per tensor: name, shape, numel, init, decay, rms of w (and g). */

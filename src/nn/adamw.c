@@ -1,7 +1,21 @@
 /* adamw.c -- AdamW, clipping, LR schedule (docs/MODEL.md "Optimiser"). */
+#include "fastmath.h" /* first: vectorisation of the update loop */
+
 #include "strata/adamw.h"
 
 #include <math.h>
+
+/* sum of squares in 8 double lanes (vectorises without reassociation) */
+ST_CLONES static double sum_sq(const float *g, size_t n)
+{
+    double lane[8] = {0}, s = 0;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)g[i + k] * g[i + k];
+    for (; i < n; i++) s += (double)g[i] * g[i];
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
 
 double adamw_grad_norm(param_arena *const *arenas, int n)
 {
@@ -9,7 +23,7 @@ double adamw_grad_norm(param_arena *const *arenas, int n)
     for (int a = 0; a < n; a++) {
         const param_arena *p = arenas[a];
         if (!p->trainable || !p->g) continue;
-        for (size_t i = 0; i < p->numel; i++) s += (double)p->g[i] * p->g[i];
+        s += sum_sq(p->g, p->numel);
     }
     return sqrt(s);
 }
@@ -27,7 +41,7 @@ double adamw_clip(param_arena *const *arenas, int n, double clip, double norm)
     return f;
 }
 
-void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t)
+ST_CLONES void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t)
 {
     double b1 = cfg->beta1, b2 = cfg->beta2;
     double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
@@ -65,5 +79,6 @@ double lr_schedule(long s, long S, long w, double peak, double min_lr)
     if (s < w) return peak * (double)(s + 1) / (double)w;
     long den = S - w > 1 ? S - w : 1;
     double p = (double)(s - w) / (double)den;
-    return min_lr + (peak - min_lr) * (1.0 + cos(M_PI * p)) / 2.0;
+    if (p > 1.0) p = 1.0; /* past the planned end (plateau stages): stay at min_lr */
+    return min_lr + (peak - min_lr) * (1.0 + cos(3.14159265358979323846 * p)) / 2.0;
 }

@@ -8,18 +8,26 @@
  * Include this header FIRST in a source file: with GCC it switches the rest
  * of the file to auto-vectorisation (-O2 alone only vectorises loops without
  * remainders) without trapping math (which blocks if-conversion of the
- * clamps).  A per-function optimize attribute does not work: GCC then refuses
+ * clamps) and without errno from sqrtf (which blocks its vectorisation).  A per-function optimize attribute does not work: GCC then refuses
  * to inline these functions into the loops.
  */
 #ifndef STRATA_NN_FASTMATH_H
 #define STRATA_NN_FASTMATH_H
 
 #if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math")
+#pragma GCC optimize("tree-vectorize", "vect-cost-model=dynamic", "no-trapping-math", "no-math-errno")
 #endif
 
 #include <stdint.h>
 #include <string.h>
+
+/* Hot loops get an AVX2+FMA clone chosen at load time (GCC ifunc); the
+ * default clone runs anywhere x86-64 (SSE2) does. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#define ST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#else
+#define ST_CLONES
+#endif
 
 /* exp(x): the Cephes single-precision algorithm, exp(x) = 2^n p(r) with
  * n = round(x / ln 2), |r| <= ln 2 / 2 and a degree-7 polynomial; relative

@@ -10,14 +10,6 @@
 
 /* ---- small allocation helpers ------------------------------------------ */
 
-static float *falloc(size_t n)
-{
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) return NULL;
-    memset(p, 0, (n ? n : 1) * sizeof(float));
-    return p;
-}
-
 /* The workspace remembers every buffer it allocated so model_ws_free is one loop. */
 typedef struct ws_pool {
     void **p;
@@ -33,7 +25,7 @@ static float *pool_take(ws_pool *pl, size_t n)
         pl->p = q;
         pl->cap = cap;
     }
-    float *f = falloc(n);
+    float *f = param_falloc(n);
     if (f) pl->p[pl->n++] = f;
     return f;
 }
@@ -129,6 +121,31 @@ const float *model_embed_table(const model *m)
     return m->substrate ? m->substrate : m->embed.w;
 }
 
+size_t model_param_count(const model *m)
+{
+    size_t n = m->substrate ? 0 : m->embed.numel;
+    n += m->head.numel;
+    for (int l = 0; l < m->n_blocks; l++) n += m->blocks[l].numel + m->lora[l].p.numel;
+    return n;
+}
+
+void model_print(const model *m, FILE *f)
+{
+    char title[32];
+    if (!m->substrate) param_arena_print(&m->embed, "embed", f);
+    for (int l = 0; l < m->n_blocks; l++) {
+        snprintf(title, sizeof title, "block_%03d", l);
+        param_arena_print(&m->blocks[l], title, f);
+        if (m->lora[l].r) {
+            snprintf(title, sizeof title, "block_%03d.lora", l);
+            param_arena_print(&m->lora[l].p, title, f);
+        }
+    }
+    param_arena_print(&m->head, "head", f);
+    fprintf(f, "total %zu floats (incl. alignment padding), %zu trainable\n", model_param_count(m),
+            m->n_train);
+}
+
 st_status model_lora_add(model *m, int l, int r, float alpha, rng_t *rng)
 {
     st_status st = ST_OK;
@@ -197,9 +214,9 @@ st_status model_train_setup(model *m)
     int n = model_trainable_arenas(m, list, cap);
     size_t total = 0;
     for (int i = 0; i < n; i++) total += list[i]->numel;
-    m->grad = falloc(total);
-    m->adam_m = falloc(total);
-    m->adam_v = falloc(total);
+    m->grad = param_falloc(total);
+    m->adam_m = param_falloc(total);
+    m->adam_v = param_falloc(total);
     CHECK_ALLOC(m->grad);
     CHECK_ALLOC(m->adam_m);
     CHECK_ALLOC(m->adam_v);

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <string.h>
 
+
 /* ---- matmul ------------------------------------------------------------ */
 
 void op_matmul_forward(float *y, const float *x, const float *W, int N, int in, int out,
@@ -43,7 +44,7 @@ void op_matmul_forward_naive(float *y, const float *x, const float *W, int N, in
 
 /* ---- RMSNorm ----------------------------------------------------------- */
 
-void op_rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D, float eps)
+ST_CLONES void op_rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D, float eps)
 {
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
@@ -56,7 +57,7 @@ void op_rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, i
     }
 }
 
-void op_rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *rstd,
+ST_CLONES void op_rmsnorm_backward(float *dx, float *dg, const float *dy, const float *x, const float *rstd,
                          const float *g, int N, int D)
 {
     for (int n = 0; n < N; n++) {
@@ -89,7 +90,7 @@ void op_rope_tables(float *cosb, float *sinb, int T, int hd, double theta)
         }
 }
 
-void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, const float *cosb,
+ST_CLONES void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, const float *cosb,
                    const float *sinb, int inverse)
 {
     int h2 = hd / 2;
@@ -111,7 +112,7 @@ void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, const float *c
 
 /* ---- causal attention -------------------------------------------------- */
 
-void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, int H, int hd)
+ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, int H, int hd)
 {
     int D = H * hd, ld = 3 * D;
     float scale = (float)(1.0 / sqrt((double)hd));
@@ -142,7 +143,7 @@ void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, 
         }
 }
 
-void op_attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv,
+ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv,
                            const float *att, int B, int T, int H, int hd)
 {
     int D = H * hd, ld = 3 * D;
@@ -214,7 +215,7 @@ void op_attention_forward_naive(float *o, const float *qkv, int B, int T, int H,
 
 #define ST_INV_SQRT_2PI 0.39894228040143267794f
 
-void op_gelu_forward(float *y, const float *x, size_t n)
+ST_CLONES void op_gelu_forward(float *y, const float *x, size_t n)
 {
     /* gelu(x) = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)) */
     for (size_t i = 0; i < n; i++) y[i] = x[i] * st_normcdf(x[i]);
@@ -225,24 +226,24 @@ static inline float gelu_grad(float x)
     return st_normcdf(x) + x * ST_INV_SQRT_2PI * st_expf(-0.5f * x * x);
 }
 
-void op_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
+ST_CLONES void op_gelu_backward(float *dx, const float *dy, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] += dy[i] * gelu_grad(x[i]);
 }
 
-void op_gelu_backward_set(float *dx, const float *dy, const float *x, size_t n)
+ST_CLONES void op_gelu_backward_set(float *dx, const float *dy, const float *x, size_t n)
 {
     for (size_t i = 0; i < n; i++) dx[i] = dy[i] * gelu_grad(x[i]);
 }
 
 /* ---- residual ---------------------------------------------------------- */
 
-void op_residual_forward(float *y, const float *a, const float *b, size_t n)
+ST_CLONES void op_residual_forward(float *y, const float *a, const float *b, size_t n)
 {
     for (size_t i = 0; i < n; i++) y[i] = a[i] + b[i];
 }
 
-void op_residual_backward(float *da, float *db, const float *dy, size_t n)
+ST_CLONES void op_residual_backward(float *da, float *db, const float *dy, size_t n)
 {
     if (da)
         for (size_t i = 0; i < n; i++) da[i] += dy[i];
@@ -258,7 +259,7 @@ static inline int32_t target_of(const int32_t *targets, int n, int T, int ld)
 }
 
 /* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
-static float row_max(const float *r, int V)
+static inline float row_max(const float *r, int V)
 {
     float lane[8];
     int j = 0;
@@ -272,7 +273,7 @@ static float row_max(const float *r, int V)
 }
 
 /* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
-static double row_sum_exp(const float *r, float mx, int V)
+static inline double row_sum_exp(const float *r, float mx, int V)
 {
     double lane[8] = {0};
     int j = 0;
@@ -284,7 +285,7 @@ static double row_sum_exp(const float *r, float mx, int V)
     return s;
 }
 
-double op_xent_forward(float *lse, const float *logits, const int32_t *targets, int N, int T, int ld,
+ST_CLONES double op_xent_forward(float *lse, const float *logits, const int32_t *targets, int N, int T, int ld,
                        int V)
 {
     double total = 0;
@@ -298,7 +299,7 @@ double op_xent_forward(float *lse, const float *logits, const int32_t *targets, 
     return total;
 }
 
-double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
+ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
                      float scale, long *correct)
 {
     double total = 0;
@@ -323,7 +324,7 @@ double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, i
     return total;
 }
 
-void op_xent_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
+ST_CLONES void op_xent_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                       int N, int T, int ld, int V, float scale)
 {
     for (int n = 0; n < N; n++) {

@@ -5,12 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* 64-byte aligned so sgemm and the vector loops start on cache lines. */
-static float *alloc_floats(size_t n)
+float *param_falloc(size_t n)
 {
-    void *p = NULL;
-    if (posix_memalign(&p, 64, (n ? n : 1) * sizeof(float)) != 0) return NULL;
-    memset(p, 0, (n ? n : 1) * sizeof(float));
+    /* C11 aligned_alloc wants a size that is a multiple of the alignment */
+    size_t bytes = ((n ? n : 1) * sizeof(float) + 63) & ~(size_t)63;
+    float *p = aligned_alloc(64, bytes);
+    if (p) memset(p, 0, bytes);
     return p;
 }
 
@@ -56,7 +56,7 @@ st_status param_arena_from_table(param_arena *a, arena_kind kind, const param_de
         a->desc[i] = d;
     }
     a->numel = off;
-    a->w = alloc_floats(off);
+    a->w = param_falloc(off);
     CHECK_ALLOC(a->w);
 out:
     return st;

@@ -23,6 +23,7 @@ int32_t sample_token(const float *logits, int V, float temperature, int top_k, r
             int bi = -1;
             for (int j = 0; j < V; j++)
                 if (p[j] != -INFINITY && (bi < 0 || p[j] > p[bi])) bi = j;
+            if (bi < 0) break; /* fewer than k finite logits: keep them all */
             thresh = p[bi];
             p[bi] = -INFINITY;
         }

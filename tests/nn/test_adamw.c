@@ -109,8 +109,9 @@ static void lr_schedule_values(void **state)
     assert_float_equal(lr_schedule(10, 110, 10, 1e-3, 1e-4), 1e-3, 1e-15);          /* p = 0 */
     assert_float_equal(lr_schedule(60, 110, 10, 1e-3, 1e-4), 5.5e-4, 1e-15);        /* p = 1/2 */
     assert_float_equal(lr_schedule(35, 110, 10, 1e-3, 1e-4),
-                       1e-4 + 9e-4 * (1 + cos(M_PI * 0.25)) / 2, 1e-15);            /* p = 1/4 */
+                       1e-4 + 9e-4 * (1 + cos(3.14159265358979323846 * 0.25)) / 2, 1e-15);            /* p = 1/4 */
     assert_float_equal(lr_schedule(110, 110, 10, 1e-3, 1e-4), 1e-4, 1e-15);        /* p = 1 */
+    assert_float_equal(lr_schedule(500, 110, 10, 1e-3, 1e-4), 1e-4, 1e-15);        /* past the end */
     /* no warmup; S == w guards the division */
     assert_float_equal(lr_schedule(0, 50, 0, 2e-3, 0), 2e-3, 1e-15);
     assert_float_equal(lr_schedule(5, 5, 5, 2e-3, 1e-4), 2e-3, 1e-15);

@@ -115,6 +115,14 @@ static void descriptor_tables_follow_model_md(void **state)
     assert_non_null(strstr(buf, "attn_qkv_w"));
     assert_non_null(strstr(buf, "[24, 8]"));
     free(buf);
+    f = open_memstream(&buf, &len);
+    model_print(&m, f);
+    fclose(f);
+    assert_non_null(strstr(buf, "block_001"));
+    assert_non_null(strstr(buf, "block_000.lora"));
+    assert_non_null(strstr(buf, "mlp_out_w.lora_B"));
+    assert_non_null(strstr(buf, "tok_emb"));
+    free(buf);
     /* training layout: embed, blocks, lora, head back to back */
     m.blocks[0].trainable = false;
     ST_ASSERT_OK(model_train_setup(&m));
@@ -527,6 +535,9 @@ static void sampling_is_deterministic_and_respects_top_k(void **state)
     double z = exp(2.0 / 0.7) + exp(1.9 / 0.7) + exp(1.5 / 0.7);
     assert_float_equal(count[1] / (double)DRAWS, exp(2.0 / 0.7) / z, 0.02);
     assert_float_equal(count[3] / (double)DRAWS, exp(1.5 / 0.7) / z, 0.02);
+    /* -inf logits are never drawn, even when top_k asks for more tokens than are finite */
+    const float masked[4] = {-INFINITY, 0.3f, -INFINITY, -INFINITY};
+    for (int i = 0; i < 20; i++) assert_int_equal(sample_token(masked, 4, 1.0f, 3, &a, probs), 1);
 }
 
 /* The pieces together: AdamW steps on one batch drive the loss down (a
