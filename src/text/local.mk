@@ -23,9 +23,9 @@ TESTS += $(TEXT_SH_TESTS)
 EXTRA_DIST += $(TEXT_SH_TESTS)
 
 ## Benchmark: tokenizer throughput against `wc -m` (bench/text-bench.sh;
-## results in bench/RESULTS-text.md).  `make bench-text` builds it.
+## results in).  `make bench-text` builds it.
 EXTRA_PROGRAMS += bench/text-encode
 bench_text_encode_SOURCES = bench/text-encode.c
-EXTRA_DIST += bench/text-bench.sh bench/text-mkcorpus.sh bench/RESULTS-text.md docs/FORMAT-dataset.md
+EXTRA_DIST += bench/text-bench.sh bench/text-mkcorpus.sh docs/FORMAT-dataset.md
 .PHONY: bench-text
 bench-text: bench/text-encode$(EXEEXT)
