@@ -13,3 +13,5 @@ libstrata_a_SOURCES += src/io/ckpt_model.c
 noinst_HEADERS += include/strata/ckpt_model.h src/cli/cli_num.h
 TESTS += tests/cli/eval.sh
 EXTRA_DIST += tests/cli/eval.sh
+check_PROGRAMS += tests/io/test_ckpt_model
+MPI_TESTS += tests/io/test_ckpt_model-np1.mpi tests/io/test_ckpt_model-np3.mpi
