@@ -77,6 +77,10 @@ typedef struct ckpt_model {
 st_status ckpt_model_load(ckpt_model *cm, const char *path, MPI_Comm comm);
 void ckpt_model_free(ckpt_model *cm);
 
+/* The depth to use: *depth 0 -> cm->depth (every block); beyond cm->depth
+ * -> ST_EUSAGE naming the file and the largest depth. */
+st_status ckpt_model_depth(const ckpt_model *cm, long *depth);
+
 /* Append the members of src to dst (moved; src is left empty).  Refuses
  * (ST_EDATA, naming both files and what differs) when the tokenizers or the
  * substrates differ.  dst may be zeroed: it then takes src's tokenizer and

@@ -61,10 +61,7 @@ static int run(const cli_args *a)
     CHECK(cli_long(a, "max-chunks", 0, 0, 1L << 40, &max_chunks));
     CHECK(cli_long(a, "batch", 0, 1, 4096, &batch));
     CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
-    if (depth == 0) depth = cm.depth;
-    if (depth > cm.depth)
-        FAIL(ST_EUSAGE, "--depth %ld: '%s' has %d block%s (the largest depth is %d)", depth, a->pos[0], cm.depth,
-             cm.depth == 1 ? "" : "s", cm.depth);
+    CHECK(ckpt_model_depth(&cm, &depth));
     if (batch == 0) batch = cm.mem[0].cfg.train.batch;
 
     /* The growth job's loader (same checks); data.ctx must be the model's. */

@@ -37,10 +37,7 @@ static int run(const cli_args *a)
     CHECK(cli_long(a, "seed", 1, 0, __LONG_MAX__, &seed));
     CHECK(cli_double(a, "temperature", 1.0, 0.0, 1e6, &temp));
     CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
-    if (depth == 0) depth = cm.depth;
-    if (depth > cm.depth)
-        FAIL(ST_EUSAGE, "--depth %ld: '%s' has %d block%s (the largest depth is %d)", depth, a->pos[0], cm.depth,
-             cm.depth == 1 ? "" : "s", cm.depth);
+    CHECK(ckpt_model_depth(&cm, &depth));
     ckpt_gen_opts o = {.depth = (int)depth, .tokens = (int)tokens, .temperature = (float)temp,
                        .top_k = (int)top_k, .seed = (uint64_t)seed};
     const char *prompt = cli_value(a, "prompt") ? cli_value(a, "prompt") : "";

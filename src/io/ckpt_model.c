@@ -229,6 +229,17 @@ out:
     return st;
 }
 
+st_status ckpt_model_depth(const ckpt_model *cm, long *depth)
+{
+    st_status st = ST_OK;
+    if (*depth == 0) *depth = cm->depth;
+    if (*depth < 1 || *depth > cm->depth)
+        FAIL(ST_EUSAGE, "--depth %ld: '%s' has %d block%s%s (the largest depth is %d)", *depth, cm->path,
+             cm->depth, cm->depth == 1 ? "" : "s", cm->n > 1 ? " in its shallowest member" : "", cm->depth);
+out:
+    return st;
+}
+
 bool ckpt_same_tokenizer(const struct tokenizer *a, const struct tokenizer *b, char *why, size_t len)
 {
     int va = tok_vocab_size(a), vb = tok_vocab_size(b);
