@@ -128,10 +128,15 @@ expect_grep "largest depth is 2" "$T/err" "the message names the limit"
 expect_exit 0 "generate from an ensemble" -- run 1 -- generate "$T/ens2.h5" --prompt "Call" --tokens 10
 
 # 5. Models that do not belong together.
-expect_exit 0 "grow a model with a random substrate" -- run 1 -- grow $cfg --set run.name=rnd --set model.n_layers=1 --set substrate.kind=random --set substrate.file="$T/sub-random.h5"
-expect_exit 3 "merge refuses different substrates" -- run 1 -- merge --output "$T/bad.h5" "$ck" "$T/ck/rnd/stage-001.h5"
+#    A trainable table (the model's own embedding) evaluates like grow too.
+expect_exit 0 "grow a model with a trainable table" -- run 1 -- grow $cfg --set run.name=tr --set model.n_layers=1 --set substrate.kind=trainable --set substrate.file="$T/sub-tr.h5"
+"$STRATA" metrics "$T/ck/tr/stage-001.h5" >"$T/tr-depth.csv"
+run 2 -- eval "$T/ck/tr/stage-001.h5" --max-chunks 12 --output "$T/tr.csv" >/dev/null 2>&1
+rel_close "$(csv_col "$T/tr.csv" 1 loss)" "$(csv_col "$T/tr-depth.csv" 1 val_loss)" 1e-6 &&
+    ok "trainable table: eval reproduces grow's val_loss" || not_ok "trainable table: eval differs from grow"
+expect_exit 3 "merge refuses different substrates" -- run 1 -- merge --output "$T/bad.h5" "$ck" "$T/ck/tr/stage-001.h5"
 expect_grep "do not share the substrate" "$T/err" "the refusal says what differs"
-expect_grep "rnd/stage-001.h5" "$T/err" "the refusal names the file"
+expect_grep "tr/stage-001.h5" "$T/err" "the refusal names the file"
 [ ! -e "$T/bad.h5" ] && ! ls "$T" | grep -q 'bad.h5.tmp' && ok "no ensemble file written on refusal" || not_ok "refused merge left a file"
 expect_exit 0 "grow a model with another tokenizer" -- run 1 -- grow $cfg --set run.name=tok --set model.n_layers=1 --set tokenizer.vocab_size=300 --set data.dataset="$T/data300.h5" --set substrate.file="$T/sub300.h5"
 expect_exit 3 "merge refuses different tokenizers" -- run 1 -- merge --output "$T/bad.h5" "$ck" "$T/ck/tok/stage-001.h5"
