@@ -11,13 +11,13 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 5;
     if (reps < 1) reps = 1;
     bench_print_blas();
-    double peak = bench_sgemm_peak(reps);
-    printf("sgemm peak (best square)  %8.1f GFLOP/s\n", peak);
+    double peak_cpu = 0.0, peak = bench_sgemm_peak(reps, &peak_cpu);
+    printf("sgemm peak (best square)  %8.1f GFLOP/s (%.1f per CPU second)\n", peak, peak_cpu);
     bench_gemm g[32];
     int n = bench_stage_gemms(256, 1024, 4, 8, 256, 5000, g, 32);
     double flops = 0.0, secs = 0.0;
     for (int i = 0; i < n; i++) {
-        double r = bench_sgemm_gflops(&g[i], reps);
+        double r = bench_sgemm_gflops(&g[i], reps, NULL);
         double f = 2.0 * g[i].m * g[i].n * (double)g[i].k * g[i].batch;
         flops += f;
         secs += f / (r * 1e9);

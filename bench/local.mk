@@ -10,8 +10,11 @@ bench_scripts = bench/grow.sh bench/grow-bench.ini bench/env.sh bench/sgemm.sh b
 EXTRA_DIST += $(bench_scripts) bench/RESULTS.md
 
 .PHONY: bench
-bench: $(EXTRA_PROGRAMS)
+bench: $(EXTRA_PROGRAMS) strata$(EXEEXT)
 	@export top_builddir='$(abs_top_builddir)' top_srcdir='$(abs_top_srcdir)' \
-	  PYTHON3='$(PYTHON3_SYSTEM)'; \
+	  PYTHON3='$(PYTHON3_SYSTEM)' OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1; \
 	$(SHELL) $(top_srcdir)/bench/sgemm.sh && \
-	$(SHELL) $(top_srcdir)/bench/torch_compare.sh
+	$(SHELL) $(top_srcdir)/bench/torch_compare.sh && \
+	$(SHELL) $(top_srcdir)/bench/grow.sh && \
+	$(SHELL) $(top_srcdir)/bench/text-bench.sh && \
+	$(SHELL) $(top_srcdir)/bench/substrate-bench.sh

@@ -109,17 +109,19 @@ def main():
         return loss.item()
 
     loss0 = step()  # warm-up
-    best = math.inf
+    best = best_cpu = math.inf
     for _ in range(reps):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         for _ in range(steps):
             loss = step()
         best = min(best, (time.perf_counter() - t0) / steps)
+        best_cpu = min(best_cpu, (time.process_time() - c0) / steps)
     print("# torch %s, threads %d, openblas_get_corename() = %s, forward: %s"
           % (torch.__version__, torch.get_num_threads(), openblas_core(), fwd.__name__))
-    print("torch stage step: %.4f s/step (best of %d x %d steps), %.0f tokens/s, loss %.4f -> %.4f"
-          % (best, reps, steps, B * T / best, loss0, loss))
+    print("torch stage step: %.4f s/step (best of %d x %d steps; %.4f CPU s/step), %.0f tokens/s, "
+          "loss %.4f -> %.4f" % (best, reps, steps, best_cpu, B * T / best, loss0, loss))
     print("RESULT tokens_per_s %.1f" % (B * T / best))
+    print("RESULT tokens_per_cpu_s %.1f" % (B * T / best_cpu))
 
 
 if __name__ == "__main__":

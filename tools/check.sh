@@ -36,11 +36,12 @@ run_suite() { # run_suite BUILDDIR LABEL [configure args...]
 }
 
 start=$(date +%s)
+phase() { echo "check.sh: $1 took $(( $(date +%s) - $2 )) s"; }
 status=0
-run_suite build check || status=1
+t=$(date +%s); run_suite build check || status=1; phase "build + make check" "$t"
 if [ $quick -eq 0 ] && [ $status -eq 0 ]; then
-  (cd build && make -j"$jobs" distcheck) || status=1
-  run_suite build-san sanitizers --enable-sanitizers || status=1
+  t=$(date +%s); (cd build && make -j"$jobs" distcheck) || status=1; phase "make distcheck" "$t"
+  t=$(date +%s); run_suite build-san sanitizers --enable-sanitizers || status=1; phase "sanitizers" "$t"
 fi
 echo "check.sh: finished in $(( $(date +%s) - start )) s"
 # One closing line for CI: the totals over every suite that ran.

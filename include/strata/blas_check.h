@@ -24,7 +24,12 @@ typedef struct blas_info {
 
 /* Fill `info`; ST_EBLAS if sgemm disagrees with the naive product. */
 st_status blas_probe(blas_info *info);
-/* blas_probe + log the result (rank 0) + warn about a fallback core. */
+/* One BLAS thread per rank unless the user set OPENBLAS_NUM_THREADS or
+ * OMP_NUM_THREADS: strata parallelises over MPI ranks (one per core), and
+ * BLAS threads on top of that fight for the same cores. */
+void blas_default_threads(void);
+/* blas_default_threads + blas_probe + log the result (rank 0) + warn about
+ * a fallback core. */
 st_status blas_check(void);
 /* True for OpenBLAS core names that are generic fallbacks on x86-64. */
 bool blas_core_is_generic(const char *core);

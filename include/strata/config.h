@@ -37,8 +37,8 @@
     X(tokenizer, mode, CHOICE, "compact", 0, 0, "bmp|compact", 0, "bmp: id = code point (65,536 ids); compact: dense ids for seen characters") \
     X(tokenizer, vocab_size, INT, "4096", 300, 65536, NULL, 0, "compact mode: vocabulary size including specials, bytes and n-grams") \
     X(tokenizer, min_count, INT, "1", 1, 1000000000, NULL, 0, "compact mode: least count for a character to get its own id") \
-    X(tokenizer, ngram_max, INT, "4", 1, 16, NULL, 0, "longest learned character n-gram (1 = none)") \
-    X(tokenizer, ngrams, INT, "1024", 0, 60000, NULL, 0, "number of learned n-grams (top-K by frequency x (n-1))")
+    X(tokenizer, ngram_max, INT, "4", 1, 16, NULL, 0, "longest learned character n-gram, within words or CJK runs (1 = none)") \
+    X(tokenizer, ngrams, INT, "1024", 0, 60000, NULL, 0, "number of learned n-grams (top-K by count x (n-1); bmp mode holds at most 7936)")
 
 #define CFG_SUBSTRATE_KEYS(X)                                                                    \
     X(substrate, kind, CHOICE, "glyph", 0, 0, "glyph|random|binary|trainable", 0, "input embeddings: glyph pictures, frozen Gaussian, token-id bits, or a trainable table") \

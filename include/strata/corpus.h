@@ -26,7 +26,8 @@
  * Errors: a missing or unreadable path, an empty corpus or one too small for
  * one chunk is ST_EDATA (exit 3); an existing output without `force`, or an
  * output directory that cannot be written, is ST_EUSAGE (exit 2); a failing
- * write (disk full) is ST_EIO (exit 1).  The file is written under a
+ * write (disk full: the estimated size is reserved before HDF5 writes) is
+ * ST_EIO (exit 1).  The file is written under a
  * temporary name in the output's directory and renamed when complete; on
  * failure the temporary file is removed.  Files that are mostly NUL/control
  * bytes or invalid UTF-8 are skipped with a warning and counted.

@@ -110,6 +110,18 @@ st_status run_eval(grow_run *g, int depth, eval_result *out);
  * the trained blocks, the head; frozen blocks cost nothing with the cache). */
 double run_step_flops(const grow_run *g);
 
+/* Give the model the structure of the current stage (blocks, LoRA
+ * adapters, trainable flags).  New tensors are drawn from the init stream;
+ * `fresh` applies the stage-start options (grow.reinit_head); a resume then
+ * overwrites every value from the checkpoint. */
+st_status run_build_stage(grow_run *g, bool fresh);
+
+/* Inputs (data.c): build missing dataset/substrate files, load them. */
+st_status grow_inputs_ensure(grow_run *g);
+st_status grow_data_load(grow_run *g, const char *path);
+st_status grow_substrate_load(grow_run *g, const char *path);
+void grow_data_free(grow_data *d);
+
 /* Checkpoints (checkpoint.c).  Written by rank 0; every rank learns the
  * outcome.  `name` is "stage-NNN.h5" or "step-NNNNNNNN.h5". */
 st_status run_checkpoint_save(grow_run *g, const char *name);

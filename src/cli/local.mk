@@ -14,5 +14,5 @@ strata_SOURCES += \
 	src/cli/cmd_inspect.c \
 	src/cli/cmd_config.c
 
-TESTS += tests/cli/cli.sh
-EXTRA_DIST += tests/cli/cli.sh tests/lib.sh
+TESTS += tests/cli/cli.sh tests/cli/configure.sh
+EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh

@@ -95,11 +95,11 @@ static void print_pending(void)
 
 /* Did every rank fail?  A non-blocking barrier that only failing ranks
  * enter: it completes within the grace period iff all of them are here. */
-static bool all_ranks_failed(double grace_s)
+static bool all_ranks_failed(MPI_Comm agree, double grace_s)
 {
     MPI_Request req;
     int done = 0;
-    if (MPI_Ibarrier(MPI_COMM_WORLD, &req) != MPI_SUCCESS) return false;
+    if (MPI_Ibarrier(agree, &req) != MPI_SUCCESS) return false;
     double t0 = MPI_Wtime();
     while (!done && MPI_Wtime() - t0 < grace_s) {
         MPI_Test(&req, &done, MPI_STATUS_IGNORE);
@@ -250,6 +250,10 @@ int main(int argc, char **argv)
     }
     MPI_Init(&argc, &argv);
     log_init(MPI_COMM_WORLD, lvl, cli_flag(&args, "log-all-ranks"));
+    /* A private communicator for the failure agreement below, so it never
+     * matches a collective that other ranks may still be waiting in. */
+    MPI_Comm agree;
+    MPI_Comm_dup(MPI_COMM_WORLD, &agree);
     rc = c->run(&args);
     int nranks = 1, rank = 0;
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
@@ -258,7 +262,7 @@ int main(int argc, char **argv)
         /* All ranks failed alike (bad config, bad input): rank 0 reports and
          * everyone exits normally.  A rank that failed alone may leave the
          * others waiting in a collective: report and take the job down. */
-        if (all_ranks_failed(5.0)) {
+        if (all_ranks_failed(agree, 5.0)) {
             log_init(MPI_COMM_WORLD, lvl, false);
             if (rank == 0) print_pending();
         } else {
@@ -268,6 +272,7 @@ int main(int argc, char **argv)
     } else {
         print_pending();
     }
+    MPI_Comm_free(&agree);
     MPI_Finalize();
 done:
     free(args.pos);

@@ -15,11 +15,6 @@
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
 
-st_status grow_data_load(grow_run *g, const char *path);
-st_status grow_substrate_load(grow_run *g, const char *path);
-st_status grow_inputs_ensure(grow_run *g);
-void grow_data_free(grow_data *d);
-
 void grow_data_free(grow_data *d)
 {
     tok_free(d->tok);

@@ -155,10 +155,6 @@ out:
     return st;
 }
 
-/* Give the model the structure of stage `stage` (blocks, LoRA adapters).
- * Values of new tensors come from the init stream; a resume overwrites
- * them from the checkpoint. */
-st_status run_build_stage(grow_run *g, bool fresh);
 st_status run_build_stage(grow_run *g, bool fresh)
 {
     st_status st = ST_OK;
@@ -310,11 +306,6 @@ out:
 
 /* ---- the run ------------------------------------------------------------ */
 
-st_status grow_data_load(grow_run *g, const char *path);
-st_status grow_substrate_load(grow_run *g, const char *path);
-st_status grow_inputs_ensure(grow_run *g);
-void grow_data_free(grow_data *d);
-
 static void run_free(grow_run *g)
 {
     model_ws_free(&g->ws);
@@ -438,8 +429,10 @@ static st_status run_stages(grow_run *g)
             progress_format_eta(per_step * (double)(planned - g->st.sched.steps) +
                                     per_step * (double)planned * (double)(n_stages - g->st.stage),
                                 eta, sizeof eta);
-            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %.4f tok/s %.0f mfu %.2f eta %s",
-                            g->st.stage, n_stages, g->st.sched.steps, planned, loss, g->last_val,
+            char val[32] = "-";
+            if (!isnan(g->last_val)) snprintf(val, sizeof val, "%.4f", g->last_val);
+            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %.2f eta %s",
+                            g->st.stage, n_stages, g->st.sched.steps, planned, loss, val,
                             row[MS_TOKENS_PER_S],
                             g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : 0.0, eta);
 

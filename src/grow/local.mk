@@ -7,7 +7,7 @@ MPI_TESTS += tests/grow/test_schedule-np1.mpi tests/grow/test_schedule-np3.mpi
 libstrata_a_SOURCES += src/grow/grow.c src/grow/cache.c src/grow/data.c src/io/checkpoint.c
 noinst_HEADERS += include/strata/grow.h include/strata/cache.h include/strata/run.h
 TESTS += tests/grow/grow.sh
-EXTRA_DIST += tests/grow/grow.sh tests/data/moby-60k.txt jobs/configs/demo.ini jobs/local/grow.sh
+EXTRA_DIST += tests/grow/grow.sh tests/data/moby-60k.txt jobs/local/grow.sh
 # eval / generate / merge: models read back from checkpoints and ensembles.
 libstrata_a_SOURCES += src/io/ckpt_model.c
 noinst_HEADERS += include/strata/ckpt_model.h src/cli/cli_num.h

@@ -29,8 +29,6 @@
 #include "strata/run.h"
 #include "strata/tokenizer.h"
 
-st_status run_build_stage(grow_run *g, bool fresh);
-
 /* ---- tensors ------------------------------------------------------------ */
 
 /* The layout of the model's tensors is shared with the checkpoint reader of

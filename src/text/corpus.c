@@ -213,7 +213,7 @@ static st_status add_path(flist *l, const char *path, int depth)
             CHECK_ALLOC(names[nn]);
             nn++;
         }
-        qsort(names, nn, sizeof *names, cmp_str);
+        if (nn > 1) qsort(names, nn, sizeof *names, cmp_str);
         for (size_t i = 0; i < nn; i++) {
             size_t len = strlen(path) + strlen(names[i]) + 2;
             child = malloc(len);
@@ -235,8 +235,8 @@ static st_status add_path(flist *l, const char *path, int depth)
     if (!S_ISREG(sb.st_mode)) FAIL(ST_EDATA, "'%s' is not a regular file or directory", path);
     fd = open(path, O_RDONLY);
     if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
-    double share;
-    size_t n;
+    double share = 0;
+    size_t n = 0;
     CHECK(sniff(path, fd, &share, &n));
     l->found++;
     if (share > CORPUS_BINARY_SHARE) {
@@ -507,6 +507,38 @@ out:
     return st;
 }
 
+/* Bytes the dataset file will take, generously: the chunk rows, per-chunk
+ * arrays, tokenizer, text datasets, plus HDF5 metadata and chunk indices. */
+static uint64_t estimate_size(const corpus_stats *s, int ctx, const tokenizer *t, size_t text_bytes)
+{
+    uint64_t n = s->n_chunks;
+    uint64_t data = n * ((uint64_t)ctx + 1) * 2 + n * (4 + 1 + 8) + (uint64_t)tok_vocab_size(t) * 25 +
+                    text_bytes;
+    return data + data / 20 + (1u << 20);
+}
+
+/* Rank 0, before HDF5 touches the file: make sure the disk (and the file
+ * size limit) has room for it.  HDF5 does not recover from a write that
+ * fails inside the library, so a full disk must be found here. */
+static st_status preflight_space(const char *tmp, const char *output, uint64_t need)
+{
+    st_status st = ST_OK;
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) FAIL(ST_EIO, "writing '%s' failed: cannot create '%s': %s", output, tmp, strerror(errno));
+    int rc = posix_fallocate(fd, 0, (off_t)need);
+    if (rc != 0) {
+        close(fd);
+        unlink(tmp);
+        fd = -1;
+        FAIL(ST_EIO, "writing '%s' failed: no room for about %llu bytes (disk full or file size limit): %s",
+             output, (unsigned long long)need, strerror(rc));
+    }
+    if (ftruncate(fd, 0) != 0) FAIL(ST_EIO, "writing '%s' failed: %s", output, strerror(errno));
+out:
+    if (fd >= 0) close(fd);
+    return st;
+}
+
 typedef struct write_job {
     const corpus_options *o;
     const flist *files;
@@ -728,8 +760,14 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     tmp = malloc(tl);
     AGREE(tmp ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
     snprintf(tmp, tl, "%s.tmp-%ld", output, pid);
+    if (rank == 0) {
+        size_t text_bytes = (o->config_text ? strlen(o->config_text) : 0) + 32 * files.n;
+        for (size_t i = 0; i < files.n; i++) text_bytes += strlen(files.f[i].path);
+        st = preflight_space(tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
+    }
+    AGREE(st);
+    created = true; /* from here on, failures remove the temporary file */
     AGREE(h5_create(&f, tmp, comm, H5_KIND_DATASET));
-    created = true;
     write_job w = {.o = o, .files = &files, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
                    .c0 = c0, .c1 = c1, .tokens_total = T, .rows = rows, .chunk_chars = cc_all,
                    .is_val = is_val};
@@ -759,10 +797,7 @@ out:
         h5_close(&f);
         MPI_Barrier(comm);
         if (rank == 0) unlink(tmp);
-        if (keep && strstr(keep, output) == NULL)
-            st_fail(st, __FILE__, __LINE__, "writing '%s': %s", output, keep);
-        else if (keep)
-            st_fail(st, __FILE__, __LINE__, "%s", keep);
+        if (keep) st_fail(st, __FILE__, __LINE__, "writing '%s' failed: %s", output, keep);
         free(keep);
     }
     flist_free(&files);

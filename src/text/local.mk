@@ -17,3 +17,15 @@ TESTS += tests/text/test_tokenizer
 
 check_PROGRAMS += tests/text/test_corpus
 MPI_TESTS += tests/text/test_corpus-np1.mpi tests/text/test_corpus-np2.mpi tests/text/test_corpus-np3.mpi
+
+TEXT_SH_TESTS = tests/text/prepare.sh tests/text/prepare-errors.sh tests/text/prepare-diskfull.sh
+TESTS += $(TEXT_SH_TESTS)
+EXTRA_DIST += $(TEXT_SH_TESTS)
+
+## Benchmark: tokenizer throughput against `wc -m` (bench/text-bench.sh;
+## results in bench/RESULTS-text.md).  `make bench-text` builds it.
+EXTRA_PROGRAMS += bench/text-encode
+bench_text_encode_SOURCES = bench/text-encode.c
+EXTRA_DIST += bench/text-bench.sh bench/text-mkcorpus.sh bench/RESULTS-text.md docs/FORMAT-dataset.md
+.PHONY: bench-text
+bench-text: bench/text-encode$(EXEEXT)

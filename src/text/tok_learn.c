@@ -278,6 +278,25 @@ static st_status check_int(size_t v, const char *what)
     return v > INT_MAX ? ST_ERROR(ST_ERR, "%s: %zu bytes exceed one MPI message", what, v) : ST_OK;
 }
 
+/* Displacements for receive counts and a buffer for their sum (a message
+ * must stay below INT_MAX bytes). */
+static st_status receive_layout(const int *count, int *disp, int size, const char *what,
+                                size_t *total, uint8_t **buf)
+{
+    st_status st = ST_OK;
+    size_t sum = 0;
+    for (int r = 0; r < size; r++) {
+        CHECK(check_int(sum + (size_t)count[r], what));
+        disp[r] = (int)sum;
+        sum += (size_t)count[r];
+    }
+    *buf = malloc(sum ? sum : 1);
+    CHECK_ALLOC(*buf);
+    *total = sum;
+out:
+    return st;
+}
+
 /* Move every n-gram count to its owner rank; `t` is replaced by the owned,
  * globally summed table. */
 static st_status exchange(ng_table *t, MPI_Comm comm)
@@ -316,13 +335,7 @@ static st_status exchange(ng_table *t, MPI_Comm comm)
     }
     CHECK_MPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, comm));
     size_t rtotal = 0;
-    for (int r = 0; r < size; r++) {
-        CHECK(check_int(rtotal + (size_t)rcount[r], "n-gram exchange"));
-        rdisp[r] = (int)rtotal;
-        rtotal += (size_t)rcount[r];
-    }
-    rbuf = malloc(rtotal ? rtotal : 1);
-    CHECK_ALLOC(rbuf);
+    CHECK(receive_layout(rcount, rdisp, size, "n-gram exchange", &rtotal, &rbuf));
     CHECK_MPI(MPI_Alltoallv(sbuf, scount, sdisp, MPI_BYTE, rbuf, rcount, rdisp, MPI_BYTE, comm));
     free(sbuf);
     sbuf = NULL;
@@ -382,13 +395,7 @@ static st_status global_top_k(tok_counts *c, size_t k, MPI_Comm comm, ng_table *
     int b = (int)bytes;
     CHECK_MPI(MPI_Allgather(&b, 1, MPI_INT, rcount, 1, MPI_INT, comm));
     size_t rtotal = 0;
-    for (int r = 0; r < size; r++) {
-        CHECK(check_int(rtotal + (size_t)rcount[r], "n-gram proposals"));
-        rdisp[r] = (int)rtotal;
-        rtotal += (size_t)rcount[r];
-    }
-    rbuf = malloc(rtotal ? rtotal : 1);
-    CHECK_ALLOC(rbuf);
+    CHECK(receive_layout(rcount, rdisp, size, "n-gram proposals", &rtotal, &rbuf));
     CHECK_MPI(MPI_Allgatherv(sbuf, b, MPI_BYTE, rbuf, rcount, rdisp, MPI_BYTE, comm));
     CHECK(ng_init(hold, 1 << 10));
     CHECK(rec_parse_into(hold, rbuf, rtotal));

@@ -74,9 +74,16 @@ out:
     return st;
 }
 
+void blas_default_threads(void)
+{
+    if (getenv("OPENBLAS_NUM_THREADS") == NULL && getenv("OMP_NUM_THREADS") == NULL)
+        openblas_set_num_threads(1);
+}
+
 st_status blas_check(void)
 {
     blas_info info;
+    blas_default_threads();
     st_status st = blas_probe(&info);
     if (st != ST_OK) return st;
     log_info("OpenBLAS core %s, %d thread%s, sgemm check ok (max err %.1e)", info.core,

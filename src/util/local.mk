@@ -19,3 +19,5 @@ noinst_HEADERS += \
 
 check_PROGRAMS += tests/util/test_util
 TESTS += tests/util/test_util
+check_PROGRAMS += tests/util/test_log
+MPI_TESTS += tests/util/test_log-np1.mpi tests/util/test_log-np3.mpi

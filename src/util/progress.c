@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "strata/log.h"
 #include "strata/timer.h"
 
 void progress_init(progress *p, MPI_Comm comm, double interval_s)
@@ -12,7 +13,8 @@ void progress_init(progress *p, MPI_Comm comm, double interval_s)
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     memset(p, 0, sizeof *p);
-    p->out = rank == 0 ? stderr : NULL;
+    /* Progress is information: --log-level warn or error silences it. */
+    p->out = rank == 0 && log_enabled(ST_LOG_INFO) ? stderr : NULL;
     p->tty = rank == 0 && isatty(STDERR_FILENO);
     p->interval = interval_s;
     p->t_start = timer_now();

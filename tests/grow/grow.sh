@@ -69,6 +69,13 @@ n_step=$(ls "$T/ck/a" | grep -c '^step-')
 [ -f "$T/data.h5" ] && [ -f "$T/sub.h5" ] && ok "dataset and substrate built on demand" || not_ok "inputs not built"
 sha "$T/ck/a/stage-003.h5" >"$T/a.sha"
 [ "$(wc -l <"$T/a.sha")" -ge 20 ] && ok "checkpoint holds every weight tensor" || not_ok "few tensors in checkpoint"
+expect_exit 0 "inspect a dataset" -- "$STRATA" inspect "$T/data.h5"
+expect_grep "split: [0-9]* train, [0-9]* val" "$T/out" "inspect summarises the dataset"
+expect_exit 0 "inspect a substrate" -- "$STRATA" inspect "$T/sub.h5"
+expect_grep "duplicate rows: 0" "$T/out" "inspect summarises the substrate"
+echo "not hdf5" >"$T/plain.txt"
+expect_exit 3 "inspect refuses a file that is not HDF5" -- "$STRATA" inspect "$T/plain.txt"
+expect_grep "plain.txt: not an HDF5 file" "$T/err" "the refusal names the file"
 expect_exit 0 "inspect a checkpoint" -- "$STRATA" inspect "$T/ck/a/stage-003.h5"
 expect_grep "val_loss" "$T/out" "inspect shows the depth table"
 

@@ -8,6 +8,8 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <cblas.h>
+
 #include "strata/blas_check.h"
 #include "strata/progress.h"
 #include "strata/signals.h"
@@ -157,6 +159,25 @@ static void blas_check_passes_and_classifies_cores(void **state)
     if (!info.generic_core) assert_null(info.suggest_coretype);
 }
 
+static void one_blas_thread_unless_the_user_chose(void **state)
+{
+    (void)state;
+    char *saved = getenv("OPENBLAS_NUM_THREADS") ? strdup(getenv("OPENBLAS_NUM_THREADS")) : NULL;
+    unsetenv("OPENBLAS_NUM_THREADS");
+    unsetenv("OMP_NUM_THREADS");
+    openblas_set_num_threads(2);
+    blas_default_threads();
+    assert_int_equal(openblas_get_num_threads(), 1);
+    setenv("OPENBLAS_NUM_THREADS", "2", 1);
+    openblas_set_num_threads(2);
+    blas_default_threads(); /* the user's choice stands */
+    assert_int_equal(openblas_get_num_threads(), 2);
+    openblas_set_num_threads(1);
+    if (saved) setenv("OPENBLAS_NUM_THREADS", saved, 1);
+    else unsetenv("OPENBLAS_NUM_THREADS");
+    free(saved);
+}
+
 static void progress_prints_lines_at_interval(void **state)
 {
     (void)state;
@@ -232,6 +253,7 @@ static const struct CMUnitTest util_tests[] = {
     cmocka_unit_test(rng_distributions),
     cmocka_unit_test(timer_accumulates),
     cmocka_unit_test(blas_check_passes_and_classifies_cores),
+    cmocka_unit_test(one_blas_thread_unless_the_user_chose),
     cmocka_unit_test(progress_prints_lines_at_interval),
     cmocka_unit_test(signals_request_a_clean_stop),
 };
