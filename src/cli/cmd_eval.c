@@ -9,6 +9,7 @@
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
 #include "strata/ckptdir.h"
+#include "strata/h5.h"
 #include "strata/run.h"
 #include "strata/tokenizer.h"
 
@@ -25,6 +26,23 @@ static const cli_opt opts[] = {
     {"output", CLI_VALUE, "FILE.csv", NULL, "also write the table as CSV (atomically)"},
     {NULL, 0, NULL, NULL, NULL},
 };
+
+/* Tokens per chunk (inputs) of a prepared dataset. */
+static st_status dataset_ctx(const char *path, long *ctx)
+{
+    st_status st = ST_OK;
+    h5_file f;
+    h5_file_zero(&f);
+    int rank = 0;
+    size_t dims[H5_MAX_RANK];
+    CHECK(h5_open_kind(&f, path, MPI_COMM_WORLD, H5_KIND_DATASET, ST_EDATA));
+    CHECK(h5_shape(&f, "chunks/tokens", &rank, dims));
+    if (rank != 2 || dims[1] < 2) FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
+    *ctx = (long)dims[1] - 1;
+out:
+    h5_close(&f);
+    return st;
+}
 
 static char *table_csv(const ckpt_eval_row *r, int n)
 {
@@ -64,12 +82,14 @@ static int run(const cli_args *a)
     CHECK(ckpt_model_depth(&cm, &depth));
     if (batch == 0) batch = cm.mem[0].cfg.train.batch;
 
-    /* The growth job's loader (same checks); data.ctx must be the model's. */
+    /* The growth job's loader (same checks).  Any context length works (the
+     * rotary positions extend), so take the dataset's. */
     g = calloc(1, sizeof *g);
     CHECK_ALLOC(g);
     g->cfg = cm.mem[0].cfg;
     g->comm = MPI_COMM_WORLD;
     const char *ds = cli_value(a, "dataset") ? cli_value(a, "dataset") : g->cfg.data.dataset;
+    CHECK(dataset_ctx(ds, &g->cfg.data.ctx));
     CHECK(grow_data_load(g, ds));
     char why[128];
     if (!ckpt_same_tokenizer(cm.tok, g->data.tok, why, sizeof why))
@@ -125,7 +145,8 @@ const cli_cmd cmd_eval = {
         "The logit lens: the head applied after each block 1..K gives loss (nats/token),\n"
         "bits per character and top-1 accuracy at every depth.  CHECKPOINT is a growth\n"
         "checkpoint or an ensemble from 'strata merge' (mean of the members' logits).\n"
-        "The dataset must use the checkpoint's tokenizer (else exit 3).  On the run's\n"
+        "The dataset must use the checkpoint's tokenizer (else exit 3); its chunks may\n"
+        "have another context length (rotary positions extend).  On the run's\n"
         "validation split with --max-chunks eval.batches x train.batch the numbers equal\n"
         "/metrics/depth.  Under mpirun every rank evaluates a share of the chunks.\n"
         "Exit codes: 2 bad option or --depth beyond the model, 3 unreadable or\n"

@@ -87,6 +87,12 @@ expect_exit 0 "eval the training split" -- run 2 -- eval "$ck" --split train --m
 expect_exit 0 "eval all chunks, batch 7" -- run 1 -- eval "$ck" --split all --max-chunks 20 --batch 7 --output "$T/all.csv"
 [ "$(csv_col "$T/all.csv" 3 tokens)" = "320" ] && ok "--split all --max-chunks 20: 320 positions" || not_ok "all split tokens"
 
+# Another context length (the same corpus and tokenizer settings give the
+# same tokenizer): rotary positions extend to 32 tokens.
+expect_exit 0 "prepare the corpus again with ctx 32" -- run 1 -- prepare $cfg --set data.ctx=32 --set data.dataset="$T/ctx32.h5"
+expect_exit 0 "eval on chunks of 32 tokens" -- run 2 -- eval "$ck" --dataset "$T/ctx32.h5" --max-chunks 6 --output "$T/c32.csv"
+[ "$(csv_col "$T/c32.csv" 3 tokens)" = "192" ] && ok "6 chunks x 32 positions evaluated" || not_ok "ctx 32 token count"
+
 # 2. A mid-stage checkpoint holding LoRA adapters loads (adapters merged).
 STRATA_TEST_STOP_AT_STEP=17 run 1 -- grow $cfg --set run.name=lora --set grow.lora_from_depth=2 --set grow.lora_rank=2 >/dev/null 2>&1
 expect_exit 0 "eval a mid-stage checkpoint with LoRA adapters" -- run 1 -- eval "$T/ck/lora/step-00000017.h5" --max-chunks 6
