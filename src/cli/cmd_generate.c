@@ -62,7 +62,8 @@ const cli_cmd cmd_generate = {
         "--tokens tokens one at a time (temperature, top-k; greedy at temperature 0)\n"
         "and prints prompt + continuation as UTF-8 on stdout.  Deterministic: the same\n"
         "seed gives the same text.  An ensemble samples from the mean of its members'\n"
-        "logits.  Exit codes: 2 bad option or --depth beyond the model, 3 unreadable file.",
+        "logits.  Special ids (padding, end of text) are never sampled.\n"
+        "Exit codes: 2 bad option or --depth beyond the model, 3 unreadable file.",
     .opts = opts,
     .run = run,
     .uses_config = false,
