@@ -1,15 +1,53 @@
-/* cmd_merge.c -- `strata merge`: average the logits of checkpoints that share tokenizer and substrate. */
+/* cmd_merge.c -- `strata merge`: a parameter-free mixture of checkpoints
+ * (mean of their logits) written as an ensemble file. */
+#include <stdio.h>
+#include <string.h>
+
 #include "cli.h"
+#include "strata/ckpt_model.h"
+#include "strata/log.h"
 
 static const cli_opt opts[] = {
+    {"output", CLI_VALUE, "ENSEMBLE.h5", NULL, "ensemble file to write (required)"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
+static int run(const cli_args *a)
+{
+    st_status st = ST_OK;
+    ckpt_model ens = {0}, one = {0};
+    const char *outp = cli_value(a, "output");
+    if (!outp || a->npos < 1) {
+        fprintf(stderr, "strata merge: expected --output ENSEMBLE.h5 and at least one CHECKPOINT "
+                        "(see 'strata merge --help')\n");
+        return 2;
+    }
+    for (int i = 0; i < a->npos; i++) {
+        CHECK(ckpt_model_load(&one, a->pos[i], MPI_COMM_WORLD));
+        CHECK(ckpt_model_join(&ens, &one));
+    }
+    CHECK(ckpt_model_save_ensemble(&ens, outp, MPI_COMM_WORLD));
+    log_info("wrote %s: %d member%s, usable depth 1..%d, prediction = mean of the members' logits", outp, ens.n,
+             ens.n == 1 ? "" : "s", ens.depth);
+out:
+    ckpt_model_free(&one);
+    ckpt_model_free(&ens);
+    return cli_report(st);
+}
+
 const cli_cmd cmd_merge = {
     .name = "merge",
-    .summary = "average the logits of checkpoints that share tokenizer and substrate",
-    .usage = "[options] CHECKPOINT...",
+    .summary = "combine checkpoints into an ensemble (mean of their logits)",
+    .usage = "--output ENSEMBLE.h5 CHECKPOINT...",
+    .description =
+        "A parameter-free mixture of experts: the ensemble predicts softmax of the MEAN\n"
+        "OF THE MEMBERS' LOGITS (not the mean of their probabilities).  The checkpoints\n"
+        "(or ensembles, flattened) must share the tokenizer and the substrate; otherwise\n"
+        "exit 3 naming the files and what differs.  Members may differ in depth, width\n"
+        "of the MLP and heads; the ensemble's usable depth is the smallest member's.\n"
+        "The file copies every member's weights and settings (docs/FORMAT.md \"Ensemble\n"
+        "files\"); 'strata eval' and 'strata generate' accept it like a checkpoint.",
     .opts = opts,
-    .run = NULL, /* not built yet */
+    .run = run,
     .uses_config = false,
 };

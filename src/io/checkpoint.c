@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strata/ckpt_model.h"
 #include "strata/ckptdir.h"
 #include "strata/comm.h"
 #include "strata/h5.h"
@@ -30,59 +31,11 @@
 
 /* ---- tensors ------------------------------------------------------------ */
 
+/* The layout of the model's tensors is shared with the checkpoint reader of
+ * eval/generate/merge (ckpt_model.h). */
 static void arena_path(const grow_run *g, const param_arena *a, char *buf, size_t len)
 {
-    const model *m = &g->m;
-    if (a == &m->head) {
-        snprintf(buf, len, "model/head");
-        return;
-    }
-    if (a == &m->embed) {
-        snprintf(buf, len, "model/embed");
-        return;
-    }
-    for (int l = 0; l < m->n_blocks; l++) {
-        if (a == &m->blocks[l]) {
-            snprintf(buf, len, "model/block_%03d", l + 1);
-            return;
-        }
-        if (a == &m->lora[l].p) {
-            snprintf(buf, len, "model/block_%03d/lora", l + 1);
-            return;
-        }
-    }
-    snprintf(buf, len, "model/unknown");
-}
-
-/* Write (or read) every tensor of an arena from base (w, m or v). */
-static st_status arena_io(h5_file *f, const param_arena *a, const char *prefix, float *base, bool write)
-{
-    st_status st = ST_OK;
-    for (int i = 0; i < a->n; i++) {
-        const param_desc *d = &a->desc[i];
-        char path[256];
-        snprintf(path, sizeof path, "%s/%s", prefix, d->name);
-        size_t dims[2] = {(size_t)d->shape[0], (size_t)d->shape[1]};
-        if (write)
-            CHECK(h5_write(f, path, H5_DT_F32, d->ndim, dims, base + d->offset));
-        else
-            CHECK(h5_read_into(f, path, H5_DT_F32, d->ndim, dims, base + d->offset));
-    }
-out:
-    return st;
-}
-
-/* Every arena of the model, in a fixed order. */
-static int all_arenas(grow_run *g, param_arena **out, int cap)
-{
-    model *m = &g->m;
-    int n = 0;
-    if (!g->sub.table && n < cap) out[n++] = &m->embed;
-    for (int l = 0; l < m->n_blocks && n < cap; l++) out[n++] = &m->blocks[l];
-    for (int l = 0; l < m->n_blocks && n < cap; l++)
-        if (m->lora[l].r > 0) out[n++] = &m->lora[l].p;
-    if (n < cap) out[n++] = &m->head;
-    return n;
+    ckpt_arena_path(&g->m, a, "model", buf, len);
 }
 
 /* ---- state ---------------------------------------------------------------- */
@@ -172,18 +125,15 @@ static st_status write_contents(grow_run *g, const char *path)
     CHECK(h5_group(&f, "substrate"));
     CHECK(h5_attr_set_str(&f, "substrate", "kind", g->sub.kind));
     CHECK(h5_attr_set_str(&f, "substrate", "source", g->sub.path));
-    CHECK(h5_attr_set_i64(&f, "substrate", "checksum",
-                          g->sub.table ? (int64_t)(comm_checksum(g->sub.table, sizeof(float) * (size_t)g->sub.V *
-                                                                                    (size_t)g->sub.D) >> 1)
-                                       : 0));
+    CHECK(h5_attr_set_i64(&f, "substrate", "checksum", ckpt_substrate_checksum(g->sub.table, g->sub.V, g->sub.D)));
 
     param_arena *arenas[2 * 1024 + 2];
-    int na = all_arenas(g, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    int na = ckpt_arenas(&g->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
     for (int i = 0; i < na; i++) {
         param_arena *a = arenas[i];
         char p[128], q[160];
         arena_path(g, a, p, sizeof p);
-        CHECK(arena_io(&f, a, p, a->w, true));
+        CHECK(ckpt_arena_io(&f, a, p, a->w, true));
         CHECK(h5_attr_set_i64(&f, p, "frozen", a->trainable ? 0 : 1));
         if (a->kind == ARENA_BLOCK) {
             int l = (int)(a - m->blocks);
@@ -196,9 +146,9 @@ static st_status write_contents(grow_run *g, const char *path)
         }
         if (a->trainable && a->m && !g->st.stage_done) {
             snprintf(q, sizeof q, "optim/m/%s", p);
-            CHECK(arena_io(&f, a, q, a->m, true));
+            CHECK(ckpt_arena_io(&f, a, q, a->m, true));
             snprintf(q, sizeof q, "optim/v/%s", p);
-            CHECK(arena_io(&f, a, q, a->v, true));
+            CHECK(ckpt_arena_io(&f, a, q, a->v, true));
         }
     }
     state_io s;
@@ -305,7 +255,7 @@ static st_status load_contents(grow_run *g, const char *path)
     if (g->sub.table) {
         int64_t sum = 0;
         CHECK(h5_attr_get_i64(&f, "substrate", "checksum", &sum));
-        int64_t now = (int64_t)(comm_checksum(g->sub.table, sizeof(float) * (size_t)g->sub.V * (size_t)g->sub.D) >> 1);
+        int64_t now = ckpt_substrate_checksum(g->sub.table, g->sub.V, g->sub.D);
         if (sum != now)
             FAIL(ST_ECKPT, "cannot resume '%s': substrate file '%s' differs from the one the run was trained on",
                  path, g->sub.path);
@@ -321,17 +271,17 @@ static st_status load_contents(grow_run *g, const char *path)
         FAIL(ST_ECKPT, "checkpoint '%s' holds %ld blocks but its state describes stage %ld", path,
              (long)s.n_blocks, (long)s.stage);
     param_arena *arenas[2 * 1024 + 2];
-    int na = all_arenas(g, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    int na = ckpt_arenas(&g->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
     for (int i = 0; i < na; i++) {
         param_arena *a = arenas[i];
         char p[128], q[160];
         arena_path(g, a, p, sizeof p);
-        CHECK(arena_io(&f, a, p, a->w, false));
+        CHECK(ckpt_arena_io(&f, a, p, a->w, false));
         if (a->trainable && a->m && !s.stage_done) {
             snprintf(q, sizeof q, "optim/m/%s", p);
-            CHECK(arena_io(&f, a, q, a->m, false));
+            CHECK(ckpt_arena_io(&f, a, q, a->m, false));
             snprintf(q, sizeof q, "optim/v/%s", p);
-            CHECK(arena_io(&f, a, q, a->v, false));
+            CHECK(ckpt_arena_io(&f, a, q, a->v, false));
         }
     }
     CHECK(met_read(&g->steps, &f));

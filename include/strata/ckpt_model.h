@@ -1,0 +1,141 @@
+/* ckpt_model.h -- models read back from checkpoint and ensemble files, for
+ * evaluation, generation and merging (strata eval / generate / merge).
+ *
+ * A ckpt_model holds one or more member models that share one tokenizer and
+ * one substrate table.  A checkpoint file gives one member (its /model); an
+ * ensemble file (docs/FORMAT.md "Ensemble files") gives every member it
+ * stores.  The prediction of several members is the MEAN OF THEIR LOGITS
+ * (a parameter-free mixture: softmax(mean_i z_i), not mean_i softmax(z_i));
+ * with one member it is that member's logits bit for bit.
+ *
+ * The tensor layout of a model inside a file (which arenas, under which
+ * group names) is defined once here and used by the growth checkpoints
+ * (checkpoint.c) as well: ckpt_arenas + ckpt_arena_path + ckpt_arena_io.
+ *
+ * Distribution: every rank of the communicator reads the whole file and
+ * holds all weights (they are small next to the data); the loader returns the
+ * same status on every rank.  ckpt_eval gives each rank a contiguous share of
+ * the chunks and all-reduces the sums.
+ *
+ * Ownership: ckpt_model owns its members, tokenizer and substrate table;
+ * ckpt_model_free releases everything (safe on a zeroed struct).
+ */
+#ifndef STRATA_CKPT_MODEL_H
+#define STRATA_CKPT_MODEL_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strata/config.h"
+#include "strata/error.h"
+#include "strata/h5.h"
+#include "strata/model.h"
+
+struct tokenizer;
+
+/* ---- tensor layout (shared with checkpoint.c) ------------------------- */
+
+/* Every arena of m in file order: embed (trainable table only), blocks,
+ * LoRA adapters of blocks that have them, head.  Returns the count (<= cap). */
+int ckpt_arenas(model *m, param_arena **out, int cap);
+/* Group of arena a below `root` ("model"): root/embed, root/block_NNN
+ * (1-based), root/block_NNN/lora, root/head. */
+void ckpt_arena_path(const model *m, const param_arena *a, const char *root, char *buf, size_t len);
+/* Write (or read) every tensor of a from/to base (a->w, a->m or a->v) as
+ * prefix/<tensor name>; reading checks every shape. */
+st_status ckpt_arena_io(h5_file *f, const param_arena *a, const char *prefix, float *base, bool write);
+/* Fingerprint of a substrate table [V, D] as stored in /substrate checksum. */
+int64_t ckpt_substrate_checksum(const float *table, int V, int D);
+
+/* ---- loaded models ----------------------------------------------------- */
+
+typedef struct ckpt_member {
+    st_config cfg;        /* the settings the member was trained with */
+    model m;              /* blocks 0..n_blocks-1, head, trainable table */
+    char source[1024];    /* file it came from (for messages and the ensemble's list) */
+} ckpt_member;
+
+typedef struct ckpt_model {
+    char path[1024];
+    bool ensemble;        /* read from an ensemble file */
+    int n;                /* members */
+    ckpt_member *mem;     /* [n] */
+    struct tokenizer *tok;
+    float *substrate;     /* [V, D] frozen table, or NULL (trainable kind: each member has its own) */
+    int V, D;
+    char sub_kind[32];
+    char sub_source[1024];
+    int64_t sub_checksum; /* ckpt_substrate_checksum of the table (0: trainable kind) */
+    int depth;            /* blocks every member has: the largest usable depth */
+} ckpt_model;
+
+/* Read a checkpoint (kind "checkpoint") or ensemble (kind "ensemble") file
+ * on every rank of comm.  A missing or unreadable file, another kind of file
+ * or a damaged tensor -> ST_EDATA naming the path (and the object).  LoRA
+ * adapters of a mid-stage checkpoint are merged into their blocks. */
+st_status ckpt_model_load(ckpt_model *cm, const char *path, MPI_Comm comm);
+void ckpt_model_free(ckpt_model *cm);
+
+/* The depth to use: *depth 0 -> cm->depth (every block); beyond cm->depth
+ * -> ST_EUSAGE naming the file and the largest depth. */
+st_status ckpt_model_depth(const ckpt_model *cm, long *depth);
+
+/* Append the members of src to dst (moved; src is left empty).  Refuses
+ * (ST_EDATA, naming both files and what differs) when the tokenizers or the
+ * substrates differ.  dst may be zeroed: it then takes src's tokenizer and
+ * substrate. */
+st_status ckpt_model_join(ckpt_model *dst, ckpt_model *src);
+
+/* Is the tokenizer t the same as cm's (same ids rendering the same text)?
+ * *why receives a short description of the first difference. */
+bool ckpt_same_tokenizer(const struct tokenizer *a, const struct tokenizer *b, char *why, size_t len);
+
+/* Write cm as an ensemble file at path (rank 0 writes a temp file, then an
+ * atomic rename; every rank learns the outcome). */
+st_status ckpt_model_save_ensemble(const ckpt_model *cm, const char *path, MPI_Comm comm);
+
+/* ---- evaluation -------------------------------------------------------- */
+
+/* Chunks to evaluate: ids[n] index rows of chunks [*, T + 1]; chars[row] the
+ * characters covered by a row's targets. */
+typedef struct ckpt_eval_data {
+    const int32_t *chunks;  /* [n_rows, T + 1] */
+    const double *chars;    /* [n_rows] */
+    const long *ids;        /* [n] rows to evaluate */
+    long n;
+    int T;
+} ckpt_eval_data;
+
+typedef struct ckpt_eval_row {
+    int depth;
+    double loss;   /* nats/token */
+    double bpc;    /* bits per character */
+    double top1;   /* share of positions whose argmax is the target */
+    double tokens; /* positions evaluated */
+} ckpt_eval_row;
+
+/* The logit lens at every depth 1..depth: the head of each member applied to
+ * its block-k output, logits averaged over members, cross-entropy against
+ * the next token.  Chunks go through in batches of `batch`; rank r takes the
+ * contiguous share comm_share(n, r, size) (as the growth job's evaluation
+ * does, so the numbers equal /metrics/depth).  out[depth]. */
+st_status ckpt_eval(ckpt_model *cm, const ckpt_eval_data *d, int depth, int batch, MPI_Comm comm,
+                    ckpt_eval_row *out);
+
+/* ---- generation -------------------------------------------------------- */
+
+typedef struct ckpt_gen_opts {
+    int depth;          /* blocks used */
+    int tokens;         /* tokens to generate */
+    float temperature;  /* <= 0: greedy */
+    int top_k;          /* <= 0: all */
+    uint64_t seed;
+} ckpt_gen_opts;
+
+/* Continue `prompt` (UTF-8; empty: start from BOS) by o->tokens sampled
+ * tokens with KV-cache decoding; *out = prompt + continuation (malloc'd,
+ * NUL-terminated).  Every rank computes the same text. */
+st_status ckpt_generate(ckpt_model *cm, const char *prompt, const ckpt_gen_opts *o, char **out);
+
+#endif
