@@ -32,6 +32,54 @@ expect_grep() {
     fi
 }
 
+# run NP -- strata args...: the strata binary under mpirun with NP ranks.
+run() {
+    np=$1
+    shift 2
+    timeout 300 "${MPIRUN:-mpirun}" -np "$np" "$STRATA" "$@"
+}
+
+# tiny_config FILE: settings of a 3-block model that grows in seconds on
+# tests/data/moby-60k.txt; checkpoints, dataset and substrate go under $T.
+tiny_config() {
+    cat >"$1" <<EOF
+[run]
+dir = $T/ck
+seed = 7
+[data]
+corpus = $top_srcdir/tests/data/moby-60k.txt
+dataset = $T/data.h5
+ctx = 16
+val_fraction = 0.1
+[tokenizer]
+mode = compact
+vocab_size = 400
+ngrams = 40
+[substrate]
+kind = glyph
+file = $T/sub.h5
+dim = 32
+cell = 16
+[model]
+n_layers = 3
+n_heads = 2
+d_ff = 64
+[train]
+batch = 6
+lr = 1e-2
+min_lr = 1e-3
+warmup = 3
+[grow]
+steps = 12
+[eval]
+interval = 4
+batches = 2
+[ckpt]
+interval = 5
+keep = 2
+EOF
+}
+
 finish() {
     echo "1..$tap_n"
     exit "$tap_failed"

@@ -6,48 +6,7 @@
 . "$top_srcdir/tests/lib.sh"
 
 MPIRUN=${MPIRUN:-mpirun}
-run() { # run NP -- strata args...: mpirun with NP ranks
-    np=$1
-    shift 2
-    timeout 300 "$MPIRUN" -np "$np" "$STRATA" "$@"
-}
-
-cat >"$T/tiny.ini" <<EOI
-[run]
-dir = $T/ck
-seed = 7
-[data]
-corpus = $top_srcdir/tests/data/moby-60k.txt
-dataset = $T/data.h5
-ctx = 16
-val_fraction = 0.1
-[tokenizer]
-mode = compact
-vocab_size = 400
-ngrams = 40
-[substrate]
-kind = glyph
-file = $T/sub.h5
-dim = 32
-cell = 16
-[model]
-n_layers = 3
-n_heads = 2
-d_ff = 64
-[train]
-batch = 6
-lr = 1e-2
-min_lr = 1e-3
-warmup = 3
-[grow]
-steps = 12
-[eval]
-interval = 4
-batches = 2
-[ckpt]
-interval = 5
-keep = 2
-EOI
+tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini"
 ck=$T/ck/a/stage-003.h5
 # csv_col FILE ROW COLUMN: one value of a CSV with a header line
