@@ -105,6 +105,23 @@ static void state_unpack(grow_run *g, const state_io *s)
 
 /* ---- save ------------------------------------------------------------------ */
 
+/* Values of an arena at `p`, and with `moments` its AdamW moments at
+ * optim/{m,v}/`p` (trainable arenas only): one routine for save and load. */
+static st_status arena_state_io(h5_file *f, param_arena *a, const char *p, bool moments, bool write)
+{
+    st_status st = ST_OK;
+    char q[160];
+    CHECK(ckpt_arena_io(f, a, p, a->w, write));
+    if (moments && a->trainable && a->m) {
+        snprintf(q, sizeof q, "optim/m/%s", p);
+        CHECK(ckpt_arena_io(f, a, q, a->m, write));
+        snprintf(q, sizeof q, "optim/v/%s", p);
+        CHECK(ckpt_arena_io(f, a, q, a->v, write));
+    }
+out:
+    return st;
+}
+
 static st_status write_contents(grow_run *g, const char *path)
 {
     st_status st = ST_OK;
@@ -131,9 +148,9 @@ static st_status write_contents(grow_run *g, const char *path)
     int na = ckpt_arenas(&g->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
     for (int i = 0; i < na; i++) {
         param_arena *a = arenas[i];
-        char p[128], q[160];
+        char p[128];
         arena_path(g, a, p, sizeof p);
-        CHECK(ckpt_arena_io(&f, a, p, a->w, true));
+        CHECK(arena_state_io(&f, a, p, !g->st.stage_done, true));
         CHECK(h5_attr_set_i64(&f, p, "frozen", a->trainable ? 0 : 1));
         if (a->kind == ARENA_BLOCK) {
             int l = (int)(a - m->blocks);
@@ -143,12 +160,6 @@ static st_status write_contents(grow_run *g, const char *path)
             int l = (int)((const char *)a - (const char *)&m->lora[0].p) / (int)sizeof(lora_t);
             CHECK(h5_attr_set_i64(&f, p, "rank", m->lora[l].r));
             CHECK(h5_attr_set_f64(&f, p, "alpha", m->lora[l].alpha));
-        }
-        if (a->trainable && a->m && !g->st.stage_done) {
-            snprintf(q, sizeof q, "optim/m/%s", p);
-            CHECK(ckpt_arena_io(&f, a, q, a->m, true));
-            snprintf(q, sizeof q, "optim/v/%s", p);
-            CHECK(ckpt_arena_io(&f, a, q, a->v, true));
         }
     }
     state_io s;
@@ -274,15 +285,9 @@ static st_status load_contents(grow_run *g, const char *path)
     int na = ckpt_arenas(&g->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
     for (int i = 0; i < na; i++) {
         param_arena *a = arenas[i];
-        char p[128], q[160];
+        char p[128];
         arena_path(g, a, p, sizeof p);
-        CHECK(ckpt_arena_io(&f, a, p, a->w, false));
-        if (a->trainable && a->m && !s.stage_done) {
-            snprintf(q, sizeof q, "optim/m/%s", p);
-            CHECK(ckpt_arena_io(&f, a, q, a->m, false));
-            snprintf(q, sizeof q, "optim/v/%s", p);
-            CHECK(ckpt_arena_io(&f, a, q, a->v, false));
-        }
+        CHECK(arena_state_io(&f, a, p, !s.stage_done, false));
     }
     CHECK(met_read(&g->steps, &f));
     CHECK(met_read(&g->depth, &f));
