@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "strata/error.h"
+#include "strata/mpilife.h"
 #include "strata/log.h"
 
 static inline int st_test_rank(void)
@@ -60,7 +61,7 @@ static inline int st_all_true(int cond)
 static inline int st_test_main(int argc, char **argv, const char *name,
                                const struct CMUnitTest *tests, size_t n)
 {
-    MPI_Init(&argc, &argv);
+    st_mpi_init(&argc, &argv);
     int rank = st_test_rank();
     if (rank != 0) dup2(STDERR_FILENO, STDOUT_FILENO);
     log_level lvl = ST_LOG_WARN;
@@ -71,7 +72,7 @@ static inline int st_test_main(int argc, char **argv, const char *name,
     int failed = _cmocka_run_group_tests(name, tests, n, NULL, NULL);
     int any = 0;
     MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-    MPI_Finalize();
+    st_mpi_finalize();
     return any ? 1 : 0;
 }
 

@@ -11,6 +11,7 @@
 #include "cli.h"
 #include "config.h"
 #include "strata/config.h"
+#include "strata/mpilife.h"
 #include "strata/log.h"
 
 static const cli_cmd *const commands[] = {
@@ -248,7 +249,7 @@ int main(int argc, char **argv)
         rc = 2;
         goto done;
     }
-    MPI_Init(&argc, &argv);
+    st_mpi_init(&argc, &argv);
     log_init(MPI_COMM_WORLD, lvl, cli_flag(&args, "log-all-ranks"));
     /* A private communicator for the failure agreement below, so it never
      * matches a collective that other ranks may still be waiting in. */
@@ -273,7 +274,7 @@ int main(int argc, char **argv)
         print_pending();
     }
     MPI_Comm_free(&agree);
-    MPI_Finalize();
+    st_mpi_finalize();
 done:
     free(args.pos);
     return rc;

@@ -6,7 +6,8 @@ libstrata_a_SOURCES += \
 	src/util/timer.c \
 	src/util/blas_check.c \
 	src/util/progress.c \
-	src/util/signals.c
+	src/util/signals.c \
+	src/util/mpilife.c
 noinst_HEADERS += \
 	include/strata/error.h \
 	include/strata/log.h \
@@ -15,6 +16,7 @@ noinst_HEADERS += \
 	include/strata/blas_check.h \
 	include/strata/progress.h \
 	include/strata/signals.h \
+	include/strata/mpilife.h \
 	tests/harness.h
 
 check_PROGRAMS += tests/util/test_util

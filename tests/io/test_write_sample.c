@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "strata/h5.h"
+#include "strata/mpilife.h"
 #include "strata/metrics.h"
 
 static st_status write_sample(const char *path)
@@ -54,7 +55,7 @@ out:
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    st_mpi_init(&argc, &argv);
     int rc = 0;
     if (argc != 2) {
         fprintf(stderr, "usage: test_write_sample OUT.h5\n");
@@ -63,6 +64,6 @@ int main(int argc, char **argv)
         fprintf(stderr, "test_write_sample: %s\n", st_last_error());
         rc = 1;
     }
-    MPI_Finalize();
+    st_mpi_finalize();
     return rc;
 }
