@@ -62,6 +62,8 @@ else
   dd if=/dev/urandom of="$key" bs=128 count=1 status=none
 fi
 chown -R munge:munge "$dir/munge"
+setpriv --reuid=munge --regid=munge --init-groups test -x "$dir/munge" ||
+  fail "user munge cannot reach $dir (make its parent directories world-executable)"
 chmod 700 "$dir/munge"
 chmod 600 "$key"
 mkdir -p /run/munge   # munged wants it even with its own socket path
@@ -79,7 +81,11 @@ start munged setpriv --reuid=munge --regid=munge --init-groups \
   munged --foreground --force --socket="$dir/munge/munge.socket" --key-file="$key" \
   --pid-file="$dir/munge/munged.pid" --seed-file="$dir/munge/munged.seed" \
   --log-file="$dir/munge/munged.log"
-for _ in $(seq 100); do [ -S "$dir/munge/munge.socket" ] && break; sleep 0.1; done
+for _ in $(seq 100); do
+  [ -S "$dir/munge/munge.socket" ] && break
+  kill -0 "$(cat "$dir/munged.pid")" 2>/dev/null || break
+  sleep 0.1
+done
 [ -S "$dir/munge/munge.socket" ] || fail "munged did not create its socket"
 
 cat >"$dir/slurm.conf" <<EOF
