@@ -41,45 +41,12 @@ fi
 ok "private Slurm starts (munged, slurmctld, slurmd)"
 export SLURM_CONF="$S/slurm.conf"
 
-# A tiny run whose stages last a few seconds each, so a signal sent after
-# stage 1 lands in the middle of stage 2.
-cat >"$T/tiny.ini" <<EOF
-[run]
-name = slurm
-dir = $T/ck
-seed = 7
-[data]
-corpus = $top_srcdir/tests/data/moby-60k.txt
-dataset = $T/data.h5
-ctx = 16
-val_fraction = 0.1
-[tokenizer]
-mode = compact
-vocab_size = 400
-ngrams = 40
-[substrate]
-kind = glyph
-file = $T/sub.h5
-dim = 32
-cell = 16
-[model]
-n_layers = 3
-n_heads = 2
-d_ff = 64
-[train]
-batch = 6
-lr = 1e-2
-min_lr = 1e-3
-warmup = 3
-[grow]
-steps = 300
-[eval]
-interval = 100
-batches = 2
-[ckpt]
-interval = 50
-keep = 2
-EOF
+# jobs/configs/smoke.ini: stages of a few seconds each, so a signal sent
+# after stage 1 lands in the middle of stage 2.  Its paths are relative to
+# the job's working directory, $T.
+cd "$T" || exit 1
+cfg=$top_srcdir/jobs/configs/smoke.ini
+corpus="data.corpus=$top_srcdir/tests/data/moby-60k.txt"
 
 field() { # field JOB NAME: a field of `scontrol show job`
     scontrol show job -o "$1" 2>/dev/null | tr ' ' '\n' | sed -n "s/^$2=//p"
@@ -106,29 +73,29 @@ submit() { # submit SCRIPT ARGS...: sbatch in $T, prints the job id
 }
 
 # 1. prepare.sbatch builds dataset and substrate.
-j=$(submit "$top_srcdir/jobs/slurm/prepare.sbatch" "$T/tiny.ini")
+j=$(submit "$top_srcdir/jobs/slurm/prepare.sbatch" "$cfg" --set "$corpus")
 if [ -n "$j" ] && poll 60 ended "$j" && state_is "$j" COMPLETED; then
     ok "prepare.sbatch completes"
 else
     not_ok "prepare.sbatch completes"
     show_failure "$j"
 fi
-[ -f "$T/data.h5" ] && [ -f "$T/sub.h5" ] && ok "prepare.sbatch wrote dataset and substrate" ||
+[ -f "$T/checkpoints/smoke/dataset.h5" ] && [ -f "$T/checkpoints/smoke/substrate.h5" ] && ok "prepare.sbatch wrote dataset and substrate" ||
     not_ok "prepare.sbatch wrote dataset and substrate"
 
 elapsed ". The uninterrupted"
 # 2. The uninterrupted reference, on a workstation with jobs/local/grow.sh
 #    (same 2 ranks).
 expect_exit 0 "jobs/local/grow.sh runs the reference" -- \
-    timeout 120 bash "$top_srcdir/jobs/local/grow.sh" "$T/tiny.ini" 2 -- --set run.name=ref
-"$STRATA" inspect --sha256 "$T/ck/ref/stage-003.h5" >"$T/ref.sha" 2>/dev/null
+    timeout 120 bash "$top_srcdir/jobs/local/grow.sh" "$cfg" 2 -- --set "$corpus" --set run.name=ref
+"$STRATA" inspect --sha256 "$T/checkpoints/ref/stage-003.h5" >"$T/ref.sha" 2>/dev/null
 [ "$(wc -l <"$T/ref.sha")" -ge 20 ] && ok "reference checkpoint has every weight tensor" ||
     not_ok "reference checkpoint has every weight tensor"
 
 elapsed ". grow.sbatch"
 # 3. grow.sbatch, preempted mid-stage by SIGUSR1 to the batch shell.
-run=$T/ck/slurm
-j=$(submit "$top_srcdir/jobs/slurm/grow.sbatch" "$T/tiny.ini")
+run=$T/checkpoints/smoke
+j=$(submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus")
 [ -n "$j" ] && ok "grow.sbatch submitted (job $j)" || not_ok "grow.sbatch submitted"
 stage_done() { [ -f "$run/stage-$1.h5" ]; }
 if poll 90 stage_done 001 && state_is "$j" RUNNING; then
@@ -189,7 +156,7 @@ expect_grep "run complete" "$out" "the last start ended with exit 0"
 
 elapsed ". eval.sbatch"
 # 6. eval.sbatch reports on the newest checkpoint.
-e=$(submit "$top_srcdir/jobs/slurm/eval.sbatch" "$T/tiny.ini")
+e=$(submit "$top_srcdir/jobs/slurm/eval.sbatch" "$cfg" --set "$corpus")
 if [ -n "$e" ] && poll 60 ended "$e" && state_is "$e" COMPLETED; then ok "eval.sbatch completes"; else
     not_ok "eval.sbatch completes"
     show_failure "$e"
