@@ -154,8 +154,33 @@ expect_grep "run complete" "$out" "the last start ended with exit 0"
     ok "final weights bitwise equal to the uninterrupted run" ||
     not_ok "final weights bitwise equal to the uninterrupted run"
 
+elapsed ". srun launcher"
+# 6. The same job launched by `srun --mpi=pmix` (STRATA_LAUNCHER=srun):
+#    preempted once, srun forwards the SIGUSR1 to the ranks.
+if srun --mpi=list 2>&1 | grep -q pmix; then
+    run=$T/checkpoints/srun
+    j=$(STRATA_LAUNCHER=srun submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus" --set run.name=srun)
+    if poll 90 stage_done 001 && state_is "$j" RUNNING && ! stage_done 003; then
+        scancel --signal=USR1 --batch "$j"
+        poll 60 restarts_at_least "$j" 1 && scontrol update JobId="$j" StartTime=now
+    fi
+    if poll 120 ended "$j" && state_is "$j" COMPLETED && [ "$(field "$j" Restarts)" -ge 1 ] &&
+        grep -q "via srun" "$T/strata-grow-$j.out"; then
+        ok "srun-launched job preempted, requeued and completed"
+    else
+        not_ok "srun-launched job preempted, requeued and completed"
+        show_failure "$j"
+    fi
+    "$STRATA" inspect --sha256 "$run/stage-003.h5" 2>/dev/null | cmp -s - "$T/ref.sha" &&
+        ok "srun run: final weights bitwise equal to the uninterrupted run" ||
+        not_ok "srun run: final weights bitwise equal to the uninterrupted run"
+else
+    tap_n=$((tap_n + 1))
+    echo "ok $tap_n # SKIP this Slurm has no PMIx plugin (srun --mpi=list)"
+fi
+
 elapsed ". eval.sbatch"
-# 6. eval.sbatch reports on the newest checkpoint.
+# 7. eval.sbatch reports on the newest checkpoint.
 e=$(submit "$top_srcdir/jobs/slurm/eval.sbatch" "$cfg" --set "$corpus")
 if [ -n "$e" ] && poll 60 ended "$e" && state_is "$e" COMPLETED; then ok "eval.sbatch completes"; else
     not_ok "eval.sbatch completes"
