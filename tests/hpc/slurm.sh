@@ -62,11 +62,24 @@ poll() {
 }
 state_is() { case " $2 " in *" $(field "$1" JobState) "*) return 0 ;; esac; return 1; }
 ended() { state_is "$1" "COMPLETED FAILED CANCELLED TIMEOUT NODE_FAIL OUT_OF_MEMORY BOOT_FAIL DEADLINE"; }
-restarts_at_least() { [ "$(field "$1" Restarts)" -ge "$2" ] 2>/dev/null && state_is "$1" PENDING; }
+# restarts_at_least JOB N: requeued N times, pending, and the node done
+# cleaning up after the last start
+restarts_at_least() {
+    [ "$(field "$1" Restarts)" -ge "$2" ] 2>/dev/null && state_is "$1" PENDING &&
+        [ "$(sinfo -h -o %t 2>/dev/null)" = idle ]
+}
 show_failure() { # show_failure JOB: the job's output and the controller's log
     echo "# job $1: $(scontrol show job -o "$1" 2>&1 | cut -c1-400)"
     sed 's/^/# out: /' "$T"/*-"$1".out 2>/dev/null | tail -25
     sed 's/^/# slurmctld: /' "$S/slurmctld.log" | tail -8
+}
+# restart_now JOB: let a requeued job start again at once instead of after
+# Slurm's requeue delay (about two minutes).  slurmd revokes the credential
+# of the job's last start with one-second resolution: a start within the
+# same second is killed ("Job credential revoked"), hence the 2 s.
+restart_now() {
+    sleep 2
+    scontrol update JobId="$1" StartTime=now
 }
 submit() { # submit SCRIPT ARGS...: sbatch in $T, prints the job id
     sbatch --parsable --chdir="$T" --output="$T/%x-%j.out" "$@"
@@ -116,8 +129,7 @@ case $latest in
 esac
 [ -f "$run/stage-003.h5" ] && not_ok "the run was still unfinished when preempted" ||
     ok "the run was still unfinished when preempted"
-# A requeued job waits about two minutes before it may start again.
-scontrol update JobId="$j" StartTime=now
+restart_now "$j"
 
 elapsed ". Preempted again"
 # 4. Preempted again by an administrator's requeue (SIGTERM to the job).
@@ -128,7 +140,7 @@ if poll 90 stage_done 002 && state_is "$j" RUNNING && ! stage_done 003; then
         not_ok "requeued a second time"
         show_failure "$j"
     fi
-    scontrol update JobId="$j" StartTime=now
+    restart_now "$j"
 else
     not_ok "resumed, then requeued by scontrol requeue in stage 3"
     show_failure "$j"
@@ -162,7 +174,7 @@ if srun --mpi=list 2>&1 | grep -q pmix; then
     j=$(STRATA_LAUNCHER=srun submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus" --set run.name=srun)
     if poll 90 stage_done 001 && state_is "$j" RUNNING && ! stage_done 003; then
         scancel --signal=USR1 --batch "$j"
-        poll 60 restarts_at_least "$j" 1 && scontrol update JobId="$j" StartTime=now
+        poll 60 restarts_at_least "$j" 1 && restart_now "$j"
     fi
     if poll 120 ended "$j" && state_is "$j" COMPLETED && [ "$(field "$j" Restarts)" -ge 1 ] &&
         grep -q "via srun" "$T/strata-grow-$j.out"; then
@@ -172,8 +184,12 @@ if srun --mpi=list 2>&1 | grep -q pmix; then
         show_failure "$j"
     fi
     "$STRATA" inspect --sha256 "$run/stage-003.h5" 2>/dev/null | cmp -s - "$T/ref.sha" &&
-        ok "srun run: final weights bitwise equal to the uninterrupted run" ||
+        ok "srun run: final weights bitwise equal to the uninterrupted run" || {
         not_ok "srun run: final weights bitwise equal to the uninterrupted run"
+        grep -E 'grow.sbatch|stop req|resuming|error' "$T/strata-grow-$j.out" | sed 's/^/# /'
+        "$STRATA" inspect --sha256 "$run/stage-003.h5" 2>&1 | diff - "$T/ref.sha" | head -6 | sed 's/^/# /'
+        ls -l "$run" | sed 's/^/# /'
+    }
 else
     tap_n=$((tap_n + 1))
     echo "ok $tap_n # SKIP this Slurm has no PMIx plugin (srun --mpi=list)"
