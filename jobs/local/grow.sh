@@ -10,9 +10,8 @@
 # picks the binary (default: build/strata of this tree, else the one on PATH);
 # for NFS home directories see HDF5_USE_FILE_LOCKING below.
 #
-# Ctrl-C, `kill -USR1 <mpirun pid>` or `kill -TERM ...` reach mpirun, which
-# forwards the signal to the ranks: they write a clean checkpoint and the
-# script exits 75.  Run it again with the same arguments to resume from the
+# Ctrl-C, or SIGUSR1/SIGTERM to this script (or SIGUSR1 to mpirun), asks the
+# ranks to stop: they write a clean checkpoint and the script exits 75.  Run it again with the same arguments to resume from the
 # newest checkpoint (the result is bitwise the same as an uninterrupted run
 # on the same rank count).
 set -euo pipefail
@@ -43,7 +42,53 @@ if [ "$(id -u)" -eq 0 ]; then # Open MPI refuses root without these
   export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 fi
 
+say() { echo "grow.sh: $(date +%H:%M:%S): $*" >&2; }
+# run_dir: <run.dir>/<run.name> as strata resolves them (config + --set).
+run_dir() {
+  "$STRATA" config --config "$config" "$@" 2>/dev/null | awk '
+    /^\[/ { s = $0; next }
+    s == "[run]" && ($1 == "dir" || $1 == "name") && $2 == "=" { v = $0; sub(/^[^=]*= */, "", v); r[$1] = v }
+    END { if (r["dir"] != "" && r["name"] != "") print r["dir"] "/" r["name"] }'
+}
+# checkpointed_since TIME ARGS...: LATEST was written at or after TIME.
+checkpointed_since() {
+  local t=$1 dir
+  shift
+  dir=$(run_dir "$@")
+  [ -n "$dir" ] && [ -f "$dir/LATEST" ] && [ "$(stat -c %Y "$dir/LATEST")" -ge "$t" ]
+}
+
 oversub=()
 [ "$ranks" -gt "$(nproc)" ] && oversub=(--oversubscribe)
-# mpirun forwards SIGUSR1/SIGTERM/SIGINT to the ranks, which checkpoint and exit 75.
-exec mpirun "${oversub[@]}" -np "$ranks" "$STRATA" grow --config "$config" "$@"
+
+# mpirun runs in the background so that this shell can turn SIGINT/SIGTERM
+# into the SIGUSR1 that mpirun forwards to the ranks (mpirun itself ends the
+# job on SIGTERM); a trap interrupts `wait`, so wait again for the exit code.
+set +e
+stop_sent=0 stop_time=''
+# shellcheck disable=SC2317  # called from the traps below
+forward() {
+  stop_sent=$((stop_sent + 1))
+  stop_time=${stop_time:-$(date +%s)}
+  say "got SIG$1, asking the ranks to checkpoint and stop"
+  [ -n "${pid:-}" ] && kill -USR1 "$pid" 2>/dev/null
+}
+trap 'forward USR1' USR1
+trap 'forward TERM' TERM
+trap 'forward INT' INT
+mpirun "${oversub[@]}" -np "$ranks" "$STRATA" grow --config "$config" "$@" &
+pid=$!
+while :; do
+  before=$stop_sent
+  wait "$pid"
+  rc=$?
+  [ $rc -gt 128 ] && [ "$stop_sent" -ne "$before" ] && continue
+  break
+done
+# A Ctrl-C reaches mpirun too, which then exits 1 although the ranks wrote
+# their checkpoint: a LATEST written after the stop request says they did.
+if [ "$stop_sent" -gt 0 ] && [ "$rc" -ne 0 ] && [ "$rc" -ne 75 ] && checkpointed_since "$stop_time" "$@"; then
+  rc=75
+fi
+[ "$rc" -eq 75 ] && say "stopped after a clean checkpoint (exit 75): run the same command again to resume"
+exit "$rc"

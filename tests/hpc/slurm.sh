@@ -161,6 +161,8 @@ expect_grep "got SIGTERM" "$out" "the batch shell trapped the SIGTERM of scontro
 expect_grep "start 3 on" "$out" "the job ran three times"
 [ "$(grep -c "resuming" "$out")" -ge 2 ] && ok "both restarts resumed from a checkpoint" ||
     not_ok "both restarts resumed from a checkpoint ($(grep -c resuming "$out") resumes)"
+[ "$(grep -c "stop requested: checkpoint" "$out")" -ge 2 ] && ok "both stops wrote a checkpoint" ||
+    not_ok "both stops wrote a checkpoint ($(grep -c "stop requested: checkpoint" "$out"))"
 expect_grep "run complete" "$out" "the last start ended with exit 0"
 "$STRATA" inspect --sha256 "$run/stage-003.h5" 2>/dev/null | cmp -s - "$T/ref.sha" &&
     ok "final weights bitwise equal to the uninterrupted run" ||
