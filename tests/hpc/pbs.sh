@@ -11,14 +11,17 @@ cd "$T" || exit 1
 mkdir bin
 run=$T/checkpoints/smoke
 # qstat -f JOB: the first call (the first job) waits until stage 1 is done,
-# then reports 3 s of walltime left; with STRATA_GRACE=2 the timer fires 1 s
-# later, in stage 2.  Later calls report nothing: no timer.
+# freezes the ranks there (hpc-lib.sh) and reports 3 s of walltime left;
+# with STRATA_GRACE=2 the timer fires 1 s later, and once every rank has the
+# forwarded SIGUSR1 pending a helper thaws them: the stop lands in stage 2
+# however fast or loaded the machine is.  Later calls report nothing.
 cat >bin/qstat <<EOF
 #!/bin/sh
 [ -f "$T/qstat.used" ] && exit 0
-i=0
-while [ ! -f "$run/stage-001.h5" ] && [ \$i -lt 900 ]; do sleep 0.1; i=\$((i + 1)); done
 touch "$T/qstat.used"
+. "$top_srcdir/tests/hpc/hpc-lib.sh"
+wait_file "$run/stage-001.h5" && freeze "$T/checkpoints"
+(poll 30 all_pending 10; thaw) </dev/null >/dev/null 2>&1 &
 echo "Job Id: \$2"
 echo "    Resource_List.walltime = 01:00:03"
 echo "    resources_used.walltime = 01:00:00"
@@ -34,7 +37,7 @@ printf 'localhost\nlocalhost\n' >nodes
 pbs() { # pbs: run grow.pbs as PBS would start it
     PATH=$T/bin:$PATH PBS_JOBID=1.fake PBS_O_WORKDIR=$T PBS_NODEFILE=$T/nodes \
         STRATA_CONFIG=$top_srcdir/jobs/configs/smoke.ini \
-        STRATA_ARGS="--set data.corpus=$top_srcdir/tests/data/moby-60k.txt" \
+        STRATA_ARGS="--set data.corpus=$top_srcdir/tests/data/moby-60k.txt --set run.dir=$T/checkpoints" \
         STRATA_GRACE=2 timeout 120 bash "$top_srcdir/jobs/pbs/grow.pbs"
 }
 
@@ -43,7 +46,7 @@ cp "$T/err" "$T/first.err"
 expect_grep "asking for a checkpoint in 1 s" "$T/first.err" "the timer is armed from qstat's walltime"
 expect_grep "got SIGALRM" "$T/first.err" "the timer fires and is forwarded to the ranks"
 expect_grep "continues as job 2.fake" "$T/first.err" "the job resubmits itself"
-grep -qx "STRATA_CONFIG=$top_srcdir/jobs/configs/smoke.ini,STRATA_ARGS=--set data.corpus=$top_srcdir/tests/data/moby-60k.txt,STRATA=$STRATA" "$T/qsub.args" &&
+grep -qx "STRATA_CONFIG=$top_srcdir/jobs/configs/smoke.ini,STRATA_ARGS=--set data.corpus=$top_srcdir/tests/data/moby-60k.txt --set run.dir=$T/checkpoints,STRATA=$STRATA" "$T/qsub.args" &&
     ok "qsub gets the same variables" || { not_ok "qsub gets the same variables"; sed 's/^/# /' "$T/qsub.args"; }
 grep -qx "$T/jobs/pbs/grow.pbs" "$T/qsub.args" && ok "qsub gets the script under PBS_O_WORKDIR" ||
     not_ok "qsub gets the script under PBS_O_WORKDIR"
