@@ -15,6 +15,8 @@ pkgs=(
   libcmocka-dev
   wamerican
   python3-h5py
+  shellcheck                          # tests/hpc/scripts.sh lints jobs/
+  slurm-wlm slurmctld slurmd munge    # tests/hpc/slurm.sh: a private single-node Slurm
   "$@"
 )
 
