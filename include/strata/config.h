@@ -81,7 +81,8 @@
     X(grow, max_steps, INT, "5000", 1, 1000000000, NULL, 1, "plateau: always stop after this many steps") \
     X(grow, patience, INT, "3", 1, 1000000, NULL, 1, "plateau: evals without enough improvement before stopping") \
     X(grow, min_delta, FLOAT, "0.01", 0, 1e9, NULL, 1, "plateau: least val-loss improvement (nats/token) that counts") \
-    X(grow, cache, CHOICE, "memory", 0, 0, "memory|disk|off", 1, "activation cache of frozen blocks: in memory, per-rank scratch file, or off")
+    X(grow, cache, CHOICE, "memory", 0, 0, "memory|disk|off", 1, "activation cache of frozen blocks: in memory, per-rank scratch file, or off") \
+    X(grow, cache_dir, STRING, "", 0, 0, NULL, 1, "directory of the per-rank scratch files of grow.cache = disk (node-local scratch; empty = the run directory)")
 
 #define CFG_EVAL_KEYS(X)                                                                         \
     X(eval, interval, INT, "50", 0, 1000000000, NULL, 1, "evaluate every this many steps (0 = only at stage ends)") \

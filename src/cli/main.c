@@ -88,7 +88,8 @@ int cli_report(st_status st)
 
 static void print_pending(void)
 {
-    if (pending == ST_OK) return;
+    /* Preemption is not an error: the run already said what it wrote. */
+    if (pending == ST_OK || pending == ST_EPREEMPT) return;
     const char *msg = st_last_error();
     log_error("%s", msg[0] ? msg : st_status_name(pending));
     log_debug("(reported at %s)", st_last_error_where());

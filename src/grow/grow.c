@@ -361,7 +361,8 @@ static st_status run_setup(grow_run *g)
     CHECK(met_add_column(&g->steps, "val_loss", H5_DT_F64, "nats/token",
                          "validation loss at this step (evaluation steps only)"));
     g->steps_val_col = met_col(&g->steps, "val_loss");
-    CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, g->dir, g->rank));
+    CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir,
+                     g->rank));
     CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
     CHECK(sched_cfg_from_config(c, g->monolithic ? c->model.n_layers : 1, &g->sched));
     g->peak_flops = measure_sgemm_peak();

@@ -63,7 +63,8 @@ expect_exit 0 "grow on 3 ranks keeps replicas identical" -- run 3 -- grow $cfg -
 
 # 3. The activation cache does not change a single bit.
 expect_exit 0 "cache off" -- run 2 -- grow $cfg --set run.name=nocache --set grow.cache=off
-expect_exit 0 "cache on disk" -- run 2 -- grow $cfg --set run.name=disk --set grow.cache=disk
+mkdir "$T/scratch"
+expect_exit 0 "cache on disk" -- run 2 -- grow $cfg --set run.name=disk --set grow.cache=disk --set grow.cache_dir="$T/scratch"
 col "$T/ck/a/stage-003.h5" train_loss >"$T/loss.mem"
 col "$T/ck/nocache/stage-003.h5" train_loss >"$T/loss.off"
 col "$T/ck/disk/stage-003.h5" train_loss >"$T/loss.disk"

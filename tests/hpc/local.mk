@@ -3,5 +3,5 @@
 TESTS += tests/hpc/scripts.sh tests/hpc/local.sh tests/hpc/pbs.sh tests/hpc/slurm.sh
 EXTRA_DIST += tests/hpc/hpc-lib.sh tests/hpc/scripts.sh tests/hpc/local.sh tests/hpc/pbs.sh tests/hpc/slurm.sh \
 	jobs/slurm/grow.sbatch jobs/slurm/prepare.sbatch jobs/slurm/eval.sbatch \
-	jobs/pbs/grow.pbs jobs/configs/smoke.ini \
+	jobs/pbs/grow.pbs \
 	tools/slurm-start.sh tools/slurm-stop.sh docs/HPC.md
