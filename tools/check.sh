@@ -11,7 +11,9 @@ quick=0
 [ "${1:-}" = "--quick" ] && quick=1
 jobs=$(nproc 2>/dev/null || echo 2)
 
-bash tools/deps.sh
+# The tests also lint the job scripts (shellcheck) and run a private
+# single-node Slurm (tests/hpc/slurm.sh).
+bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs

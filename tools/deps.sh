@@ -2,6 +2,7 @@
 # deps.sh -- install the Debian packages strata needs, if any are missing.
 # Runs `apt-get update` at most once, and only when something must be installed.
 # Usage: tools/deps.sh [extra-package...]
+# (tools/check.sh adds what only the tests need: shellcheck and Slurm.)
 set -euo pipefail
 
 pkgs=(
@@ -15,8 +16,6 @@ pkgs=(
   libcmocka-dev
   wamerican
   python3-h5py
-  shellcheck                          # tests/hpc/scripts.sh lints jobs/
-  slurm-wlm slurmctld slurmd munge    # tests/hpc/slurm.sh: a private single-node Slurm
   "$@"
 )
 
