@@ -8,14 +8,12 @@
  * (a parameter-free mixture: softmax(mean_i z_i), not mean_i softmax(z_i));
  * with one member it is that member's logits bit for bit.
  *
- * The tensor layout of a model inside a file (which arenas, under which
- * group names) is defined once here and used by the growth checkpoints
- * (checkpoint.c) as well: ckpt_arenas + ckpt_arena_path + ckpt_arena_io.
+ * Where the tensors sit in the file is layout.h; evaluating members is
+ * eval.h, sampling from them generate.h.
  *
  * Distribution: every rank of the communicator reads the whole file and
  * holds all weights (they are small next to the data); the loader returns the
- * same status on every rank.  ckpt_eval gives each rank a contiguous share of
- * the chunks and all-reduces the sums.
+ * same status on every rank.
  *
  * Ownership: ckpt_model owns its members, tokenizer and substrate table;
  * ckpt_model_free releases everything (safe on a zeroed struct).
@@ -29,24 +27,9 @@
 
 #include "strata/config.h"
 #include "strata/error.h"
-#include "strata/h5.h"
 #include "strata/model.h"
 
 struct tokenizer;
-
-/* ---- tensor layout (shared with checkpoint.c) ------------------------- */
-
-/* Every arena of m in file order: embed (trainable table only), blocks,
- * LoRA adapters of blocks that have them, head.  Returns the count (<= cap). */
-int ckpt_arenas(model *m, param_arena **out, int cap);
-/* Group of arena a below `root` ("model"): root/embed, root/block_NNN
- * (1-based), root/block_NNN/lora, root/head. */
-void ckpt_arena_path(const model *m, const param_arena *a, const char *root, char *buf, size_t len);
-/* Write (or read) every tensor of a from/to base (a->w, a->m or a->v) as
- * prefix/<tensor name>; reading checks every shape. */
-st_status ckpt_arena_io(h5_file *f, const param_arena *a, const char *prefix, float *base, bool write);
-/* Fingerprint of a substrate table [V, D] as stored in /substrate checksum. */
-int64_t ckpt_substrate_checksum(const float *table, int V, int D);
 
 /* ---- loaded models ----------------------------------------------------- */
 
@@ -94,48 +77,5 @@ bool ckpt_same_tokenizer(const struct tokenizer *a, const struct tokenizer *b, c
 /* Write cm as an ensemble file at path (rank 0 writes a temp file, then an
  * atomic rename; every rank learns the outcome). */
 st_status ckpt_model_save_ensemble(const ckpt_model *cm, const char *path, MPI_Comm comm);
-
-/* ---- evaluation -------------------------------------------------------- */
-
-/* Chunks to evaluate: ids[n] index rows of chunks [*, T + 1]; chars[row] the
- * characters covered by a row's targets. */
-typedef struct ckpt_eval_data {
-    const int32_t *chunks;  /* [n_rows, T + 1] */
-    const double *chars;    /* [n_rows] */
-    const long *ids;        /* [n] rows to evaluate */
-    long n;
-    int T;
-} ckpt_eval_data;
-
-typedef struct ckpt_eval_row {
-    int depth;
-    double loss;   /* nats/token */
-    double bpc;    /* bits per character */
-    double top1;   /* share of positions whose argmax is the target */
-    double tokens; /* positions evaluated */
-} ckpt_eval_row;
-
-/* The logit lens at every depth 1..depth: the head of each member applied to
- * its block-k output, logits averaged over members, cross-entropy against
- * the next token.  Chunks go through in batches of `batch`; rank r takes the
- * contiguous share comm_share(n, r, size) (as the growth job's evaluation
- * does, so the numbers equal /metrics/depth).  out[depth]. */
-st_status ckpt_eval(ckpt_model *cm, const ckpt_eval_data *d, int depth, int batch, MPI_Comm comm,
-                    ckpt_eval_row *out);
-
-/* ---- generation -------------------------------------------------------- */
-
-typedef struct ckpt_gen_opts {
-    int depth;          /* blocks used */
-    int tokens;         /* tokens to generate */
-    float temperature;  /* <= 0: greedy */
-    int top_k;          /* <= 0: all */
-    uint64_t seed;
-} ckpt_gen_opts;
-
-/* Continue `prompt` (UTF-8; empty: start from BOS) by o->tokens sampled
- * tokens with KV-cache decoding; *out = prompt + continuation (malloc'd,
- * NUL-terminated).  Every rank computes the same text. */
-st_status ckpt_generate(ckpt_model *cm, const char *prompt, const ckpt_gen_opts *o, char **out);
 
 #endif

@@ -1,11 +1,11 @@
-/* comm.h -- MPI roles, gradient all-reduce, agreement, data shards.
+/* comm.h -- MPI roles, gradient all-reduce, agreement, shares of work.
  *
  * Rank 0 of the communicator is the coordinator: it decides (stage ends,
  * evaluation, checkpoints) and broadcasts; every rank computes.  The global
  * batch is fixed by the config and independent of the rank count: each
  * rank takes a contiguous share of the batch positions, weighs its gradient
  * by its share, and one sum all-reduce yields the mean gradient of the
- * whole batch.
+ * whole batch.  (The order in which chunks are visited is data/order.h.)
  */
 #ifndef STRATA_COMM_H
 #define STRATA_COMM_H
@@ -38,21 +38,5 @@ st_status comm_check_identical(const void *buf, size_t bytes, MPI_Comm comm, boo
 /* Near-equal contiguous split of n items over `size` ranks: rank `rank`
  * gets [*first, *first + *count).  The first n % size ranks get one more. */
 void comm_share(long n, int rank, int size, long *first, long *count);
-
-/* Order in which training chunks are visited: epoch e is a Fisher-Yates
- * permutation of 0..n-1 drawn from (seed, e), so the chunk at any global
- * position is a pure function of (seed, n, position) -- the data cursor is
- * just a position, whatever the rank count. */
-typedef struct data_order {
-    long n;        /* number of training chunks */
-    uint64_t seed;
-    long epoch;    /* epoch of perm, -1 before the first use */
-    long *perm;    /* [n] */
-} data_order;
-
-st_status data_order_init(data_order *o, long n, uint64_t seed);
-void data_order_free(data_order *o);
-/* Chunk index at global position `pos` (>= 0). */
-long data_order_chunk(data_order *o, long pos);
 
 #endif

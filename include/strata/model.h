@@ -75,13 +75,19 @@
 #include "strata/params.h"
 #include "strata/rng.h"
 
+/* Most blocks a model may have, and so most arenas a list of them holds
+ * (embed + blocks + their LoRA adapters + head): size arena lists with it. */
+#define MODEL_MAX_LAYERS 4096
+#define MODEL_ARENAS(L) (2 * (L) + 2)
+#define MODEL_MAX_ARENAS MODEL_ARENAS(MODEL_MAX_LAYERS)
+
 /* Sizes and constants of a model (docs/MODEL.md notation). */
 typedef struct model_dims {
     int D;           /* model width (= substrate dimension) */
     int H;           /* heads; D % H == 0 and (D / H) even */
     int F;           /* MLP width */
     int V;           /* vocabulary */
-    int L;           /* blocks the model grows to (for the init scaling and capacity) */
+    int L;           /* blocks the model grows to (init scaling, capacity; <= MODEL_MAX_LAYERS) */
     float eps;       /* RMSNorm epsilon (1e-5) */
     double theta;    /* RoPE base (10000) */
     double init_std; /* std of weight-matrix init (0.02) */
@@ -140,7 +146,8 @@ st_status model_train_setup(model *m);
 /* Drop the training buffers; arenas' views become NULL. */
 void model_train_release(model *m);
 void model_zero_grad(model *m);
-/* Trainable arenas in the `grad` layout order; returns the count (<= cap). */
+/* Trainable arenas in the `grad` layout order; returns the count (<= cap;
+ * MODEL_ARENAS(dims.L) always suffices). */
 int model_trainable_arenas(model *m, param_arena **out, int cap);
 /* AdamW step over every trainable arena (clip at cfg->grad_clip, then update
  * with learning rate lr at step t >= 1); returns the pre-clip global norm.

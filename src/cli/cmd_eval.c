@@ -9,13 +9,8 @@
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
 #include "strata/ckptdir.h"
-#include "strata/h5.h"
-#include "strata/run.h"
-#include "strata/tokenizer.h"
-
-/* data.c (the growth job's dataset loader). */
-st_status grow_data_load(grow_run *g, const char *path);
-void grow_data_free(grow_data *d);
+#include "strata/dataset.h"
+#include "strata/eval.h"
 
 static const cli_opt opts[] = {
     {"depth", CLI_VALUE, "K", "all blocks", "evaluate depths 1..K"},
@@ -27,24 +22,7 @@ static const cli_opt opts[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-/* Tokens per chunk (inputs) of a prepared dataset. */
-static st_status dataset_ctx(const char *path, long *ctx)
-{
-    st_status st = ST_OK;
-    h5_file f;
-    h5_file_zero(&f);
-    int rank = 0;
-    size_t dims[H5_MAX_RANK];
-    CHECK(h5_open_kind(&f, path, MPI_COMM_WORLD, H5_KIND_DATASET, ST_EDATA));
-    CHECK(h5_shape(&f, "chunks/tokens", &rank, dims));
-    if (rank != 2 || dims[1] < 2) FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
-    *ctx = (long)dims[1] - 1;
-out:
-    h5_close(&f);
-    return st;
-}
-
-static char *table_csv(const ckpt_eval_row *r, int n)
+static char *table_csv(const eval_row *r, int n)
 {
     char *buf = NULL;
     size_t len = 0;
@@ -61,9 +39,10 @@ static int run(const cli_args *a)
 {
     st_status st = ST_OK;
     ckpt_model cm = {0};
-    grow_run *g = NULL;
-    long *all = NULL;
-    ckpt_eval_row *rows = NULL;
+    dataset ds = {0};
+    eval_member *mem = NULL;
+    long *ids = NULL, n = 0;
+    eval_row *rows = NULL;
     char *csv = NULL;
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -82,41 +61,23 @@ static int run(const cli_args *a)
     CHECK(ckpt_model_depth(&cm, &depth));
     if (batch == 0) batch = cm.mem[0].cfg.train.batch;
 
-    /* The growth job's loader (same checks).  Any context length works (the
-     * rotary positions extend), so take the dataset's. */
-    g = calloc(1, sizeof *g);
-    CHECK_ALLOC(g);
-    g->cfg = cm.mem[0].cfg;
-    g->comm = MPI_COMM_WORLD;
-    const char *ds = cli_value(a, "dataset") ? cli_value(a, "dataset") : g->cfg.data.dataset;
-    CHECK(dataset_ctx(ds, &g->cfg.data.ctx));
-    CHECK(grow_data_load(g, ds));
+    /* Any context length works (the rotary positions extend). */
+    const char *path = cli_value(a, "dataset") ? cli_value(a, "dataset") : cm.mem[0].cfg.data.dataset;
+    CHECK(dataset_open(&ds, path, MPI_COMM_WORLD));
     char why[128];
-    if (!ckpt_same_tokenizer(cm.tok, g->data.tok, why, sizeof why))
-        FAIL(ST_EDATA, "dataset '%s' does not use the tokenizer of '%s' (%s)", ds, a->pos[0], why);
-
-    ckpt_eval_data d = {.chunks = g->data.chunks, .chars = g->data.chars, .T = g->data.ctx};
-    if (strcmp(split, "val") == 0) {
-        d.ids = g->data.val;
-        d.n = g->data.n_val;
-    } else if (strcmp(split, "train") == 0) {
-        d.ids = g->data.train;
-        d.n = g->data.n_train;
-    } else {
-        all = malloc(sizeof *all * (size_t)(g->data.n_chunks > 0 ? g->data.n_chunks : 1));
-        CHECK_ALLOC(all);
-        for (long i = 0; i < g->data.n_chunks; i++) all[i] = i;
-        d.ids = all;
-        d.n = g->data.n_chunks;
-    }
-    if (max_chunks > 0 && d.n > max_chunks) d.n = max_chunks;
-    if (d.n < 1) FAIL(ST_EDATA, "dataset '%s' has no chunks in split '%s'", ds, split);
+    if (!ckpt_same_tokenizer(cm.tok, ds.tok, why, sizeof why))
+        FAIL(ST_EDATA, "dataset '%s' does not use the tokenizer of '%s' (%s)", path, a->pos[0], why);
+    CHECK(dataset_select(&ds, split, max_chunks, &ids, &n));
+    eval_chunks d = {.chunks = ds.chunks, .chars = ds.chars, .ids = ids, .n = n, .T = ds.ctx};
+    mem = calloc((size_t)cm.n, sizeof *mem);
     rows = calloc((size_t)depth, sizeof *rows);
+    CHECK_ALLOC(mem);
     CHECK_ALLOC(rows);
-    CHECK(ckpt_eval(&cm, &d, (int)depth, (int)batch, MPI_COMM_WORLD, rows));
+    for (int j = 0; j < cm.n; j++) mem[j].m = &cm.mem[j].m;
+    CHECK(eval_depths(mem, cm.n, &d, 1, (int)depth, (int)batch, MPI_COMM_WORLD, rows));
     if (rank == 0) {
         printf("%s%s: %s split of %s, %ld chunks of %d tokens\n", a->pos[0],
-               cm.ensemble ? " (ensemble, mean of member logits)" : "", split, ds, d.n, d.T);
+               cm.ensemble ? " (ensemble, mean of member logits)" : "", split, path, d.n, d.T);
         printf("%5s %12s %14s %8s\n", "depth", "loss", "bits/char", "top1");
         for (int k = 0; k < depth; k++)
             printf("%5d %12.6f %14.6f %8.4f\n", rows[k].depth, rows[k].loss, rows[k].bpc, rows[k].top1);
@@ -128,9 +89,9 @@ static int run(const cli_args *a)
         CHECK(atomic_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
     }
 out:
-    if (g) grow_data_free(&g->data);
-    free(g);
-    free(all);
+    dataset_free(&ds);
+    free(mem);
+    free(ids);
     free(rows);
     free(csv);
     ckpt_model_free(&cm);

@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
+#include "strata/generate.h"
 
 static const cli_opt opts[] = {
     {"depth", CLI_VALUE, "K", "all blocks", "use blocks 1..K (the head after block K)"},
@@ -38,10 +39,10 @@ static int run(const cli_args *a)
     CHECK(cli_double(a, "temperature", 1.0, 0.0, 1e6, &temp));
     CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
     CHECK(ckpt_model_depth(&cm, &depth));
-    ckpt_gen_opts o = {.depth = (int)depth, .tokens = (int)tokens, .temperature = (float)temp,
+    gen_opts o = {.depth = (int)depth, .tokens = (int)tokens, .temperature = (float)temp,
                        .top_k = (int)top_k, .seed = (uint64_t)seed};
     const char *prompt = cli_value(a, "prompt") ? cli_value(a, "prompt") : "";
-    CHECK(ckpt_generate(&cm, prompt, &o, &text));
+    CHECK(gen_text(&cm, prompt, &o, &text));
     if (rank == 0) {
         fputs(text, stdout);
         fputc('\n', stdout);

@@ -1,10 +1,9 @@
-/* comm.c -- collectives and data shards (see comm.h). */
+/* comm.c -- collectives and shares of work (see comm.h). */
 #include "strata/comm.h"
 
 #include <limits.h>
 #include <stdlib.h>
 
-#include "strata/rng.h"
 
 /* MPI counts are int: send large buffers in pieces. */
 #define COMM_PIECE ((size_t)1 << 30)
@@ -92,43 +91,4 @@ void comm_share(long n, int rank, int size, long *first, long *count)
     long base = n / size, extra = n % size;
     *count = base + (rank < extra ? 1 : 0);
     *first = rank * base + (rank < extra ? rank : extra);
-}
-
-st_status data_order_init(data_order *o, long n, uint64_t seed)
-{
-    st_status st = ST_OK;
-    o->n = n;
-    o->seed = seed;
-    o->epoch = -1;
-    o->perm = NULL;
-    if (n <= 0) FAIL(ST_EDATA, "no training chunks to visit");
-    o->perm = malloc(sizeof *o->perm * (size_t)n);
-    CHECK_ALLOC(o->perm);
-out:
-    return st;
-}
-
-void data_order_free(data_order *o)
-{
-    free(o->perm);
-    o->perm = NULL;
-}
-
-long data_order_chunk(data_order *o, long pos)
-{
-    long epoch = pos / o->n;
-    if (epoch != o->epoch) {
-        /* The epoch number selects the stream, so epochs are independent. */
-        rng_t r;
-        rng_init(&r, o->seed, (uint32_t)epoch, RNG_DATA);
-        for (long i = 0; i < o->n; i++) o->perm[i] = i;
-        for (long i = o->n - 1; i > 0; i--) {
-            long j = (long)rng_below(&r, (uint64_t)i + 1);
-            long t = o->perm[i];
-            o->perm[i] = o->perm[j];
-            o->perm[j] = t;
-        }
-        o->epoch = epoch;
-    }
-    return o->perm[pos % o->n];
 }

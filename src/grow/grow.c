@@ -1,5 +1,5 @@
-/* grow.c -- the growth job: stages, steps, the coordinator's decisions.
- * See grow.h for the schedule and run.h for the state. */
+/* grow.c -- the growth job: stages, steps, the coordinator's decisions, and
+ * the order of a resume.  See grow.h for the schedule and run.h for the state. */
 #define _GNU_SOURCE
 #include "strata/grow.h"
 
@@ -12,29 +12,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "run.h"
 #include "strata/adamw.h"
 #include "strata/blas_check.h"
 #include "strata/ckptdir.h"
+#include "strata/comm.h"
+#include "strata/layout.h"
 #include "strata/log.h"
 #include "strata/progress.h"
-#include "strata/run.h"
 #include "strata/signals.h"
 #include "strata/timer.h"
 
 /* ---- helpers ------------------------------------------------------------ */
 
-int run_first_trained(const grow_run *g)
+/* First block that trains in the current stage (0-based); blocks below it
+ * are frozen and their output can come from the cache. */
+static int run_first_trained(const grow_run *g)
 {
     if (g->monolithic || g->st.lora_active || !g->sub.table) return 0;
     return g->st.stage - 1;
 }
 
-bool run_cache_usable(const grow_run *g)
+/* Is the cache usable this stage (frozen substrate and blocks below)? */
+static bool run_cache_usable(const grow_run *g)
 {
     return strcmp(g->cfg.grow.cache, "off") != 0 && run_first_trained(g) > 0;
 }
 
-st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *dst)
+/* x_start [T, D] of one chunk: output of blocks [0, start) (from the cache
+ * when allowed, else computed for that chunk alone -- the same arithmetic
+ * either way, which keeps cache on and off bitwise equal). */
+static st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *dst)
 {
     st_status st = ST_OK;
     const int T = g->data.ctx, D = g->sub.D;
@@ -44,7 +52,7 @@ st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *
     /* Advance a shallower entry by the blocks frozen since, or start from
      * the tokens; one block at a time is the same arithmetic either way. */
     if (have > start) have = -1;
-    model_batch b = {.tokens = g->data.chunks + (size_t)chunk * (size_t)(T + 1), .targets = NULL, .ld = T + 1};
+    model_batch b = {.tokens = dataset_chunk(&g->data, chunk), .targets = NULL, .ld = T + 1};
     CHECK(model_forward_blocks(&g->m, &g->ws1, &b, have > 0 ? dst : NULL, have > 0 ? have : 0, start, 1, T,
                                false));
     memcpy(dst, model_ws_output(&g->ws1), sizeof(float) * (size_t)T * (size_t)D);
@@ -53,7 +61,9 @@ out:
     return st;
 }
 
-double run_step_flops(const grow_run *g)
+/* Training FLOPs of one step of the current stage (matmuls + attention of
+ * the trained blocks, the head; frozen blocks cost nothing with the cache). */
+static double run_step_flops(const grow_run *g)
 {
     const model_dims *d = &g->m.dims;
     const double T = g->data.ctx, D = d->D, F = d->F, V = d->V;
@@ -94,50 +104,23 @@ static double measure_sgemm_peak(void)
 
 /* ---- evaluation --------------------------------------------------------- */
 
-st_status run_eval(grow_run *g, int depth, eval_result *out)
+/* eval.h's prefix source: the frozen blocks, from the cache when usable. */
+static st_status eval_prefix(void *ctx, long chunk, int start, float *dst)
 {
-    st_status st = ST_OK;
-    const int T = g->data.ctx, D = g->sub.D;
+    grow_run *g = ctx;
+    return run_prefix(g, chunk, start, run_cache_usable(g) && start > 0, dst);
+}
+
+/* The validation split at one depth (at most eval.batches batches). */
+static st_status run_eval(grow_run *g, int depth, eval_row *out)
+{
     const long B = g->cfg.train.batch;
-    double t0 = timer_now();
-    long n = g->data.n_val;
-    long cap = g->cfg.eval.batches * B;
-    if (n > cap) n = cap;
-    long first, count;
-    comm_share(n, g->rank, g->size, &first, &count);
-    /* nats, correct, tokens, chars */
-    double sums[4] = {0, 0, 0, 0};
-    int start = depth - 1 < run_first_trained(g) ? depth - 1 : run_first_trained(g);
-    if (start < 0) start = 0;
-    bool use_cache = run_cache_usable(g) && start > 0;
-    for (long i0 = 0; i0 < count; i0 += B) {
-        long nb = count - i0 < B ? count - i0 : B;
-        for (long i = 0; i < nb; i++) {
-            long chunk = g->data.val[first + i0 + i];
-            memcpy(g->tokbuf + i * (T + 1), g->data.chunks + (size_t)chunk * (size_t)(T + 1),
-                   sizeof(int32_t) * (size_t)(T + 1));
-            if (start > 0)
-                CHECK(run_prefix(g, chunk, start, use_cache, g->xin + (size_t)i * (size_t)T * (size_t)D));
-            sums[3] += g->data.chars[chunk];
-        }
-        model_batch b = {.tokens = g->tokbuf, .targets = g->tokbuf + 1, .ld = T + 1};
-        CHECK(model_forward_blocks(&g->m, &g->ws, &b, start > 0 ? g->xin : NULL, start, depth, (int)nb,
-                                   T, false));
-        double loss = 0.0;
-        long correct = 0;
-        CHECK(model_forward_head(&g->m, &g->ws, model_ws_output(&g->ws), &b, &loss, &correct));
-        sums[0] += loss * (double)nb * T;
-        sums[1] += (double)correct;
-        sums[2] += (double)nb * T;
-    }
-    CHECK(comm_allreduce_sum_f64(sums, 4, g->comm));
-    out->tokens = sums[2];
-    out->loss = sums[2] > 0 ? sums[0] / sums[2] : NAN;
-    out->top1 = sums[2] > 0 ? sums[1] / sums[2] : NAN;
-    out->bpc = sums[3] > 0 ? sums[0] / log(2.0) / sums[3] : NAN;
-    out->seconds = timer_now() - t0;
-out:
-    return st;
+    long n = g->data.n_val, cap = g->cfg.eval.batches * B;
+    eval_chunks d = {.chunks = g->data.chunks, .chars = g->data.chars, .ids = g->data.val,
+                     .n = n < cap ? n : cap, .T = g->data.ctx};
+    eval_member mem = {.m = &g->m, .ws = &g->ws, .prefix = eval_prefix, .prefix_ctx = g,
+                       .prefix_depth = run_first_trained(g)};
+    return eval_depths(&mem, 1, &d, depth, depth, (int)B, g->comm, out);
 }
 
 /* ---- stages ------------------------------------------------------------- */
@@ -206,7 +189,7 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
         CHECK(set_trainable(g));
     }
     int depth = m->n_blocks;
-    eval_result ev;
+    eval_row ev;
     CHECK(run_eval(g, depth, &ev));
     double flops = run_step_flops(g);
     double *r = NULL;
@@ -230,7 +213,7 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
              g->st.stage, g->st.sched.steps, ev.loss, ev.bpc, ev.top1);
     char name[64];
     snprintf(name, sizeof name, "stage-%03d.h5", g->st.stage);
-    CHECK(run_checkpoint_save(g, name));
+    CHECK(grow_checkpoint_save(g, name));
 out:
     return st;
 }
@@ -248,8 +231,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     bool use_cache = run_cache_usable(g);
     for (long i = 0; i < count; i++) {
         long chunk = g->data.train[data_order_chunk(&g->order, g->st.cursor + first + i)];
-        memcpy(g->tokbuf + i * (T + 1), g->data.chunks + (size_t)chunk * (size_t)(T + 1),
-               sizeof(int32_t) * (size_t)(T + 1));
+        memcpy(g->tokbuf + i * (T + 1), dataset_chunk(&g->data, chunk), sizeof(int32_t) * (size_t)(T + 1));
         if (start > 0) CHECK(run_prefix(g, chunk, start, use_cache, g->xin + (size_t)i * (size_t)T * (size_t)D));
     }
     model_zero_grad(m);
@@ -272,8 +254,8 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     double lr = lr_schedule(g->st.sched.steps, planned, c->train.warmup, c->train.lr, c->train.min_lr);
     adamw_cfg acfg = {.beta1 = c->train.beta1, .beta2 = c->train.beta2, .eps = c->train.adam_eps,
                       .weight_decay = c->train.weight_decay, .grad_clip = c->train.grad_clip};
-    param_arena *arenas[2 * 1024 + 2];
-    int na = model_trainable_arenas(m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    int na = model_trainable_arenas(m, arenas, MODEL_MAX_ARENAS);
     g->st.adam_t++;
     double gnorm = adamw_step(arenas, na, &acfg, lr, g->st.adam_t);
     g->st.cursor += B;
@@ -291,8 +273,8 @@ out:
 static st_status check_replicas(grow_run *g)
 {
     st_status st = ST_OK;
-    param_arena *arenas[2 * 1024 + 2];
-    int na = model_trainable_arenas(&g->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    int na = model_trainable_arenas(&g->m, arenas, MODEL_MAX_ARENAS);
     for (int i = 0; i < na; i++) {
         bool same = false;
         CHECK(comm_check_identical(arenas[i]->w, sizeof(float) * arenas[i]->numel, g->comm, &same));
@@ -313,7 +295,7 @@ static void run_free(grow_run *g)
     model_free(&g->m);
     cache_free(&g->cache);
     data_order_free(&g->order);
-    grow_data_free(&g->data);
+    dataset_free(&g->data);
     free(g->sub.table);
     free(g->sub.init);
     met_free(&g->steps);
@@ -327,18 +309,12 @@ static st_status run_setup(grow_run *g)
     st_status st = ST_OK;
     const st_config *c = &g->cfg;
     CHECK(grow_inputs_ensure(g));
-    CHECK(grow_data_load(g, c->data.dataset));
-    CHECK(grow_substrate_load(g, c->substrate.file));
     if (g->data.n_train < 1) FAIL(ST_EDATA, "dataset '%s' has no training chunks", c->data.dataset);
     if (g->data.n_val < 1)
         FAIL(ST_EDATA, "dataset '%s' has no validation chunks (raise data.val_fraction)", c->data.dataset);
 
     model_dims d;
-    model_dims_default(&d, g->sub.D, (int)c->model.n_heads, (int)c->model.d_ff, g->sub.V, (int)c->model.n_layers);
-    d.eps = (float)c->model.norm_eps;
-    d.theta = c->model.rope_theta;
-    d.init_std = c->model.init_std;
-    CHECK(model_dims_check(&d));
+    CHECK(layout_dims(c, g->sub.D, g->sub.V, (int)c->model.n_layers, &d));
     rng_init(&g->st.rng, (uint64_t)c->run.seed, 0, RNG_INIT);
     CHECK(model_init(&g->m, &d, g->sub.table, &g->st.rng));
     if (g->sub.init) memcpy(g->m.embed.w, g->sub.init, sizeof(float) * g->m.embed.numel);
@@ -406,7 +382,7 @@ static st_status run_stages(grow_run *g)
             g->st.wall_s = wall0 + (timer_now() - session_t0);
             double val_loss = NAN;
             if (c->eval.interval > 0 && g->st.sched.steps % c->eval.interval == 0) {
-                eval_result ev;
+                eval_row ev;
                 CHECK(run_eval(g, g->m.n_blocks, &ev));
                 val_loss = ev.loss;
                 g->last_val = ev.loss;
@@ -445,7 +421,7 @@ static st_status run_stages(grow_run *g)
                 char name[64];
                 snprintf(name, sizeof name, "step-%08ld.h5", g->st.step);
                 progress_end(&prog);
-                CHECK(run_checkpoint_save(g, name));
+                CHECK(grow_checkpoint_save(g, name));
                 log_info("stop requested: checkpoint %s/%s written; exiting with 75 (requeue to resume)", g->dir,
                          name);
                 st = ST_EPREEMPT;
@@ -454,7 +430,7 @@ static st_status run_stages(grow_run *g)
             if (c->ckpt.interval > 0 && g->st.step % c->ckpt.interval == 0) {
                 char name[64];
                 snprintf(name, sizeof name, "step-%08ld.h5", g->st.step);
-                CHECK(run_checkpoint_save(g, name));
+                CHECK(grow_checkpoint_save(g, name));
             }
         }
         progress_end(&prog);
@@ -487,6 +463,51 @@ out:
     return st;
 }
 
+/* Resume from the newest complete checkpoint, if any (*found): read the
+ * state, build the structure it describes, read the tensors into it, and
+ * restore the state last (building drew from the init stream). */
+static st_status run_resume(grow_run *g, bool *found)
+{
+    st_status st = ST_OK;
+    h5_file f;
+    char *path = NULL;
+    grow_state s;
+    model *m = &g->m;
+    *found = false;
+    CHECK(grow_checkpoint_open(g, &f, &path));
+    if (!path) goto out;
+    st = grow_state_read(&f, "state", &s);
+    if (st == ST_OK) {
+        g->st = s;
+        if (s.stage_done) {
+            while (st == ST_OK && m->n_blocks < s.n_blocks) st = model_add_block(m, &g->st.rng);
+        } else {
+            st = run_build_stage(g, false);
+        }
+    }
+    if (st == ST_OK && m->n_blocks != s.n_blocks)
+        st = ST_ERROR(ST_ECKPT, "checkpoint '%s' holds %d blocks but its state describes stage %d", path,
+                      s.n_blocks, s.stage);
+    if (st == ST_OK) st = grow_tensors_read(&f, g, !s.stage_done);
+    if (st == ST_OK) st = met_read(&g->steps, &f);
+    if (st == ST_OK) st = met_read(&g->depth, &f);
+    if (st == ST_OK) g->st = s;
+    h5_close(&f);
+    /* Every rank read the file on its own: they agree before going on. */
+    int rc = st, worst = 0;
+    CHECK_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, g->comm));
+    if (worst != ST_OK && st == ST_OK) FAIL(ST_ECKPT, "resuming from '%s' failed on another rank", path);
+    if (st != ST_OK) goto out;
+    if (s.nranks != g->size)
+        log_info("resuming on %d rank%s (the checkpoint was written on %d)", g->size, g->size == 1 ? "" : "s",
+                 s.nranks);
+    log_info("resuming from %s: stage %d, step %ld", path, g->st.stage, g->st.step);
+    *found = true;
+out:
+    free(path);
+    return st;
+}
+
 st_status grow_main(const st_config *cfg, MPI_Comm comm)
 {
     st_status st = ST_OK;
@@ -510,7 +531,7 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     }
     CHECK(run_setup(g));
     bool found = false;
-    CHECK(run_checkpoint_resume(g, &found));
+    CHECK(run_resume(g, &found));
     if (!found) g->st.stage = 1;
     CHECK(run_stages(g));
 out:

@@ -48,7 +48,7 @@ void model_dims_default(model_dims *d, int D, int H, int F, int V, int L)
 st_status model_dims_check(const model_dims *d)
 {
     st_status st = ST_OK;
-    if (d->D < 2 || d->H < 1 || d->F < 1 || d->V < 2 || d->L < 1)
+    if (d->D < 2 || d->H < 1 || d->F < 1 || d->V < 2 || d->L < 1 || d->L > MODEL_MAX_LAYERS)
         FAIL(ST_EUSAGE, "model: bad sizes D=%d H=%d F=%d V=%d L=%d", d->D, d->H, d->F, d->V, d->L);
     if (d->D % d->H != 0)
         FAIL(ST_EUSAGE, "model: width %d is not divisible by n_heads %d", d->D, d->H);
@@ -208,7 +208,7 @@ st_status model_train_setup(model *m)
 {
     st_status st = ST_OK;
     model_train_release(m);
-    int cap = 2 * m->dims.L + 2;
+    int cap = MODEL_ARENAS(m->dims.L);
     param_arena **list = calloc((size_t)cap, sizeof *list);
     CHECK_ALLOC(list);
     int n = model_trainable_arenas(m, list, cap);
@@ -241,7 +241,7 @@ void model_zero_grad(model *m)
 
 double model_optim_step(model *m, const adamw_cfg *cfg, double lr, long t)
 {
-    int cap = 2 * m->dims.L + 2;
+    int cap = MODEL_ARENAS(m->dims.L);
     param_arena **arenas = malloc((size_t)cap * sizeof *arenas);
     if (!arenas) return NAN;
     int n = model_trainable_arenas(m, arenas, cap);

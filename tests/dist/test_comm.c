@@ -4,6 +4,7 @@
 
 #include "harness.h"
 #include "strata/comm.h"
+#include "strata/order.h"
 
 static void shares_cover_the_batch_exactly(void **state)
 {

@@ -1,5 +1,5 @@
-/* ckpt_model.c -- models read back from checkpoint and ensemble files; the
- * logit lens over them and KV-cache generation.  See ckpt_model.h. */
+/* ckpt_model.c -- models read back from checkpoint and ensemble files, and
+ * ensembles written.  See ckpt_model.h. */
 #define _GNU_SOURCE
 #include "strata/ckpt_model.h"
 
@@ -9,71 +9,10 @@
 #include <string.h>
 
 #include "strata/ckptdir.h"
-#include "strata/comm.h"
-#include "strata/head.h"
+#include "strata/h5.h"
+#include "strata/layout.h"
 #include "strata/log.h"
-#include "strata/sample.h"
 #include "strata/tokenizer.h"
-
-/* ---- tensor layout ------------------------------------------------------ */
-
-int ckpt_arenas(model *m, param_arena **out, int cap)
-{
-    int n = 0;
-    if (!m->substrate && n < cap) out[n++] = &m->embed;
-    for (int l = 0; l < m->n_blocks && n < cap; l++) out[n++] = &m->blocks[l];
-    for (int l = 0; l < m->n_blocks && n < cap; l++)
-        if (m->lora[l].r > 0 && n < cap) out[n++] = &m->lora[l].p;
-    if (n < cap) out[n++] = &m->head;
-    return n;
-}
-
-void ckpt_arena_path(const model *m, const param_arena *a, const char *root, char *buf, size_t len)
-{
-    if (a == &m->head) {
-        snprintf(buf, len, "%s/head", root);
-        return;
-    }
-    if (a == &m->embed) {
-        snprintf(buf, len, "%s/embed", root);
-        return;
-    }
-    for (int l = 0; l < m->n_blocks; l++) {
-        if (a == &m->blocks[l]) {
-            snprintf(buf, len, "%s/block_%03d", root, l + 1);
-            return;
-        }
-        if (a == &m->lora[l].p) {
-            snprintf(buf, len, "%s/block_%03d/lora", root, l + 1);
-            return;
-        }
-    }
-    snprintf(buf, len, "%s/unknown", root);
-}
-
-st_status ckpt_arena_io(h5_file *f, const param_arena *a, const char *prefix, float *base, bool write)
-{
-    st_status st = ST_OK;
-    for (int i = 0; i < a->n; i++) {
-        const param_desc *d = &a->desc[i];
-        char path[512];
-        snprintf(path, sizeof path, "%s/%s", prefix, d->name);
-        size_t dims[2] = {(size_t)d->shape[0], (size_t)d->shape[1]};
-        if (write)
-            CHECK(h5_write(f, path, H5_DT_F32, d->ndim, dims, base + d->offset));
-        else
-            CHECK(h5_read_into(f, path, H5_DT_F32, d->ndim, dims, base + d->offset));
-    }
-out:
-    return st;
-}
-
-int64_t ckpt_substrate_checksum(const float *table, int V, int D)
-{
-    if (!table) return 0;
-    /* >> 1: stored as a non-negative int64 */
-    return (int64_t)(comm_checksum(table, sizeof(float) * (size_t)V * (size_t)D) >> 1);
-}
 
 /* ---- loading ------------------------------------------------------------ */
 
@@ -97,14 +36,9 @@ static st_status member_load(h5_file *f, const char *cfg_path, const char *root,
     cfg_defaults(&mb->cfg);
     CHECK(cfg_load_string(&mb->cfg, text, f->path));
     const st_config *c = &mb->cfg;
-    if (n_blocks < 1 || n_blocks > 4096) FAIL(ST_EDATA, "'%s': %s holds %d blocks", f->path, root, n_blocks);
+    if (n_blocks < 1 || n_blocks > MODEL_MAX_LAYERS) FAIL(ST_EDATA, "'%s': %s holds %d blocks", f->path, root, n_blocks);
     model_dims d;
-    model_dims_default(&d, D, (int)c->model.n_heads, (int)c->model.d_ff, V,
-                       n_blocks > c->model.n_layers ? n_blocks : (int)c->model.n_layers);
-    d.eps = (float)c->model.norm_eps;
-    d.theta = c->model.rope_theta;
-    d.init_std = c->model.init_std;
-    CHECK(model_dims_check(&d));
+    CHECK(layout_dims(c, D, V, n_blocks > c->model.n_layers ? n_blocks : (int)c->model.n_layers, &d));
     /* The init stream only gives the structure; every value is read back. */
     rng_t rng;
     rng_init(&rng, (uint64_t)c->run.seed, 0, RNG_INIT);
@@ -123,11 +57,11 @@ static st_status member_load(h5_file *f, const char *cfg_path, const char *root,
             CHECK(model_lora_add(&mb->m, l, (int)r, (float)alpha, &rng));
         }
     }
-    param_arena *arenas[2 * 4096 + 2];
-    int na = ckpt_arenas(&mb->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    int na = layout_arenas(&mb->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
     for (int i = 0; i < na; i++) {
-        ckpt_arena_path(&mb->m, arenas[i], root, p, sizeof p);
-        CHECK(ckpt_arena_io(f, arenas[i], p, arenas[i]->w, false));
+        layout_arena_path(&mb->m, arenas[i], root, p, sizeof p);
+        CHECK(layout_arena_io(f, arenas[i], p, arenas[i]->w, false));
     }
     /* A mid-stage checkpoint: evaluate what the stage would merge. */
     for (int l = 0; l < n_blocks; l++)
@@ -177,7 +111,7 @@ static st_status load_local(ckpt_model *cm, const char *path)
     s = NULL;
     CHECK(h5_attr_get_str(&f, "substrate", "source", &s));
     snprintf(cm->sub_source, sizeof cm->sub_source, "%s", s);
-    cm->sub_checksum = ckpt_substrate_checksum(cm->substrate, cm->V, cm->D);
+    cm->sub_checksum = layout_substrate_checksum(cm->substrate, cm->V, cm->D);
 
     cm->mem = calloc((size_t)n, sizeof *cm->mem);
     CHECK_ALLOC(cm->mem);
@@ -334,11 +268,11 @@ static st_status write_ensemble(const ckpt_model *cm, const char *path)
         text = NULL;
         char root[64];
         snprintf(root, sizeof root, "%s/model", grp);
-        param_arena *arenas[2 * 4096 + 2];
-        int na = ckpt_arenas(&mb->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
+        param_arena *arenas[MODEL_MAX_ARENAS];
+        int na = layout_arenas(&mb->m, arenas, (int)(sizeof arenas / sizeof arenas[0]));
         for (int k = 0; k < na; k++) {
-            ckpt_arena_path(&mb->m, arenas[k], root, p, sizeof p);
-            CHECK(ckpt_arena_io(&f, arenas[k], p, arenas[k]->w, true));
+            layout_arena_path(&mb->m, arenas[k], root, p, sizeof p);
+            CHECK(layout_arena_io(&f, arenas[k], p, arenas[k]->w, true));
         }
     }
     CHECK(h5_close(&f));
@@ -369,160 +303,5 @@ st_status ckpt_model_save_ensemble(const ckpt_model *cm, const char *path, MPI_C
     CHECK(atomic_commit(&a, comm));
 out:
     if (st != ST_OK) atomic_abort(&a, comm);
-    return st;
-}
-
-/* ---- evaluation --------------------------------------------------------- */
-
-st_status ckpt_eval(ckpt_model *cm, const ckpt_eval_data *d, int depth, int batch, MPI_Comm comm,
-                    ckpt_eval_row *out)
-{
-    st_status st = ST_OK;
-    const int T = d->T, V = cm->V, n = cm->n;
-    int rank = 0, size = 1;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    long first, count;
-    comm_share(d->n, rank, size, &first, &count);
-    const int B = batch < 1 ? 1 : batch;
-    model_ws *ws = calloc((size_t)n, sizeof *ws);
-    int32_t *tok = malloc(sizeof(int32_t) * (size_t)B * (size_t)(T + 1)); /* [B, T + 1] */
-    double *sums = calloc((size_t)depth * 4, sizeof *sums);  /* [depth, 4]: nats, correct, tokens, chars */
-    float *avg = NULL;  /* [B*T, V] mean logits (several members) */
-    float *lse = NULL;  /* [B*T] */
-    CHECK_ALLOC(ws);
-    CHECK_ALLOC(tok);
-    CHECK_ALLOC(sums);
-    if (depth < 1 || depth > cm->depth) FAIL(ST_EUSAGE, "depth %d is outside 1..%d", depth, cm->depth);
-    for (int j = 0; j < n; j++) CHECK(model_ws_init(&ws[j], &cm->mem[j].m.dims, B, T, 1, 0));
-    if (n > 1) {
-        avg = malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)V);
-        lse = malloc(sizeof(float) * (size_t)B * (size_t)T);
-        CHECK_ALLOC(avg);
-        CHECK_ALLOC(lse);
-    }
-    for (long i0 = 0; i0 < count; i0 += B) {
-        int nb = (int)(count - i0 < B ? count - i0 : B);
-        const int N = nb * T;
-        double chars = 0;
-        for (int i = 0; i < nb; i++) {
-            long row = d->ids[first + i0 + i];
-            memcpy(tok + (size_t)i * (T + 1), d->chunks + (size_t)row * (size_t)(T + 1),
-                   sizeof(int32_t) * (size_t)(T + 1));
-            for (int t = 0; t <= T; t++)
-                if (tok[(size_t)i * (T + 1) + t] < 0 || tok[(size_t)i * (T + 1) + t] >= V)
-                    FAIL(ST_EDATA, "chunk %ld holds token id %d outside the vocabulary [0, %d)", row,
-                         (int)tok[(size_t)i * (T + 1) + t], V);
-            chars += d->chars[row];
-        }
-        model_batch b = {.tokens = tok, .targets = NULL, .ld = T + 1};
-        for (int k = 1; k <= depth; k++) {
-            /* Each member: block k on its block k-1 output, then its head. */
-            for (int j = 0; j < n; j++) {
-                model *m = &cm->mem[j].m;
-                CHECK(model_forward_blocks(m, &ws[j], &b, k > 1 ? model_ws_output(&ws[j]) : NULL, k - 1, k, nb,
-                                           T, false));
-                CHECK(model_forward_head(m, &ws[j], model_ws_output(&ws[j]), NULL, NULL, NULL));
-                if (n > 1) {
-                    const float *z = ws[j].head.logits;
-                    size_t nz = (size_t)N * (size_t)V;
-                    if (j == 0)
-                        memcpy(avg, z, sizeof(float) * nz);
-                    else
-                        for (size_t q = 0; q < nz; q++) avg[q] += z[q];
-                }
-            }
-            head_acts h = ws[0].head;
-            if (n > 1) {
-                const float inv = 1.0f / (float)n;
-                for (size_t q = 0; q < (size_t)N * (size_t)V; q++) avg[q] *= inv;
-                h.logits = avg;
-                h.lse = lse;
-            }
-            long correct = 0;
-            double nats = head_loss(&h, tok + 1, N, T, T + 1, V, &correct);
-            double *s = sums + (size_t)(k - 1) * 4;
-            s[0] += nats;
-            s[1] += (double)correct;
-            s[2] += (double)N;
-            s[3] += chars;
-        }
-    }
-    CHECK(comm_allreduce_sum_f64(sums, depth * 4, comm));
-    for (int k = 1; k <= depth; k++) {
-        const double *s = sums + (size_t)(k - 1) * 4;
-        out[k - 1] = (ckpt_eval_row){
-            .depth = k,
-            .loss = s[2] > 0 ? s[0] / s[2] : NAN,
-            .bpc = s[3] > 0 ? s[0] / log(2.0) / s[3] : NAN,
-            .top1 = s[2] > 0 ? s[1] / s[2] : NAN,
-            .tokens = s[2],
-        };
-    }
-out:
-    for (int j = 0; ws && j < n; j++) model_ws_free(&ws[j]);
-    free(ws);
-    free(tok);
-    free(sums);
-    free(avg);
-    free(lse);
-    return st;
-}
-
-/* ---- generation ----------------------------------------------------------- */
-
-st_status ckpt_generate(ckpt_model *cm, const char *prompt, const ckpt_gen_opts *o, char **out)
-{
-    st_status st = ST_OK;
-    const int V = cm->V, n = cm->n;
-    tok_buf in;
-    tok_buf_init(&in);
-    kv_cache *kv = calloc((size_t)n, sizeof *kv);
-    float *z = malloc(sizeof(float) * (size_t)V);     /* [V] mean logits */
-    float *probs = malloc(sizeof(float) * (size_t)V); /* [V] sampling scratch */
-    int32_t *gen = malloc(sizeof(int32_t) * (size_t)(o->tokens > 0 ? o->tokens : 1)); /* [tokens] */
-    char *cont = NULL;
-    size_t cont_len = 0;
-    *out = NULL;
-    CHECK_ALLOC(kv);
-    CHECK_ALLOC(z);
-    CHECK_ALLOC(probs);
-    CHECK_ALLOC(gen);
-    if (o->depth < 1 || o->depth > cm->depth) FAIL(ST_EUSAGE, "depth %d is outside 1..%d", o->depth, cm->depth);
-    CHECK(tok_encode(cm->tok, (const uint8_t *)prompt, strlen(prompt), &in, NULL));
-    if (in.n == 0) CHECK(tok_buf_push(&in, tok_special_id(cm->tok, TOK_BOS), 0));
-    const int cap = (int)in.n + (o->tokens > 0 ? o->tokens : 0);
-    for (int j = 0; j < n; j++) CHECK(kv_cache_init(&kv[j], &cm->mem[j].m, o->depth, cap));
-    rng_t rng;
-    rng_init(&rng, o->seed, 0, RNG_SAMPLE);
-    for (size_t i = 0; i < in.n; i++)
-        for (int j = 0; j < n; j++) CHECK(model_decode_step(&cm->mem[j].m, &kv[j], in.ids[i]));
-    for (int t = 0; t < o->tokens; t++) {
-        for (int q = 0; q < V; q++) {
-            float s = 0.0f;
-            for (int j = 0; j < n; j++) s += kv[j].logits[q];
-            z[q] = n > 1 ? s / (float)n : s;
-            /* Never emit ids without text (padding, unused bmp ids). */
-            tok_kind k = tok_kind_of(cm->tok, q);
-            if (k == TOK_UNUSED || k == TOK_SPECIAL) z[q] = -1e30f;
-        }
-        gen[t] = sample_token(z, V, o->temperature, o->top_k, &rng, probs);
-        if (t + 1 < o->tokens)
-            for (int j = 0; j < n; j++) CHECK(model_decode_step(&cm->mem[j].m, &kv[j], gen[t]));
-    }
-    CHECK(tok_decode(cm->tok, gen, (size_t)(o->tokens > 0 ? o->tokens : 0), &cont, &cont_len));
-    size_t pl = strlen(prompt);
-    *out = malloc(pl + cont_len + 1);
-    CHECK_ALLOC(*out);
-    memcpy(*out, prompt, pl);
-    memcpy(*out + pl, cont, cont_len + 1);
-out:
-    for (int j = 0; kv && j < n; j++) kv_cache_free(&kv[j]);
-    free(kv);
-    free(z);
-    free(probs);
-    free(gen);
-    free(cont);
-    tok_buf_free(&in);
     return st;
 }

@@ -1,4 +1,4 @@
-/* test_ckpt_model.c -- ensembles average LOGITS: ckpt_eval against a direct
+/* test_ensemble.c -- ensembles average LOGITS: eval_depths against a direct
  * per-chunk computation in double (and not the mean of probabilities); an
  * ensemble file round trip evaluates and generates bitwise alike; seeded
  * generation is deterministic.  Runs on 1 and 3 ranks (chunk shares). */
@@ -11,6 +11,9 @@
 
 #include "../harness.h"
 #include "strata/ckpt_model.h"
+#include "strata/eval.h"
+#include "strata/generate.h"
+#include "strata/layout.h"
 #include "strata/tokenizer.h"
 
 enum { D = 16, H = 2, F = 32, L = 2, T = 8, R = 7 };
@@ -20,6 +23,14 @@ static const char text[] =
     "purse, and nothing particular to interest me on shore, I thought I would sail about a little.";
 
 /* Two members with different weights over one random substrate. */
+/* Every depth 1..depth of all of cm's members, as `strata eval` does. */
+static st_status eval_cm(ckpt_model *cm, const eval_chunks *d, int depth, int batch, MPI_Comm comm, eval_row *rows)
+{
+    eval_member mem[8] = {{0}};
+    for (int j = 0; j < cm->n && j < 8; j++) mem[j].m = &cm->mem[j].m;
+    return eval_depths(mem, cm->n, d, 1, depth, batch, comm, rows);
+}
+
 static void build(ckpt_model *cm, int n)
 {
     memset(cm, 0, sizeof *cm);
@@ -36,7 +47,7 @@ static void build(ckpt_model *cm, int n)
     rng_init(&r, 11, 0, RNG_TEST);
     for (int i = 0; i < cm->V * D; i++) cm->substrate[i] = (float)rng_normal(&r);
     snprintf(cm->sub_kind, sizeof cm->sub_kind, "random");
-    cm->sub_checksum = ckpt_substrate_checksum(cm->substrate, cm->V, D);
+    cm->sub_checksum = layout_substrate_checksum(cm->substrate, cm->V, D);
     cm->n = n;
     cm->depth = L;
     cm->mem = calloc((size_t)n, sizeof *cm->mem);
@@ -119,9 +130,9 @@ static void test_mean_of_logits(void **state)
     double chars[R];
     long ids[R];
     make_data(&cm, chunks, chars, ids);
-    ckpt_eval_data d = {.chunks = chunks, .chars = chars, .ids = ids, .n = R, .T = T};
-    ckpt_eval_row rows[L];
-    ST_ASSERT_OK(ckpt_eval(&cm, &d, L, 3, MPI_COMM_WORLD, rows));
+    eval_chunks d = {.chunks = chunks, .chars = chars, .ids = ids, .n = R, .T = T};
+    eval_row rows[L];
+    ST_ASSERT_OK(eval_cm(&cm, &d, L, 3, MPI_COMM_WORLD, rows));
     double total_chars = 0;
     for (int i = 0; i < R; i++) total_chars += chars[i];
     for (int k = 1; k <= L; k++) {
@@ -129,7 +140,7 @@ static void test_mean_of_logits(void **state)
         reference(&cm, chunks, k, false, &want);
         reference(&cm, chunks, k, true, &probs);
         if (st_test_rank() == 0)
-            printf("# depth %d: ckpt_eval %.9f, mean of logits %.9f, mean of probabilities %.9f\n", k,
+            printf("# depth %d: eval_depths %.9f, mean of logits %.9f, mean of probabilities %.9f\n", k,
                    rows[k - 1].loss, want, probs);
         assert_int_equal(rows[k - 1].depth, k);
         assert_true(fabs(rows[k - 1].loss - want) <= 1e-5 * want);
@@ -137,8 +148,8 @@ static void test_mean_of_logits(void **state)
         assert_true(fabs(rows[k - 1].bpc - rows[k - 1].loss * R * T / log(2.0) / total_chars) <= 1e-12);
         assert_true(rows[k - 1].tokens == R * T);
     }
-    ckpt_eval_row bad[1];
-    assert_int_equal(ckpt_eval(&cm, &d, L + 1, 3, MPI_COMM_WORLD, bad), ST_EUSAGE);
+    eval_row bad[1];
+    assert_int_equal(eval_cm(&cm, &d, L + 1, 3, MPI_COMM_WORLD, bad), ST_EUSAGE);
     ckpt_model_free(&cm);
 }
 
@@ -161,20 +172,20 @@ static void test_ensemble_file(void **state)
     double chars[R];
     long ids[R];
     make_data(&cm, chunks, chars, ids);
-    ckpt_eval_data d = {.chunks = chunks, .chars = chars, .ids = ids, .n = R, .T = T};
-    ckpt_eval_row a[L], b[L];
-    ST_ASSERT_OK(ckpt_eval(&cm, &d, L, 2, MPI_COMM_WORLD, a));
-    ST_ASSERT_OK(ckpt_eval(&back, &d, L, 2, MPI_COMM_WORLD, b));
+    eval_chunks d = {.chunks = chunks, .chars = chars, .ids = ids, .n = R, .T = T};
+    eval_row a[L], b[L];
+    ST_ASSERT_OK(eval_cm(&cm, &d, L, 2, MPI_COMM_WORLD, a));
+    ST_ASSERT_OK(eval_cm(&back, &d, L, 2, MPI_COMM_WORLD, b));
     for (int k = 0; k < L; k++) /* bitwise: same weights, same arithmetic */
         assert_true(a[k].depth == b[k].depth && a[k].loss == b[k].loss && a[k].bpc == b[k].bpc &&
                     a[k].top1 == b[k].top1 && a[k].tokens == b[k].tokens);
 
-    ckpt_gen_opts o = {.depth = L, .tokens = 24, .temperature = 1.0f, .top_k = 0, .seed = 9};
+    gen_opts o = {.depth = L, .tokens = 24, .temperature = 1.0f, .top_k = 0, .seed = 9};
     char *g1 = NULL, *g2 = NULL, *g3 = NULL;
-    ST_ASSERT_OK(ckpt_generate(&cm, "Call", &o, &g1));
-    ST_ASSERT_OK(ckpt_generate(&back, "Call", &o, &g2));
+    ST_ASSERT_OK(gen_text(&cm, "Call", &o, &g1));
+    ST_ASSERT_OK(gen_text(&back, "Call", &o, &g2));
     o.seed = 10;
-    ST_ASSERT_OK(ckpt_generate(&back, "Call", &o, &g3));
+    ST_ASSERT_OK(gen_text(&back, "Call", &o, &g3));
     assert_string_equal(g1, g2);
     assert_true(strncmp(g1, "Call", 4) == 0 && strlen(g1) > 4);
     assert_true(strcmp(g1, g3) != 0);
@@ -186,7 +197,7 @@ static void test_ensemble_file(void **state)
     ckpt_model other;
     build(&other, 1);
     other.substrate[0] += 1.0f;
-    other.sub_checksum = ckpt_substrate_checksum(other.substrate, other.V, D);
+    other.sub_checksum = layout_substrate_checksum(other.substrate, other.V, D);
     assert_int_equal(ckpt_model_join(&cm, &other), ST_EDATA);
     assert_non_null(strstr(st_last_error(), "substrate"));
     ckpt_model_free(&other);

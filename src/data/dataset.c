@@ -1,0 +1,130 @@
+/* dataset.c -- reading a prepared dataset (see dataset.h). */
+#define _GNU_SOURCE
+#include "strata/dataset.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata/h5.h"
+#include "strata/log.h"
+#include "strata/tokenizer.h"
+
+void dataset_free(dataset *d)
+{
+    tok_free(d->tok);
+    free(d->chunks);
+    free(d->chars);
+    free(d->train);
+    free(d->val);
+    memset(d, 0, sizeof *d);
+}
+
+/* ids[n] must index chunks [0, n_chunks). */
+static st_status check_index(const dataset *d, const long *ids, long n, const char *name)
+{
+    st_status st = ST_OK;
+    for (long i = 0; i < n; i++)
+        if (ids[i] < 0 || ids[i] >= d->n_chunks)
+            FAIL(ST_EDATA, "dataset '%s': %s[%ld] = %ld is not a chunk id (0..%ld)", d->path, name, i, ids[i],
+                 d->n_chunks - 1);
+out:
+    return st;
+}
+
+static st_status check_contents(const dataset *d)
+{
+    st_status st = ST_OK;
+    const int V = tok_vocab_size(d->tok);
+    const size_t n = (size_t)d->n_chunks * (size_t)(d->ctx + 1);
+    for (size_t i = 0; i < n; i++)
+        if (d->chunks[i] < 0 || d->chunks[i] >= V)
+            FAIL(ST_EDATA, "dataset '%s': chunks/tokens row %zu holds token id %d outside the vocabulary [0, %d)",
+                 d->path, i / (size_t)(d->ctx + 1), (int)d->chunks[i], V);
+    for (long c = 0; c < d->n_chunks; c++)
+        if (!isfinite(d->chars[c]) || d->chars[c] < 0)
+            FAIL(ST_EDATA, "dataset '%s': chunks/chars[%ld] = %g is not a character count", d->path, c,
+                 d->chars[c]);
+    CHECK(check_index(d, d->train, d->n_train, "split/train_index"));
+    CHECK(check_index(d, d->val, d->n_val, "split/val_index"));
+out:
+    return st;
+}
+
+/* A 1-D dataset of n elements (n = -1: any length, returned in *n). */
+static st_status read_vector(h5_file *f, const char *name, h5_dtype t, long *n, void **out)
+{
+    st_status st = ST_OK;
+    int rank = 0;
+    size_t dims[H5_MAX_RANK];
+    CHECK(h5_read(f, name, t, &rank, dims, out));
+    if (rank != 1 || (*n >= 0 && dims[0] != (size_t)*n))
+        FAIL(ST_EDATA, "dataset '%s': %s is not a vector of %ld values", f->path, name, *n);
+    *n = (long)dims[0];
+out:
+    return st;
+}
+
+st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    h5_file f;
+    h5_file_zero(&f);
+    int rank = 0;
+    size_t dims[H5_MAX_RANK];
+    memset(d, 0, sizeof *d);
+    snprintf(d->path, sizeof d->path, "%s", path);
+    CHECK(h5_open_kind(&f, path, comm, H5_KIND_DATASET, ST_EDATA));
+    CHECK(tok_load(&f, "tokenizer", &d->tok));
+    CHECK(h5_read(&f, "chunks/tokens", H5_DT_I32, &rank, dims, (void **)&d->chunks));
+    if (rank != 2 || dims[1] < 2 || dims[1] > (1u << 24))
+        FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
+    d->n_chunks = (long)dims[0];
+    d->ctx = (int)dims[1] - 1;
+    long n = d->n_chunks;
+    CHECK(read_vector(&f, "chunks/chars", H5_DT_F64, &n, (void **)&d->chars));
+    d->n_train = d->n_val = -1;
+    CHECK(read_vector(&f, "split/train_index", H5_DT_I64, &d->n_train, (void **)&d->train));
+    CHECK(read_vector(&f, "split/val_index", H5_DT_I64, &d->n_val, (void **)&d->val));
+    CHECK(check_contents(d));
+    log_info("dataset %s: %ld chunks of %d tokens (%ld train, %ld validation), vocabulary %d", path, d->n_chunks,
+             d->ctx, d->n_train, d->n_val, tok_vocab_size(d->tok));
+out:
+    h5_close(&f);
+    if (st != ST_OK) {
+        char keep[sizeof d->path];
+        memcpy(keep, d->path, sizeof keep);
+        dataset_free(d);
+        memcpy(d->path, keep, sizeof keep);
+    }
+    return st;
+}
+
+st_status dataset_select(const dataset *d, const char *split, long max, long **ids, long *n)
+{
+    st_status st = ST_OK;
+    const long *src = NULL;
+    long count = 0;
+    *ids = NULL;
+    *n = 0;
+    if (strcmp(split, "train") == 0) {
+        src = d->train;
+        count = d->n_train;
+    } else if (strcmp(split, "val") == 0) {
+        src = d->val;
+        count = d->n_val;
+    } else if (strcmp(split, "all") == 0) {
+        count = d->n_chunks;
+    } else {
+        FAIL(ST_EUSAGE, "split '%s' is not one of train, val, all", split);
+    }
+    if (max > 0 && count > max) count = max;
+    if (count < 1) FAIL(ST_EDATA, "dataset '%s' has no chunks in split '%s'", d->path, split);
+    *ids = malloc(sizeof **ids * (size_t)count);
+    CHECK_ALLOC(*ids);
+    for (long i = 0; i < count; i++) (*ids)[i] = src ? src[i] : i;
+    *n = count;
+out:
+    return st;
+}

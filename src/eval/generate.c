@@ -1,0 +1,83 @@
+/* generate.c -- KV-cache sampling from checkpoint members (see generate.h). */
+#include "strata/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "strata/log.h"
+#include "strata/sample.h"
+#include "strata/tokenizer.h"
+
+/* The shortest training context among the members. */
+static long members_ctx(const ckpt_model *cm)
+{
+    long ctx = cm->mem[0].cfg.data.ctx;
+    for (int j = 1; j < cm->n; j++)
+        if (cm->mem[j].cfg.data.ctx < ctx) ctx = cm->mem[j].cfg.data.ctx;
+    return ctx;
+}
+
+st_status gen_text(ckpt_model *cm, const char *prompt, const gen_opts *o, char **out)
+{
+    st_status st = ST_OK;
+    const int V = cm->V, n = cm->n;
+    const int n_gen = o->tokens > 0 ? o->tokens : 0;
+    tok_buf in;
+    tok_buf_init(&in);
+    kv_cache *kv = calloc((size_t)n, sizeof *kv);
+    float *z = malloc(sizeof(float) * (size_t)V);                              /* [V] combined logits */
+    float *probs = malloc(sizeof(float) * (size_t)V);                          /* [V] sampling scratch */
+    int32_t *gen = malloc(sizeof(int32_t) * (size_t)(n_gen > 0 ? n_gen : 1));  /* [tokens] */
+    char *cont = NULL;
+    size_t cont_len = 0;
+    *out = NULL;
+    CHECK_ALLOC(kv);
+    CHECK_ALLOC(z);
+    CHECK_ALLOC(probs);
+    CHECK_ALLOC(gen);
+    if (o->depth < 1 || o->depth > cm->depth) FAIL(ST_EUSAGE, "depth %d is outside 1..%d", o->depth, cm->depth);
+    CHECK(tok_encode(cm->tok, (const uint8_t *)prompt, strlen(prompt), &in, NULL));
+    if (in.n == 0) CHECK(tok_buf_push(&in, tok_special_id(cm->tok, TOK_BOS), 0));
+    /* A sliding window over the prompt keeps the cost bounded (generate.h). */
+    const long ctx = members_ctx(cm);
+    size_t skip = 0;
+    if (ctx > 0 && in.n > (size_t)ctx) {
+        skip = in.n - (size_t)ctx;
+        log_warn("the prompt has %zu tokens but the model was trained on a context of %ld: using its last %ld",
+                 in.n, ctx, ctx);
+    }
+    const int cap = (int)(in.n - skip) + n_gen;
+    for (int j = 0; j < n; j++) CHECK(kv_cache_init(&kv[j], &cm->mem[j].m, o->depth, cap));
+    rng_t rng;
+    rng_init(&rng, o->seed, 0, RNG_SAMPLE);
+    for (size_t i = skip; i < in.n; i++)
+        for (int j = 0; j < n; j++) CHECK(model_decode_step(&cm->mem[j].m, &kv[j], in.ids[i]));
+    for (int t = 0; t < n_gen; t++) {
+        for (int q = 0; q < V; q++) {
+            float s = 0.0f;
+            for (int j = 0; j < n; j++) s += kv[j].logits[q];
+            z[q] = n > 1 ? s / (float)n : s;
+            /* Never emit ids without text (padding, unused bmp ids). */
+            tok_kind k = tok_kind_of(cm->tok, q);
+            if (k == TOK_UNUSED || k == TOK_SPECIAL) z[q] = -1e30f;
+        }
+        gen[t] = sample_token(z, V, o->temperature, o->top_k, &rng, probs);
+        if (t + 1 < n_gen)
+            for (int j = 0; j < n; j++) CHECK(model_decode_step(&cm->mem[j].m, &kv[j], gen[t]));
+    }
+    CHECK(tok_decode(cm->tok, gen, (size_t)n_gen, &cont, &cont_len));
+    size_t pl = strlen(prompt);
+    *out = malloc(pl + cont_len + 1);
+    CHECK_ALLOC(*out);
+    memcpy(*out, prompt, pl);
+    memcpy(*out + pl, cont, cont_len + 1);
+out:
+    for (int j = 0; kv && j < n; j++) kv_cache_free(&kv[j]);
+    free(kv);
+    free(z);
+    free(probs);
+    free(gen);
+    free(cont);
+    tok_buf_free(&in);
+    return st;
+}

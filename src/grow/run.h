@@ -1,0 +1,122 @@
+/* run.h -- the state of a growth run, private to src/grow: the training
+ * loop (grow.c), its inputs (inputs.c) and its checkpoints (checkpoint.c,
+ * state.c, tensors.c).
+ *
+ * Everything a checkpoint must restore for a bitwise-identical resume is in
+ * grow_state (numbers, described by one table in state.c) and the model
+ * (tensors: weights, LoRA adapters, AdamW moments); everything else is
+ * derived from the config and the input files.
+ *
+ * Adding a checkpoint field: a member of grow_state plus one row of the
+ * table in state.c (name, type, offset); readers of older files see it as
+ * missing -> bump format_version in docs/FORMAT.md if it is required.
+ */
+#ifndef STRATA_GROW_RUN_H
+#define STRATA_GROW_RUN_H
+
+#include <mpi.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "strata/cache.h"
+#include "strata/config.h"
+#include "strata/dataset.h"
+#include "strata/error.h"
+#include "strata/eval.h"
+#include "strata/h5.h"
+#include "strata/metrics.h"
+#include "strata/model.h"
+#include "strata/order.h"
+#include "strata/rng.h"
+#include "strata/schedule.h"
+
+/* Input table and what identifies it. */
+typedef struct grow_substrate {
+    float *table;     /* [V, D] frozen table, NULL for a trainable kind (the model owns tok_emb) */
+    float *init;      /* [V, D] trainable kind: the stored initial table, else NULL */
+    int V, D;
+    char kind[32];
+    char path[1024];
+} grow_substrate;
+
+/* The numbers a checkpoint saves (besides tensors): one table in state.c. */
+typedef struct grow_state {
+    long step;        /* optimizer steps over the whole run */
+    int stage;        /* stage being trained (progressive: = depth), 1-based */
+    bool stage_done;  /* the stage has ended (its stage checkpoint exists) */
+    long adam_t;      /* AdamW step counter within the stage */
+    long cursor;      /* global data position: chunks consumed so far */
+    long tokens;      /* training tokens so far */
+    double wall_s;    /* wall-clock seconds of the run so far (all sessions) */
+    sched_state sched;
+    rng_t rng;        /* parameter-initialisation stream */
+    bool lora_active; /* the stage trains LoRA adapters on lower blocks */
+    int n_blocks;     /* blocks of the model when saved */
+    int nranks;       /* ranks of the job that saved it */
+} grow_state;
+
+typedef struct grow_run {
+    st_config cfg;
+    MPI_Comm comm;
+    int rank, size;
+    char dir[1200];        /* <run.dir>/<run.name> */
+    bool monolithic;
+    dataset data;
+    grow_substrate sub;
+    model m;
+    model_ws ws;           /* training/eval workspace, up to train.batch chunks */
+    model_ws ws1;          /* one chunk, forward only: frozen prefixes */
+    act_cache cache;
+    data_order order;
+    sched_cfg sched;
+    grow_state st;
+    double peak_flops;     /* measured sgemm rate of one rank (FLOP/s) */
+    double ckpt_seconds;   /* wall time spent writing checkpoints this session */
+    long ckpt_count;       /* checkpoints written this session */
+    double last_val;       /* latest validation loss (progress line) */
+    met_table steps;       /* /metrics/steps (+ a val_loss column) */
+    met_table depth;       /* /metrics/depth */
+    int steps_val_col;     /* column of val_loss in steps */
+    float *xin;            /* [batch, T, D] inputs of the first trained block */
+    int32_t *tokbuf;       /* [batch, T + 1] token rows of the local chunks */
+} grow_run;
+
+/* ---- grow.c ------------------------------------------------------------ */
+
+/* Give the model the structure of the current stage (blocks, LoRA
+ * adapters, trainable flags).  New tensors are drawn from the init stream;
+ * `fresh` applies the stage-start options (grow.reinit_head); a resume then
+ * overwrites every value from the checkpoint. */
+st_status run_build_stage(grow_run *g, bool fresh);
+
+/* ---- inputs.c: build missing dataset/substrate files, load them --------- */
+
+st_status grow_inputs_ensure(grow_run *g);
+st_status grow_substrate_load(grow_run *g, const char *path);
+
+/* ---- state.c: the run-state table -------------------------------------- */
+
+/* Write s as attributes of group `obj` (which must exist), or read every
+ * field back (a missing or mistyped field -> ST_ECKPT naming it). */
+st_status grow_state_write(h5_file *f, const char *obj, const grow_state *s);
+st_status grow_state_read(h5_file *f, const char *obj, grow_state *s);
+
+/* ---- tensors.c: the model's tensors in a checkpoint --------------------- */
+
+/* Every arena of g->m under /model, with its AdamW moments under /optim when
+ * `moments` (a stage in progress).  Reading needs the structure built. */
+st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments);
+st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments);
+
+/* ---- checkpoint.c: checkpoint files ------------------------------------ */
+
+/* Write <dir>/<name> ("stage-NNN.h5" or "step-NNNNNNNN.h5") atomically,
+ * then LATEST, then prune old step files.  Rank 0 writes; every rank learns
+ * the outcome. */
+st_status grow_checkpoint_save(grow_run *g, const char *name);
+/* Open the newest complete checkpoint of g->dir on this rank (*path NULL and
+ * f closed when the directory has none) after checking that its settings may
+ * resume under g->cfg and its substrate is g's.  *path malloc'd. */
+st_status grow_checkpoint_open(grow_run *g, h5_file *f, char **path);
+
+#endif

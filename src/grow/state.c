@@ -1,0 +1,123 @@
+/* state.c -- the run state of a checkpoint as one table (name, type,
+ * offset), read and written by the same loop.  Attribute names and types are
+ * the file format (docs/FORMAT.md "/state"): every field is stored as an
+ * int64 or a float64 attribute of /state. */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "run.h"
+
+typedef enum field_type { F_LONG, F_INT, F_BOOL, F_U64, F_U32, F_DOUBLE } field_type;
+
+typedef struct state_field {
+    const char *name;
+    field_type type;
+    size_t offset; /* in grow_state */
+} state_field;
+
+#define FIELD(name, type, member) {name, type, offsetof(grow_state, member)}
+static const state_field fields[] = {
+    FIELD("step", F_LONG, step),
+    FIELD("stage", F_INT, stage),
+    FIELD("stage_done", F_BOOL, stage_done),
+    FIELD("adam_t", F_LONG, adam_t),
+    FIELD("cursor", F_LONG, cursor),
+    FIELD("tokens", F_LONG, tokens),
+    FIELD("sched_steps", F_LONG, sched.steps),
+    FIELD("sched_tokens", F_LONG, sched.tokens),
+    FIELD("sched_stale", F_LONG, sched.stale_evals),
+    FIELD("rng_seed", F_U64, rng.seed),
+    FIELD("rng_rank", F_U32, rng.rank),
+    FIELD("rng_purpose", F_U32, rng.purpose),
+    FIELD("rng_counter", F_U64, rng.counter),
+    FIELD("lora_active", F_BOOL, lora_active),
+    FIELD("n_blocks", F_INT, n_blocks),
+    FIELD("nranks", F_INT, nranks),
+    FIELD("wall_s", F_DOUBLE, wall_s),
+    FIELD("sched_best_val", F_DOUBLE, sched.best_val),
+};
+#undef FIELD
+enum { N_FIELDS = sizeof fields / sizeof fields[0] };
+
+/* Integer fields travel as int64 (unsigned ones bit for bit). */
+static int64_t get_int(const grow_state *s, const state_field *f)
+{
+    const char *p = (const char *)s + f->offset;
+    switch (f->type) {
+    case F_LONG: return *(const long *)p;
+    case F_INT: return *(const int *)p;
+    case F_BOOL: return *(const bool *)p;
+    case F_U64: return (int64_t) * (const uint64_t *)p;
+    case F_U32: return *(const uint32_t *)p;
+    case F_DOUBLE: break;
+    }
+    return 0;
+}
+
+/* false: v does not fit the field. */
+static bool set_int(grow_state *s, const state_field *f, int64_t v)
+{
+    char *p = (char *)s + f->offset;
+    switch (f->type) {
+    case F_LONG: *(long *)p = (long)v; return true;
+    case F_INT:
+        if (v < -2147483647 - 1 || v > 2147483647) return false;
+        *(int *)p = (int)v;
+        return true;
+    case F_BOOL:
+        if (v != 0 && v != 1) return false;
+        *(bool *)p = v != 0;
+        return true;
+    case F_U64: *(uint64_t *)p = (uint64_t)v; return true;
+    case F_U32:
+        if (v < 0 || v > 4294967295LL) return false;
+        *(uint32_t *)p = (uint32_t)v;
+        return true;
+    case F_DOUBLE: break;
+    }
+    return false;
+}
+
+st_status grow_state_write(h5_file *f, const char *obj, const grow_state *s)
+{
+    st_status st = ST_OK;
+    for (int i = 0; i < N_FIELDS; i++) {
+        const state_field *q = &fields[i];
+        if (q->type == F_DOUBLE)
+            CHECK(h5_attr_set_f64(f, obj, q->name, *(const double *)((const char *)s + q->offset)));
+        else
+            CHECK(h5_attr_set_i64(f, obj, q->name, get_int(s, q)));
+    }
+out:
+    return st;
+}
+
+st_status grow_state_read(h5_file *f, const char *obj, grow_state *s)
+{
+    st_status st = ST_OK;
+    memset(s, 0, sizeof *s);
+    for (int i = 0; i < N_FIELDS; i++) {
+        const state_field *q = &fields[i];
+        st_status r;
+        if (q->type == F_DOUBLE) {
+            r = h5_attr_get_f64(f, obj, q->name, (double *)((char *)s + q->offset));
+        } else {
+            int64_t v = 0;
+            r = h5_attr_get_i64(f, obj, q->name, &v);
+            if (r == ST_OK && !set_int(s, q, v))
+                FAIL(ST_ECKPT, "'%s': %s/%s = %lld is out of range", f->path, obj, q->name, (long long)v);
+        }
+        if (r != ST_OK) {
+            st_add_context("reading the run state of '%s'", f->path);
+            st = ST_ECKPT;
+            goto out;
+        }
+    }
+    if (s->stage < 1 || s->n_blocks < 0 || s->n_blocks > MODEL_MAX_LAYERS || s->step < 0 || s->cursor < 0 ||
+        s->adam_t < 0 || s->tokens < 0)
+        FAIL(ST_ECKPT, "'%s': the run state is inconsistent (stage %d, %d blocks, step %ld, cursor %ld)", f->path,
+             s->stage, s->n_blocks, s->step, s->cursor);
+out:
+    return st;
+}
