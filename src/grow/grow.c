@@ -520,7 +520,8 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     g->monolithic = strcmp(cfg->grow.schedule, "monolithic") == 0;
     g->cache.fd = -1;
     g->last_val = NAN;
-    snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name);
+    if ((size_t)snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name) >= sizeof g->dir)
+        FAIL(ST_EUSAGE, "run.dir + run.name is too long a path");
 
     sig_install();
     CHECK(blas_check());

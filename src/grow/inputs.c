@@ -14,7 +14,9 @@
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
 
-st_status grow_substrate_load(grow_run *g, const char *path)
+/* The table of substrate file `path`, checked against the dataset and the
+ * settings. */
+static st_status substrate_load_checked(grow_run *g, const char *path)
 {
     st_status st = ST_OK;
     grow_substrate *s = &g->sub;
@@ -96,15 +98,20 @@ st_status grow_inputs_ensure(grow_run *g)
     st_status st = ST_OK;
     st_config *c = &g->cfg;
     /* Empty paths mean "inside the run directory". */
-    if (!c->data.dataset[0]) snprintf(c->data.dataset, sizeof c->data.dataset, "%s/dataset.h5", g->dir);
-    if (!c->substrate.file[0]) snprintf(c->substrate.file, sizeof c->substrate.file, "%s/substrate.h5", g->dir);
+    if (!c->data.dataset[0] &&
+        (size_t)snprintf(c->data.dataset, sizeof c->data.dataset, "%s/dataset.h5", g->dir) >= sizeof c->data.dataset)
+        FAIL(ST_EUSAGE, "run directory '%s' is too long for data.dataset inside it: set data.dataset", g->dir);
+    if (!c->substrate.file[0] &&
+        (size_t)snprintf(c->substrate.file, sizeof c->substrate.file, "%s/substrate.h5", g->dir) >=
+            sizeof c->substrate.file)
+        FAIL(ST_EUSAGE, "run directory '%s' is too long for substrate.file inside it: set substrate.file", g->dir);
     if (!exists(c->data.dataset)) CHECK(build_dataset(g));
     CHECK(dataset_open(&g->data, c->data.dataset, g->comm));
     if (g->data.ctx != c->data.ctx)
         FAIL(ST_EDATA, "dataset '%s' holds chunks of ctx %d tokens but data.ctx = %ld (prepare it again or set data.ctx = %d)",
              c->data.dataset, g->data.ctx, c->data.ctx, g->data.ctx);
     if (!exists(c->substrate.file)) CHECK(build_substrate(g));
-    CHECK(grow_substrate_load(g, c->substrate.file));
+    CHECK(substrate_load_checked(g, c->substrate.file));
 out:
     return st;
 }

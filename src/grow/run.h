@@ -59,7 +59,7 @@ typedef struct grow_run {
     st_config cfg;
     MPI_Comm comm;
     int rank, size;
-    char dir[1200];        /* <run.dir>/<run.name> */
+    char dir[2 * CFG_STR_MAX]; /* <run.dir>/<run.name> */
     bool monolithic;
     dataset data;
     grow_substrate sub;
@@ -89,10 +89,11 @@ typedef struct grow_run {
  * overwrites every value from the checkpoint. */
 st_status run_build_stage(grow_run *g, bool fresh);
 
-/* ---- inputs.c: build missing dataset/substrate files, load them --------- */
+/* ---- inputs.c ---------------------------------------------------------- */
 
+/* Build the dataset and substrate files when missing (empty names: inside
+ * the run directory), then open both into g->data and g->sub. */
 st_status grow_inputs_ensure(grow_run *g);
-st_status grow_substrate_load(grow_run *g, const char *path);
 
 /* ---- state.c: the run-state table -------------------------------------- */
 
