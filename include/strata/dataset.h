@@ -35,6 +35,7 @@ typedef struct dataset {
     long n_train;
     long *val;        /* [n_val] chunk ids of the validation split */
     long n_val;
+    char *config;     /* the settings `prepare` ran with (INI text), NULL if the file has none */
 } dataset;
 
 /* Read and check the dataset at path.  Not a dataset file, inconsistent or

@@ -19,6 +19,7 @@ typedef enum st_status {
     ST_EUSAGE = 2,     /* bad usage or config */
     ST_EDATA = 3,      /* bad input data */
     ST_ECKPT = 4,      /* checkpoint problem */
+    ST_EDIVERGED = 5,  /* training kept diverging (train.max_rollbacks exceeded) */
     ST_EPREEMPT = 75,  /* preempted after a clean checkpoint (EX_TEMPFAIL) */
     /* internal causes; exit code 1 */
     ST_ENOMEM = 101,

@@ -29,10 +29,22 @@
 #include "strata/error.h"
 
 /* Run or resume.  Returns ST_EPREEMPT after writing a clean checkpoint when
- * a stop was requested (SIGUSR1/SIGTERM/SIGINT, signals.h). */
+ * a stop was requested (SIGUSR1/SIGTERM/SIGINT, signals.h), ST_EDIVERGED
+ * (exit code 5) when a stage diverged more than train.max_rollbacks times.
+ *
+ * Divergence guard: after the gradient all-reduce and before the update,
+ * every rank checks the loss and the gradient norm (and after the update, the
+ * weights); a non-finite value or a loss above train.spike_factor x the
+ * stage's running mean restores the last good state of the stage (kept in
+ * memory: taken at the stage start, after each periodic checkpoint and after
+ * a skipped batch), multiplies the learning rate by train.rollback_lr_factor,
+ * and skips the batch that diverged when it comes again.  Rollbacks are
+ * counted in /state and in the rollbacks column of /metrics/depth.  No
+ * checkpoint is written from a model with a non-finite weight. */
 st_status grow_main(const st_config *cfg, MPI_Comm comm);
 
-/* Testing hook, read from the environment: STRATA_TEST_STOP_AT_STEP=N acts
- * as if SIGUSR1 arrived during global step N. */
+/* Testing hooks, read from the environment: STRATA_TEST_STOP_AT_STEP=N acts
+ * as if SIGUSR1 arrived during global step N; STRATA_TEST_DIVERGE_AT_STEP=N
+ * makes step N's loss NaN the first time (N:always: every time). */
 
 #endif

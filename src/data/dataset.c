@@ -3,6 +3,7 @@
 #include "strata/dataset.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,6 +19,7 @@ void dataset_free(dataset *d)
     free(d->chars);
     free(d->train);
     free(d->val);
+    free(d->config);
     memset(d, 0, sizeof *d);
 }
 
@@ -88,6 +90,9 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
     CHECK(read_vector(&f, "split/train_index", H5_DT_I64, &d->n_train, (void **)&d->train));
     CHECK(read_vector(&f, "split/val_index", H5_DT_I64, &d->n_val, (void **)&d->val));
     CHECK(check_contents(d));
+    bool has_config = false;
+    CHECK(h5_exists(&f, "config", &has_config));
+    if (has_config) CHECK(h5_read_string(&f, "config", &d->config));
     log_info("dataset %s: %ld chunks of %d tokens (%ld train, %ld validation), vocabulary %d", path, d->n_chunks,
              d->ctx, d->n_train, d->n_val, tok_vocab_size(d->tok));
 out:

@@ -10,6 +10,7 @@
  * rank learns the outcome, so a failure (disk full) stops all ranks alike.
  * The order of a resume (state, structure, tensors, RNG) is grow.c's. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,6 +53,24 @@ out:
     return st;
 }
 
+/* A model with a non-finite weight is never published as a checkpoint. */
+static st_status check_finite(grow_run *g, const char *path)
+{
+    st_status st = ST_OK;
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    int na = layout_arenas(&g->m, arenas, MODEL_MAX_ARENAS);
+    for (int i = 0; i < na; i++)
+        for (size_t j = 0; j < arenas[i]->numel; j++)
+            if (!isfinite(arenas[i]->w[j])) {
+                char p[128];
+                layout_arena_path(&g->m, arenas[i], "model", p, sizeof p);
+                FAIL(ST_EDIVERGED, "not writing checkpoint '%s': %s holds a non-finite weight (the run diverged)",
+                     path, p);
+            }
+out:
+    return st;
+}
+
 st_status grow_checkpoint_save(grow_run *g, const char *name)
 {
     st_status st = ST_OK;
@@ -59,6 +78,7 @@ st_status grow_checkpoint_save(grow_run *g, const char *name)
     double t0 = MPI_Wtime();
     char path[sizeof g->dir + CKPT_NAME_MAX + 2];
     snprintf(path, sizeof path, "%s/%s", g->dir, name);
+    CHECK(check_finite(g, path));
     g->st.n_blocks = g->m.n_blocks;
     g->st.nranks = g->size;
     CHECK(atomic_begin(&a, path, g->comm));

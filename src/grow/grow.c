@@ -168,6 +168,11 @@ static st_status stage_begin(grow_run *g)
     sched_stage_start(&g->st.sched);
     g->st.adam_t = 0;
     g->st.stage_done = false;
+    g->st.lr_scale = 1.0;
+    g->st.stage_rollbacks = 0;
+    g->st.skip_cursor = -1;
+    g->st.loss_mean = 0;
+    g->st.loss_n = 0;
     CHECK(run_build_stage(g, true));
     log_info("stage %d/%ld: training %s%s%s", g->st.stage, g->monolithic ? 1L : g->cfg.model.n_layers,
              g->monolithic ? "all blocks end to end" : "the new block + head",
@@ -208,6 +213,7 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
                           (g->peak_flops * g->size)
                     : NAN;
     r[MD_FLOPS] = flops * (double)g->st.sched.steps;
+    CHECK(met_set(&g->depth, g->depth.nrows - 1, "rollbacks", (double)g->st.stage_rollbacks));
     g->st.stage_done = true;
     log_info("stage %d done: %ld steps, val loss %.4f nats/token, %.4f bits/char, top-1 %.3f",
              g->st.stage, g->st.sched.steps, ev.loss, ev.bpc, ev.top1);
@@ -218,13 +224,142 @@ out:
     return st;
 }
 
-/* One optimizer step of the current stage; *loss = mean train loss of the global batch. */
-static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, double *lr_out)
+/* ---- divergence guard -------------------------------------------------- */
+
+static bool arenas_finite(param_arena *const *a, int n, bool grads)
+{
+    for (int i = 0; i < n; i++) {
+        const float *x = grads ? a[i]->g : a[i]->w;
+        for (size_t j = 0; j < a[i]->numel; j++)
+            if (!isfinite(x[j])) return false;
+    }
+    return true;
+}
+
+/* Remember the current state as the last good one (stage start, after a
+ * periodic checkpoint, after a skipped batch). */
+static st_status snapshot_take(grow_run *g)
+{
+    st_status st = ST_OK;
+    grow_snapshot *s = &g->good;
+    model *m = &g->m;
+    if (s->n != m->n_train) {
+        free(s->w);
+        free(s->m);
+        free(s->v);
+        s->n = m->n_train;
+        s->w = malloc(sizeof(float) * s->n);
+        s->m = malloc(sizeof(float) * s->n);
+        s->v = malloc(sizeof(float) * s->n);
+        s->valid = false;
+        CHECK_ALLOC(s->w);
+        CHECK_ALLOC(s->m);
+        CHECK_ALLOC(s->v);
+    }
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    int na = model_trainable_arenas(m, arenas, MODEL_MAX_ARENAS);
+    size_t off = 0;
+    for (int i = 0; i < na; i++) {
+        memcpy(s->w + off, arenas[i]->w, sizeof(float) * arenas[i]->numel);
+        off += arenas[i]->numel;
+    }
+    memcpy(s->m, m->adam_m, sizeof(float) * s->n);
+    memcpy(s->v, m->adam_v, sizeof(float) * s->n);
+    s->st = g->st;
+    s->steps_rows = g->steps.nrows;
+    s->valid = true;
+out:
+    return st;
+}
+
+static void snapshot_restore(grow_run *g)
+{
+    grow_snapshot *s = &g->good;
+    model *m = &g->m;
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    int na = model_trainable_arenas(m, arenas, MODEL_MAX_ARENAS);
+    size_t off = 0;
+    for (int i = 0; i < na; i++) {
+        memcpy(arenas[i]->w, s->w + off, sizeof(float) * arenas[i]->numel);
+        off += arenas[i]->numel;
+    }
+    memcpy(m->adam_m, s->m, sizeof(float) * s->n);
+    memcpy(m->adam_v, s->v, sizeof(float) * s->n);
+    g->st = s->st;
+    g->steps.nrows = s->steps_rows;
+}
+
+/* Step `bad` diverged: back to the last good state with a lower learning
+ * rate, skipping the batch at data position `at` when it comes again. */
+static st_status rollback(grow_run *g, long bad, long at, double loss, double gnorm)
+{
+    st_status st = ST_OK;
+    const st_config *c = &g->cfg;
+    grow_state now = g->st;
+    if (!g->good.valid || g->good.n != g->m.n_train) FAIL(ST_ERR, "divergence guard: no good state to return to");
+    if (now.stage_rollbacks >= c->train.max_rollbacks)
+        FAIL(ST_EDIVERGED,
+             "training diverged at step %ld (loss %g, gradient norm %g) after %ld rollback%s in stage %d "
+             "(train.max_rollbacks = %ld); the last good checkpoint is in %s: lower train.lr or raise "
+             "train.grad_clip, then run grow again",
+             bad, loss, gnorm, now.stage_rollbacks, now.stage_rollbacks == 1 ? "" : "s", now.stage,
+             c->train.max_rollbacks, g->dir);
+    snapshot_restore(g);
+    g->st.wall_s = now.wall_s;
+    g->st.rollbacks = now.rollbacks + 1;
+    g->st.stage_rollbacks = now.stage_rollbacks + 1;
+    g->st.lr_scale = now.lr_scale * c->train.rollback_lr_factor;
+    g->st.skip_cursor = at;
+    log_warn("step %ld diverged (loss %g, gradient norm %g): back to step %ld with the learning rate x %g; the "
+             "batch at data position %ld will be skipped (rollback %ld of at most %ld in this stage)",
+             bad, loss, gnorm, g->st.step, g->st.lr_scale, at, g->st.stage_rollbacks, c->train.max_rollbacks);
+out:
+    return st;
+}
+
+/* Did this step diverge?  Non-finite loss or gradient norm, or a loss above
+ * train.spike_factor x the stage's running mean.  The values are the same on
+ * every rank (all-reduced); the vote keeps the ranks together regardless. */
+static st_status diverged(grow_run *g, double loss, double gnorm, bool grads_finite, bool *out)
+{
+    const double f = g->cfg.train.spike_factor;
+    bool bad = !isfinite(loss) || !isfinite(gnorm) || !grads_finite ||
+               (f > 0 && g->st.loss_n >= 10 && loss > f * g->st.loss_mean);
+    return comm_any(bad, out, g->comm);
+}
+
+/* Testing hook: STRATA_TEST_DIVERGE_AT_STEP=N makes the loss of step N
+ * non-finite the first time it is reached (N:always -- every time). */
+static bool test_diverge(const grow_run *g)
+{
+    const char *e = getenv("STRATA_TEST_DIVERGE_AT_STEP");
+    if (!e) return false;
+    char *end = NULL;
+    long n = strtol(e, &end, 10);
+    bool always = end && strcmp(end, ":always") == 0;
+    return g->st.step + 1 == n && (always || g->st.rollbacks == 0);
+}
+
+/* ---- one step ----------------------------------------------------------- */
+
+/* One optimizer step of the current stage; *loss = mean train loss of the
+ * global batch.  *bad: the step diverged and changed nothing (the caller
+ * rolls back).  *skipped: the batch was the one to skip after a rollback. */
+static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, double *lr_out, bool *bad,
+                            bool *skipped)
 {
     st_status st = ST_OK;
     model *m = &g->m;
     const int T = g->data.ctx, D = g->sub.D;
     const long B = g->cfg.train.batch;
+    *bad = *skipped = false;
+    if (g->st.cursor == g->st.skip_cursor) {
+        g->st.cursor += B;
+        g->st.skip_cursor = -1;
+        *skipped = true;
+        log_info("skipped the batch at data position %ld (it diverged before)", g->st.cursor - B);
+        goto out;
+    }
     long first, count;
     comm_share(B, g->rank, g->size, &first, &count);
     int start = run_first_trained(g);
@@ -248,23 +383,34 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     CHECK(comm_allreduce_sum(m->grad, m->n_train, g->comm));
     double wl = loss * (double)count / (double)B;
     CHECK(comm_allreduce_sum_f64(&wl, 1, g->comm));
+    if (test_diverge(g)) wl = NAN;
 
     const st_config *c = &g->cfg;
     long planned = sched_planned_steps(&g->sched, B * T);
-    double lr = lr_schedule(g->st.sched.steps, planned, c->train.warmup, c->train.lr, c->train.min_lr);
+    double lr = g->st.lr_scale *
+                lr_schedule(g->st.sched.steps, planned, c->train.warmup, c->train.lr, c->train.min_lr);
     adamw_cfg acfg = {.beta1 = c->train.beta1, .beta2 = c->train.beta2, .eps = c->train.adam_eps,
                       .weight_decay = c->train.weight_decay, .grad_clip = c->train.grad_clip};
     param_arena *arenas[MODEL_MAX_ARENAS];
     int na = model_trainable_arenas(m, arenas, MODEL_MAX_ARENAS);
+    /* The guard looks before the update is applied, and at the weights after it. */
+    double gnorm = adamw_grad_norm(arenas, na);
+    *loss_out = wl;
+    *gnorm_out = gnorm;
+    *lr_out = lr;
+    CHECK(diverged(g, wl, gnorm, true, bad));
+    if (*bad) goto out;
+    adamw_clip(arenas, na, acfg.grad_clip, gnorm);
     g->st.adam_t++;
-    double gnorm = adamw_step(arenas, na, &acfg, lr, g->st.adam_t);
+    adamw_update(arenas, na, &acfg, lr, g->st.adam_t);
+    CHECK(diverged(g, wl, gnorm, arenas_finite(arenas, na, false), bad));
+    if (*bad) goto out;
+    g->st.loss_mean = g->st.loss_n == 0 ? wl : 0.9 * g->st.loss_mean + 0.1 * wl;
+    g->st.loss_n++;
     g->st.cursor += B;
     g->st.step++;
     g->st.tokens += B * T;
     sched_record_step(&g->st.sched, B * T);
-    *loss_out = wl;
-    *gnorm_out = gnorm;
-    *lr_out = lr;
 out:
     return st;
 }
@@ -300,6 +446,9 @@ static void run_free(grow_run *g)
     free(g->sub.init);
     met_free(&g->steps);
     met_free(&g->depth);
+    free(g->good.w);
+    free(g->good.m);
+    free(g->good.v);
     free(g->xin);
     free(g->tokbuf);
 }
@@ -337,6 +486,8 @@ static st_status run_setup(grow_run *g)
     CHECK(met_add_column(&g->steps, "val_loss", H5_DT_F64, "nats/token",
                          "validation loss at this step (evaluation steps only)"));
     g->steps_val_col = met_col(&g->steps, "val_loss");
+    CHECK(met_add_column(&g->depth, "rollbacks", H5_DT_I64, "1",
+                         "times this stage went back to its last good state after diverging"));
     CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir,
                      g->rank));
     CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
@@ -371,11 +522,20 @@ static st_status run_stages(grow_run *g)
         long stage_steps0 = g->st.sched.steps;
         double loss = NAN, gnorm = 0, lr = 0, loss_sum = 0;
         long loss_n = 0;
-        bool done = false;
+        bool done = false, bad = false, skipped = false;
+        CHECK(snapshot_take(g));
         CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
         while (!done) {
             double t0 = timer_now();
-            CHECK(train_step(g, &loss, &gnorm, &lr));
+            CHECK(train_step(g, &loss, &gnorm, &lr, &bad, &skipped));
+            if (bad) {
+                CHECK(rollback(g, g->st.step + 1, g->st.cursor, loss, gnorm));
+                continue;
+            }
+            if (skipped) {
+                CHECK(snapshot_take(g));
+                continue;
+            }
             double dt = timer_now() - t0;
             loss_sum += loss;
             loss_n++;
@@ -431,6 +591,7 @@ static st_status run_stages(grow_run *g)
                 char name[64];
                 snprintf(name, sizeof name, "step-%08ld.h5", g->st.step);
                 CHECK(grow_checkpoint_save(g, name));
+                CHECK(snapshot_take(g));
             }
         }
         progress_end(&prog);
@@ -533,7 +694,11 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     CHECK(run_setup(g));
     bool found = false;
     CHECK(run_resume(g, &found));
-    if (!found) g->st.stage = 1;
+    if (!found) {
+        g->st.stage = 1;
+        g->st.lr_scale = 1.0;
+        g->st.skip_cursor = -1;
+    }
     CHECK(run_stages(g));
 out:
     run_free(g);

@@ -48,6 +48,44 @@ out:
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
 
+/* Settings that only `prepare` uses: once the dataset exists they cannot
+ * apply, so the run takes the dataset's values (and /config records what was
+ * used) and says which of its own were set otherwise. */
+static const char *const prepare_keys[][2] = {
+    {"data", "val_fraction"},  {"data", "split_seed"},   {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
+    {"tokenizer", "min_count"}, {"tokenizer", "ngram_max"}, {"tokenizer", "ngrams"},
+};
+
+static st_status adopt_dataset_settings(grow_run *g)
+{
+    st_status st = ST_OK;
+    st_config *ds = NULL;
+    if (!g->data.config) goto out; /* an older file: nothing to compare with */
+    ds = malloc(sizeof *ds);
+    CHECK_ALLOC(ds);
+    cfg_defaults(ds);
+    CHECK(cfg_load_string(ds, g->data.config, g->data.path));
+    char ignored[1024] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < sizeof prepare_keys / sizeof prepare_keys[0]; i++) {
+        const cfg_key *k = cfg_find(prepare_keys[i][0], prepare_keys[i][1]);
+        char mine[128], theirs[128];
+        cfg_format_value(&g->cfg, k, mine, sizeof mine);
+        cfg_format_value(ds, k, theirs, sizeof theirs);
+        if (strcmp(mine, theirs) == 0) continue;
+        used += (size_t)snprintf(ignored + used, used < sizeof ignored ? sizeof ignored - used : 0, "%s%s.%s = %s (dataset: %s)",
+                                 used ? ", " : "", k->section, k->name, mine, theirs);
+        CHECK(cfg_set_value(&g->cfg, k->section, k->name, theirs, g->data.path));
+    }
+    if (ignored[0])
+        log_warn("dataset '%s' exists, so these settings cannot apply and the run uses the dataset's: %s "
+                 "(prepare a new dataset to change them)",
+                 g->data.path, ignored);
+out:
+    free(ds);
+    return st;
+}
+
 static st_status build_dataset(grow_run *g)
 {
     st_status st = ST_OK;
@@ -107,6 +145,7 @@ st_status grow_inputs_ensure(grow_run *g)
         FAIL(ST_EUSAGE, "run directory '%s' is too long for substrate.file inside it: set substrate.file", g->dir);
     if (!exists(c->data.dataset)) CHECK(build_dataset(g));
     CHECK(dataset_open(&g->data, c->data.dataset, g->comm));
+    CHECK(adopt_dataset_settings(g));
     if (g->data.ctx != c->data.ctx)
         FAIL(ST_EDATA, "dataset '%s' holds chunks of ctx %d tokens but data.ctx = %ld (prepare it again or set data.ctx = %d)",
              c->data.dataset, g->data.ctx, c->data.ctx, g->data.ctx);

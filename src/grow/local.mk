@@ -12,5 +12,5 @@ libstrata_a_SOURCES += \
 	src/grow/state.c \
 	src/grow/tensors.c
 noinst_HEADERS += include/strata/grow.h include/strata/cache.h src/grow/run.h
-TESTS += tests/grow/grow.sh
-EXTRA_DIST += tests/grow/grow.sh tests/data/moby-60k.txt jobs/local/grow.sh
+TESTS += tests/grow/grow.sh tests/grow/diverge.sh
+EXTRA_DIST += tests/grow/grow.sh tests/grow/diverge.sh tests/data/moby-60k.txt jobs/local/grow.sh

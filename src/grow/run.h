@@ -53,7 +53,25 @@ typedef struct grow_state {
     bool lora_active; /* the stage trains LoRA adapters on lower blocks */
     int n_blocks;     /* blocks of the model when saved */
     int nranks;       /* ranks of the job that saved it */
+    /* divergence guard (grow.c) */
+    double lr_scale;      /* multiplies the stage's learning rate; 1 until a rollback */
+    long rollbacks;       /* rollbacks over the whole run */
+    long stage_rollbacks; /* rollbacks in this stage (limit: train.max_rollbacks) */
+    long skip_cursor;     /* data position of a batch that diverged: skipped when reached (-1: none) */
+    double loss_mean;     /* running mean of this stage's accepted train losses */
+    long loss_n;          /* steps in loss_mean */
 } grow_state;
+
+/* The last good state of the stage, in memory, for the divergence guard:
+ * trainable weights and AdamW moments in the gradient layout, the numbers,
+ * and how many rows /metrics/steps had. */
+typedef struct grow_snapshot {
+    size_t n;           /* floats in each buffer */
+    float *w, *m, *v;   /* [n] */
+    grow_state st;
+    size_t steps_rows;
+    bool valid;
+} grow_snapshot;
 
 typedef struct grow_run {
     st_config cfg;
@@ -70,6 +88,7 @@ typedef struct grow_run {
     data_order order;
     sched_cfg sched;
     grow_state st;
+    grow_snapshot good;    /* divergence guard: where a rollback returns to */
     double peak_flops;     /* measured sgemm rate of one rank (FLOP/s) */
     double ckpt_seconds;   /* wall time spent writing checkpoints this session */
     long ckpt_count;       /* checkpoints written this session */

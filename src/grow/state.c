@@ -13,10 +13,13 @@ typedef enum field_type { F_LONG, F_INT, F_BOOL, F_U64, F_U32, F_DOUBLE } field_
 typedef struct state_field {
     const char *name;
     field_type type;
-    size_t offset; /* in grow_state */
+    size_t offset;   /* in grow_state */
+    bool optional;   /* added after format_version 1: older files lack it */
+    double def;      /* its value then */
 } state_field;
 
-#define FIELD(name, type, member) {name, type, offsetof(grow_state, member)}
+#define FIELD(name, type, member) {name, type, offsetof(grow_state, member), false, 0}
+#define LATER(name, type, member, def) {name, type, offsetof(grow_state, member), true, def}
 static const state_field fields[] = {
     FIELD("step", F_LONG, step),
     FIELD("stage", F_INT, stage),
@@ -36,8 +39,15 @@ static const state_field fields[] = {
     FIELD("nranks", F_INT, nranks),
     FIELD("wall_s", F_DOUBLE, wall_s),
     FIELD("sched_best_val", F_DOUBLE, sched.best_val),
+    LATER("lr_scale", F_DOUBLE, lr_scale, 1.0),
+    LATER("rollbacks", F_LONG, rollbacks, 0),
+    LATER("stage_rollbacks", F_LONG, stage_rollbacks, 0),
+    LATER("skip_cursor", F_LONG, skip_cursor, -1),
+    LATER("loss_mean", F_DOUBLE, loss_mean, 0),
+    LATER("loss_n", F_LONG, loss_n, 0),
 };
 #undef FIELD
+#undef LATER
 enum { N_FIELDS = sizeof fields / sizeof fields[0] };
 
 /* Integer fields travel as int64 (unsigned ones bit for bit). */
@@ -100,6 +110,15 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s)
     for (int i = 0; i < N_FIELDS; i++) {
         const state_field *q = &fields[i];
         st_status r;
+        bool present = true;
+        if (q->optional) CHECK(h5_attr_exists(f, obj, q->name, &present));
+        if (!present) {
+            if (q->type == F_DOUBLE)
+                *(double *)((char *)s + q->offset) = q->def;
+            else
+                set_int(s, q, (int64_t)q->def);
+            continue;
+        }
         if (q->type == F_DOUBLE) {
             r = h5_attr_get_f64(f, obj, q->name, (double *)((char *)s + q->offset));
         } else {
@@ -115,7 +134,8 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s)
         }
     }
     if (s->stage < 1 || s->n_blocks < 0 || s->n_blocks > MODEL_MAX_LAYERS || s->step < 0 || s->cursor < 0 ||
-        s->adam_t < 0 || s->tokens < 0)
+        s->adam_t < 0 || s->tokens < 0 || !(s->lr_scale > 0 && s->lr_scale <= 1) || s->rollbacks < 0 ||
+        s->stage_rollbacks < 0 || s->skip_cursor < -1 || s->loss_n < 0)
         FAIL(ST_ECKPT, "'%s': the run state is inconsistent (stage %d, %d blocks, step %ld, cursor %ld)", f->path,
              s->stage, s->n_blocks, s->step, s->cursor);
 out:

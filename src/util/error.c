@@ -18,6 +18,7 @@ int st_exit_code(st_status st)
     case ST_EUSAGE: return 2;
     case ST_EDATA: return 3;
     case ST_ECKPT: return 4;
+    case ST_EDIVERGED: return 5;
     case ST_EPREEMPT: return 75;
     default: return 1;
     }
@@ -31,6 +32,7 @@ const char *st_status_name(st_status st)
     case ST_EUSAGE: return "bad usage or config";
     case ST_EDATA: return "bad input data";
     case ST_ECKPT: return "checkpoint problem";
+    case ST_EDIVERGED: return "training diverged";
     case ST_EPREEMPT: return "preempted";
     case ST_ENOMEM: return "out of memory";
     case ST_EIO: return "I/O error";
