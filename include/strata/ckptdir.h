@@ -126,5 +126,9 @@ st_status ckpt_verify(const char *path, MPI_Comm comm);
  * following LATEST first and falling back with a warning.  NULL when dir
  * holds no checkpoint at all; ST_ECKPT when there are some but none is good. */
 st_status ckpt_newest_good(const char *dir, char **path, MPI_Comm comm);
+/* The same, passing over the files named in skip[n_skip] (names inside dir,
+ * e.g. ones that verified but could not be loaded). */
+st_status ckpt_newest_good_except(const char *dir, const char *const *skip, int n_skip, char **path,
+                                  MPI_Comm comm);
 
 #endif

@@ -148,17 +148,22 @@ out:
     return st;
 }
 
-st_status grow_checkpoint_open(grow_run *g, h5_file *f, char **path)
+st_status grow_checkpoint_open(grow_run *g, const char *const *skip, int n_skip, h5_file *f, char **path)
 {
     st_status st = ST_OK;
     h5_file_zero(f);
-    CHECK(ckpt_newest_good(g->dir, path, g->comm));
+    CHECK(ckpt_newest_good_except(g->dir, skip, n_skip, path, g->comm));
     if (!*path) goto out;
     /* Every rank reads the same file independently. */
     CHECK(h5_open_kind(f, *path, MPI_COMM_SELF, H5_KIND_CHECKPOINT, ST_ECKPT));
     CHECK(check_config(g, f, *path));
     CHECK(check_substrate(g, f, *path));
 out:
+    /* The ranks read on their own: they agree (a usage error stays one). */
+    int rc = st, worst = 0;
+    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, g->comm);
+    if (worst != ST_OK && st == ST_OK) st = ST_ERROR(worst == ST_EUSAGE ? ST_EUSAGE : ST_ECKPT,
+                                                     "opening '%s' failed on another rank", *path ? *path : g->dir);
     if (st != ST_OK) h5_close(f);
     return st;
 }

@@ -453,6 +453,36 @@ static void run_free(grow_run *g)
     free(g->tokbuf);
 }
 
+/* Empty metric tables with the run's columns. */
+static st_status run_metrics_init(grow_run *g)
+{
+    st_status st = ST_OK;
+    CHECK(met_init_steps(&g->steps));
+    CHECK(met_init_depth(&g->depth));
+    CHECK(met_add_column(&g->steps, "val_loss", H5_DT_F64, "nats/token",
+                         "validation loss at this step (evaluation steps only)"));
+    g->steps_val_col = met_col(&g->steps, "val_loss");
+    CHECK(met_add_column(&g->depth, "rollbacks", H5_DT_I64, "1",
+                         "times this stage went back to its last good state after diverging"));
+out:
+    return st;
+}
+
+/* The model as a new run starts it: no blocks, head (and trainable table)
+ * from the init stream.  Also used to start over after a checkpoint that
+ * could not be loaded. */
+static st_status run_model_fresh(grow_run *g, const model_dims *d)
+{
+    st_status st = ST_OK;
+    model_free(&g->m);
+    memset(&g->m, 0, sizeof g->m);
+    rng_init(&g->st.rng, (uint64_t)g->cfg.run.seed, 0, RNG_INIT);
+    CHECK(model_init(&g->m, d, g->sub.table, &g->st.rng));
+    if (g->sub.init) memcpy(g->m.embed.w, g->sub.init, sizeof(float) * g->m.embed.numel);
+out:
+    return st;
+}
+
 static st_status run_setup(grow_run *g)
 {
     st_status st = ST_OK;
@@ -464,9 +494,7 @@ static st_status run_setup(grow_run *g)
 
     model_dims d;
     CHECK(layout_dims(c, g->sub.D, g->sub.V, (int)c->model.n_layers, &d));
-    rng_init(&g->st.rng, (uint64_t)c->run.seed, 0, RNG_INIT);
-    CHECK(model_init(&g->m, &d, g->sub.table, &g->st.rng));
-    if (g->sub.init) memcpy(g->m.embed.w, g->sub.init, sizeof(float) * g->m.embed.numel);
+    CHECK(run_model_fresh(g, &d));
 
     const int T = g->data.ctx;
     const long B = c->train.batch;
@@ -481,13 +509,7 @@ static st_status run_setup(grow_run *g)
 
     cache_mode cm;
     CHECK(cache_mode_parse(c->grow.cache, &cm));
-    CHECK(met_init_steps(&g->steps));
-    CHECK(met_init_depth(&g->depth));
-    CHECK(met_add_column(&g->steps, "val_loss", H5_DT_F64, "nats/token",
-                         "validation loss at this step (evaluation steps only)"));
-    g->steps_val_col = met_col(&g->steps, "val_loss");
-    CHECK(met_add_column(&g->depth, "rollbacks", H5_DT_I64, "1",
-                         "times this stage went back to its last good state after diverging"));
+    CHECK(run_metrics_init(g));
     CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir,
                      g->rank));
     CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
@@ -624,20 +646,15 @@ out:
     return st;
 }
 
-/* Resume from the newest complete checkpoint, if any (*found): read the
- * state, build the structure it describes, read the tensors into it, and
- * restore the state last (building drew from the init stream). */
-static st_status run_resume(grow_run *g, bool *found)
+/* Load checkpoint f (path) into g: read the state, build the structure it
+ * describes, read the tensors into it, and restore the state last (building
+ * drew from the init stream).  Every rank reads on its own; they agree. */
+static st_status resume_from(grow_run *g, h5_file *f, const char *path)
 {
     st_status st = ST_OK;
-    h5_file f;
-    char *path = NULL;
     grow_state s;
     model *m = &g->m;
-    *found = false;
-    CHECK(grow_checkpoint_open(g, &f, &path));
-    if (!path) goto out;
-    st = grow_state_read(&f, "state", &s);
+    st = grow_state_read(f, "state", &s);
     if (st == ST_OK) {
         g->st = s;
         if (s.stage_done) {
@@ -649,22 +666,64 @@ static st_status run_resume(grow_run *g, bool *found)
     if (st == ST_OK && m->n_blocks != s.n_blocks)
         st = ST_ERROR(ST_ECKPT, "checkpoint '%s' holds %d blocks but its state describes stage %d", path,
                       s.n_blocks, s.stage);
-    if (st == ST_OK) st = grow_tensors_read(&f, g, !s.stage_done);
-    if (st == ST_OK) st = met_read(&g->steps, &f);
-    if (st == ST_OK) st = met_read(&g->depth, &f);
+    if (st == ST_OK) st = grow_tensors_read(f, g, !s.stage_done);
+    if (st == ST_OK) st = met_read(&g->steps, f);
+    if (st == ST_OK) st = met_read(&g->depth, f);
     if (st == ST_OK) g->st = s;
-    h5_close(&f);
-    /* Every rank read the file on its own: they agree before going on. */
     int rc = st, worst = 0;
     CHECK_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, g->comm));
-    if (worst != ST_OK && st == ST_OK) FAIL(ST_ECKPT, "resuming from '%s' failed on another rank", path);
-    if (st != ST_OK) goto out;
-    if (s.nranks != g->size)
+    if (worst != ST_OK && st == ST_OK) FAIL(ST_ECKPT, "loading '%s' failed on another rank", path);
+out:
+    return st;
+}
+
+/* Resume from the newest usable checkpoint, if any (*found).  A file that
+ * verifies but cannot be loaded (a missing tensor, a wrong shape, a bad
+ * state) is passed over with a warning for the next older one; settings
+ * that may not change are a usage error, not a reason to fall back. */
+static st_status run_resume(grow_run *g, bool *found)
+{
+    st_status st = ST_OK;
+    h5_file f;
+    h5_file_zero(&f);
+    char *path = NULL;
+    char **rejected = NULL;
+    int n_rejected = 0;
+    const model_dims dims = g->m.dims;
+    *found = false;
+    for (;;) {
+        CHECK(grow_checkpoint_open(g, (const char *const *)rejected, n_rejected, &f, &path));
+        if (!path) goto out;
+        st = resume_from(g, &f, path);
+        h5_close(&f);
+        if (st == ST_OK) break;
+        if (st == ST_EUSAGE || st == ST_ENOMEM) goto out;
+        log_warn("checkpoint '%s' cannot be resumed from (%s); trying the previous one", path, st_last_error());
+        char **r = realloc(rejected, sizeof *r * (size_t)(n_rejected + 1));
+        CHECK_ALLOC(r);
+        rejected = r;
+        const char *slash = strrchr(path, '/');
+        rejected[n_rejected] = strdup(slash ? slash + 1 : path);
+        CHECK_ALLOC(rejected[n_rejected]);
+        n_rejected++;
+        free(path);
+        path = NULL;
+        /* Start over from the structure of a new run. */
+        met_free(&g->steps);
+        met_free(&g->depth);
+        CHECK(run_metrics_init(g));
+        CHECK(run_model_fresh(g, &dims));
+        memset(&g->st, 0, sizeof g->st);
+    }
+    if (g->st.nranks != g->size)
         log_info("resuming on %d rank%s (the checkpoint was written on %d)", g->size, g->size == 1 ? "" : "s",
-                 s.nranks);
+                 g->st.nranks);
     log_info("resuming from %s: stage %d, step %ld", path, g->st.stage, g->st.step);
     *found = true;
 out:
+    if (st != ST_OK) h5_close(&f);
+    for (int i = 0; i < n_rejected; i++) free(rejected[i]);
+    free(rejected);
     free(path);
     return st;
 }

@@ -134,9 +134,10 @@ st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments);
  * then LATEST, then prune old step files.  Rank 0 writes; every rank learns
  * the outcome. */
 st_status grow_checkpoint_save(grow_run *g, const char *name);
-/* Open the newest complete checkpoint of g->dir on this rank (*path NULL and
- * f closed when the directory has none) after checking that its settings may
- * resume under g->cfg and its substrate is g's.  *path malloc'd. */
-st_status grow_checkpoint_open(grow_run *g, h5_file *f, char **path);
+/* Open the newest complete checkpoint of g->dir not named in skip[n_skip]
+ * on every rank (*path NULL and f closed when there is none) after checking
+ * that its settings may resume under g->cfg (else ST_EUSAGE) and its
+ * substrate is g's.  *path malloc'd.  Collective. */
+st_status grow_checkpoint_open(grow_run *g, const char *const *skip, int n_skip, h5_file *f, char **path);
 
 #endif

@@ -518,7 +518,20 @@ st_status ckpt_verify(const char *path, MPI_Comm comm)
     return share_status(st, comm);
 }
 
+static bool skipped(const char *name, const char *const *skip, int n_skip)
+{
+    for (int i = 0; i < n_skip; i++)
+        if (strcmp(name, skip[i]) == 0) return true;
+    return false;
+}
+
 st_status ckpt_newest_good(const char *dir, char **path, MPI_Comm comm)
+{
+    return ckpt_newest_good_except(dir, NULL, 0, path, comm);
+}
+
+st_status ckpt_newest_good_except(const char *dir, const char *const *skip, int n_skip, char **path,
+                                  MPI_Comm comm)
 {
     st_status st = ST_OK;
     ckpt_list l = {NULL, 0};
@@ -527,6 +540,10 @@ st_status ckpt_newest_good(const char *dir, char **path, MPI_Comm comm)
     CHECK(ckpt_list_dir(dir, &l, comm));
     if (ckpt_latest_read(dir, &latest, comm) != ST_OK) {
         log_warn("%s; ignoring it", st_last_error());
+        latest = NULL;
+    }
+    if (latest && skipped(latest, skip, n_skip)) {
+        free(latest);
         latest = NULL;
     }
     if (rank_of(comm) == 0) {
@@ -548,6 +565,7 @@ st_status ckpt_newest_good(const char *dir, char **path, MPI_Comm comm)
         }
         for (size_t i = l.n; i-- > 0;) {
             if (latest && strcmp(l.items[i].name, latest) == 0) continue;
+            if (skipped(l.items[i].name, skip, n_skip)) continue;
             cand = join_path(dir, l.items[i].name);
             CHECK_ALLOC(cand);
             if (verify_local(cand) == ST_OK) {
@@ -560,7 +578,7 @@ st_status ckpt_newest_good(const char *dir, char **path, MPI_Comm comm)
         }
         if (l.n > 0)
             FAIL(ST_ECKPT, "no usable checkpoint in %s: all %zu checkpoint files failed "
-                 "verification", dir, l.n);
+                 "verification or could not be loaded", dir, l.n);
     }
 out:
     free(latest);

@@ -78,6 +78,8 @@ rc=$?
 [ $rc -eq 75 ] && ok "stop request exits 75" || not_ok "stop request exit $rc"
 [ -f "$T/ck/stop/step-00000017.h5" ] && ok "checkpoint at the stop step" || not_ok "no step-00000017.h5"
 cp -r "$T/ck/stop" "$T/ck/corrupt"
+cp -r "$T/ck/stop" "$T/ck/shape"
+cp -r "$T/ck/stop" "$T/ck/none"
 cp -r "$T/ck/stop" "$T/ck/full"
 expect_exit 0 "resume after the stop" -- run 2 -- grow $cfg --set run.name=stop
 expect_grep "resuming" "$T/err" "resume is announced"
@@ -120,6 +122,31 @@ newest=$(cat "$T/ck/corrupt/LATEST")
 head -c 4000 "$T/ck/corrupt/$newest" >"$T/trunc" && mv "$T/trunc" "$T/ck/corrupt/$newest"
 expect_exit 0 "a truncated newest checkpoint falls back" -- run 2 -- grow $cfg --set run.name=corrupt
 expect_grep "$newest" "$T/err" "the fallback warning names the bad file"
+
+# 8b. A newest checkpoint that passes its checksums but cannot be loaded (a
+#     tensor of the wrong shape, then a missing tensor in every file): warn
+#     and fall back to the previous one; exit 4 when none is usable.
+if [ -n "${PYTHON3:-}" ] && "$PYTHON3" -c 'import h5py' 2>/dev/null; then
+    reshape='import h5py, sys
+for f in sys.argv[2:]:
+    with h5py.File(f, "r+") as h:
+        if sys.argv[1] == "shape":
+            del h["model/head/out_w"]; h["model/head/out_w"] = [[0.0] * 3] * 5
+        else:
+            del h["model/head/norm_g"]'
+    newest=$(cat "$T/ck/shape/LATEST")
+    "$PYTHON3" -c "$reshape" shape "$T/ck/shape/$newest"
+    expect_exit 0 "a newest checkpoint with a wrong-shaped tensor falls back" -- run 2 -- grow $cfg --set run.name=shape
+    expect_grep "$newest' cannot be resumed from" "$T/err" "the warning names the file"
+    expect_grep "model/head/out_w" "$T/err" "and the tensor"
+    sha "$T/ck/shape/stage-003.h5" | cmp -s - "$T/a.sha" && ok "the fallen-back run ends bitwise identical" ||
+        not_ok "the fallen-back run differs"
+    "$PYTHON3" -c "$reshape" missing "$T"/ck/none/*.h5
+    expect_exit 4 "no loadable checkpoint at all is exit 4" -- run 2 -- grow $cfg --set run.name=none
+    expect_grep "no usable checkpoint" "$T/err" "and says so"
+else
+    echo "ok - # SKIP no h5py"
+fi
 
 # 9. Bad input.
 expect_exit 2 "changed fixed setting on resume is refused" -- run 2 -- grow $cfg --set run.name=a --set model.d_ff=128
