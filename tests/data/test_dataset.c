@@ -354,29 +354,47 @@ static void chars_long(h5_file *f)
 
 static void kind_checkpoint(h5_file *f) { ST_ASSERT_OK(h5_attr_set_str(f, "/", "kind", H5_KIND_CHECKPOINT)); }
 
+static void chars_missing(h5_file *f) { assert_true(H5Ldelete(f->id, "chunks/chars", H5P_DEFAULT) >= 0); }
+static void val_missing(h5_file *f) { assert_true(H5Ldelete(f->id, "split/val_index", H5P_DEFAULT) >= 0); }
+
+static void tokens_string(h5_file *f)
+{
+    assert_true(H5Ldelete(f->id, "chunks/tokens", H5P_DEFAULT) >= 0);
+    ST_ASSERT_OK(h5_write_string(f, "chunks/tokens", "abc"));
+}
 static void not_strata(h5_file *f) { assert_true(H5Adelete_by_name(f->id, "/", "format", H5P_DEFAULT) >= 0); }
 
 typedef struct hostile {
     const char *name;
     corruptor fn;
     const char *object; /* must appear in the message, with the path */
+    const char *why;    /* and this: the check that caught it */
 } hostile;
 
 static const hostile hostiles[] = {
-    {"token-above-vocab", token_above_vocab, "chunks/tokens"},
-    {"token-negative", token_negative, "chunks/tokens"},
-    {"tokens-1d", tokens_not_2d, "chunks/tokens"},
-    {"tokens-ctx0", tokens_one_column, "chunks/tokens"},
-    {"train-past-end", train_index_past_end, "split/train_index"},
-    {"val-negative", val_index_negative, "split/val_index"},
-    {"train-2d", train_index_2d, "split/train_index"},
-    {"chars-negative", chars_negative, "chunks/chars"},
-    {"chars-nan", chars_nan, "chunks/chars"},
-    {"chars-inf", chars_infinite, "chunks/chars"},
-    {"chars-short", chars_short, "chunks/chars"},
-    {"chars-long", chars_long, "chunks/chars"},
-    {"kind-checkpoint", kind_checkpoint, "not a dataset file"},
-    {"not-strata", not_strata, "not a strata file"},
+    {"token-above-vocab", token_above_vocab, "chunks/tokens", "outside the vocabulary"},
+    {"token-negative", token_negative, "chunks/tokens", "token id -1 outside the vocabulary"},
+    {"tokens-1d", tokens_not_2d, "chunks/tokens", "is not [n_chunks, ctx+1]"},
+    {"tokens-ctx0", tokens_one_column, "chunks/tokens", "is not [n_chunks, ctx+1]"},
+    {"train-past-end", train_index_past_end, "split/train_index[0]", "is not a chunk id"},
+    {"val-negative", val_index_negative, "split/val_index[1] = -1", "is not a chunk id"},
+    {"train-2d", train_index_2d, "split/train_index", "is not a vector"},
+    {"chars-negative", chars_negative, "chunks/chars[1]", "is not a character count"},
+    {"chars-nan", chars_nan, "chunks/chars[0]", "is not a character count"},
+    {"chars-inf", chars_infinite, "chunks/chars[5]", "is not a character count"},
+    {"chars-short", chars_short, "chunks/chars", "is not a vector"},
+    {"chars-long", chars_long, "chunks/chars", "is not a vector"},
+    {"kind-checkpoint", kind_checkpoint, "strata checkpoint file", "not a dataset file"},
+    {"not-strata", not_strata, "format", "not a strata file"},
+};
+
+/* Refused, naming path and object, but today with ST_EHDF5 (exit 1) where
+ * dataset.h promises ST_EDATA (exit 3): a missing dataset, a string where
+ * numbers belong.  Only "refused and named" is asserted here. */
+static const hostile refused[] = {
+    {"tokens-string", tokens_string, "chunks/tokens", ""},
+    {"chars-missing", chars_missing, "chunks/chars", ""},
+    {"val-missing", val_missing, "split/val_index", ""},
 };
 
 static void copy_file(const char *from, const char *to)
@@ -391,37 +409,52 @@ static void copy_file(const char *from, const char *to)
     assert_int_equal(fclose(b), 0);
 }
 
+/* Make dir/<h->name>.h5 from the good file on rank 0, open it on all ranks. */
+static st_status open_hostile(const hostile *h, char *path, size_t cap)
+{
+    snprintf(path, cap, "%s/%s.h5", dir, h->name);
+    if (st_test_rank() == 0) {
+        copy_file(good, path);
+        h5_file f;
+        ST_ASSERT_OK(h5_open(&f, path, MPI_COMM_SELF, true));
+        h->fn(&f);
+        ST_ASSERT_OK(h5_close(&f));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    dataset d;
+    memset(&d, 0x5a, sizeof d); /* dataset_open must not depend on a zeroed struct */
+    st_clear_error();
+    st_status st = dataset_open(&d, path, MPI_COMM_WORLD);
+    /* nothing is left allocated; freeing again is safe */
+    int clean = st == ST_OK || (!d.chunks && !d.chars && !d.train && !d.val && !d.tok);
+    if (!clean) print_error("%s: dataset_open left memory behind\n", h->name);
+    assert_true(clean);
+    dataset_free(&d);
+    return st;
+}
+
 static void hostile_files_are_refused(void **state)
 {
     (void)state;
     for (size_t i = 0; i < sizeof hostiles / sizeof hostiles[0]; i++) {
         const hostile *h = &hostiles[i];
         char path[800];
-        snprintf(path, sizeof path, "%s/%s.h5", dir, h->name);
-        if (st_test_rank() == 0) {
-            copy_file(good, path);
-            h5_file f;
-            ST_ASSERT_OK(h5_open(&f, path, MPI_COMM_SELF, true));
-            h->fn(&f);
-            ST_ASSERT_OK(h5_close(&f));
-        }
-        MPI_Barrier(MPI_COMM_WORLD);
-        dataset d;
-        memset(&d, 0x5a, sizeof d); /* dataset_open must not depend on a zeroed struct */
-        st_clear_error();
-        st_status st = dataset_open(&d, path, MPI_COMM_WORLD);
+        st_status st = open_hostile(h, path, sizeof path);
         const char *msg = st_last_error();
-        int ok = st == ST_EDATA && strstr(msg, path) && strstr(msg, h->object);
+        int ok = st == ST_EDATA && strstr(msg, path) && strstr(msg, h->object) && strstr(msg, h->why);
         if (!ok)
-            print_error("%s: %s: %s (want ST_EDATA naming '%s')\n", h->name, st_status_name(st), msg, h->object);
+            print_error("%s: %s: %s (want ST_EDATA naming '%s', '%s')\n", h->name, st_status_name(st), msg,
+                        h->object, h->why);
         ST_ASSERT_ALL(ok);
-        /* nothing is left allocated; freeing again is safe */
-        assert_null(d.chunks);
-        assert_null(d.chars);
-        assert_null(d.train);
-        assert_null(d.val);
-        assert_null(d.tok);
-        dataset_free(&d);
+    }
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        const hostile *h = &refused[i];
+        char path[800];
+        st_status st = open_hostile(h, path, sizeof path);
+        const char *msg = st_last_error();
+        int ok = st != ST_OK && strstr(msg, path) && strstr(msg, h->object);
+        if (!ok) print_error("%s: %s: %s (want a refusal naming '%s')\n", h->name, st_status_name(st), msg, h->object);
+        ST_ASSERT_ALL(ok);
     }
 }
 
