@@ -4,6 +4,7 @@
  * and a missing, mistyped or out-of-range attribute is refused with
  * ST_ECKPT naming it. */
 #include <float.h>
+#include <math.h>
 #include <string.h>
 
 #include "harness.h"
@@ -55,14 +56,15 @@ static grow_state distinctive(void)
     return s;
 }
 
-/* The other corner: bools false, zeros, smallest legal values. */
+/* The other corner: bools false, zeros, smallest legal values, the
+ * schedule's starting best_val. */
 static grow_state plain(void)
 {
     grow_state s;
     memset(&s, 0, sizeof s);
     s.stage = 1;
     s.wall_s = DBL_MIN;
-    s.sched.best_val = 1e300;
+    s.sched.best_val = INFINITY; /* a stage before its first evaluation */
     s.rng.seed = UINT64_MAX;
     s.rng.counter = 0;
     s.rng.purpose = RNG_INIT;
