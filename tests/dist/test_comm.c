@@ -1,10 +1,10 @@
-/* test_comm.c -- collectives and data shards on 1, 2 and 3 ranks. */
+/* test_comm.c -- collectives and data shards on 1, 2 and 3 ranks (the
+ * training order is tested in tests/data/test_order.c). */
 #include <math.h>
 #include <string.h>
 
 #include "harness.h"
 #include "strata/comm.h"
-#include "strata/order.h"
 
 static void shares_cover_the_batch_exactly(void **state)
 {
@@ -73,30 +73,10 @@ static void agreement_and_identity_checks(void **state)
     assert_true(same == (size == 1));
 }
 
-static void data_order_is_a_permutation_per_epoch_and_reproducible(void **state)
-{
-    (void)state;
-    data_order a, b;
-    ST_ASSERT_OK(data_order_init(&a, 10, 5));
-    ST_ASSERT_OK(data_order_init(&b, 10, 5));
-    int seen[10] = {0};
-    int differs = 0;
-    for (long p = 0; p < 10; p++) seen[data_order_chunk(&a, p)]++;
-    for (int i = 0; i < 10; i++) assert_int_equal(seen[i], 1);
-    for (long p = 10; p < 20; p++) differs |= data_order_chunk(&a, p) != data_order_chunk(&a, p - 10);
-    assert_true(differs); /* epoch 1 is shuffled differently */
-    /* Random access in any order gives the same chunks (the cursor is a position). */
-    for (long p = 29; p >= 0; p--) assert_int_equal(data_order_chunk(&b, p), data_order_chunk(&a, p));
-    data_order_free(&a);
-    data_order_free(&b);
-    assert_int_equal(data_order_init(&a, 0, 5), ST_EDATA);
-}
-
 static const struct CMUnitTest comm_tests[] = {
     cmocka_unit_test(shares_cover_the_batch_exactly),
     cmocka_unit_test(allreduce_sums_and_weighs_shares_into_the_batch_mean),
     cmocka_unit_test(agreement_and_identity_checks),
-    cmocka_unit_test(data_order_is_a_permutation_per_epoch_and_reproducible),
 };
 
 ST_TEST_MAIN(comm_tests)
