@@ -38,6 +38,7 @@ out:
 static st_status check_contents(const dataset *d)
 {
     st_status st = ST_OK;
+    unsigned char *seen = NULL; /* [n_chunks] 0 none, 1 train, 2 val */
     const int V = tok_vocab_size(d->tok);
     const size_t n = (size_t)d->n_chunks * (size_t)(d->ctx + 1);
     for (size_t i = 0; i < n; i++)
@@ -50,7 +51,21 @@ static st_status check_contents(const dataset *d)
                  d->chars[c]);
     CHECK(check_index(d, d->train, d->n_train, "split/train_index"));
     CHECK(check_index(d, d->val, d->n_val, "split/val_index"));
+    /* A chunk is in at most one split, once: validation must stay held out. */
+    seen = calloc((size_t)d->n_chunks, 1);
+    CHECK_ALLOC(seen);
+    for (long i = 0; i < d->n_train; i++) {
+        if (seen[d->train[i]]) FAIL(ST_EDATA, "dataset '%s': chunk %ld is listed twice in split/train_index", d->path, d->train[i]);
+        seen[d->train[i]] = 1;
+    }
+    for (long i = 0; i < d->n_val; i++) {
+        if (seen[d->val[i]])
+            FAIL(ST_EDATA, "dataset '%s': chunk %ld is in split/val_index and %s", d->path, d->val[i],
+                 seen[d->val[i]] == 1 ? "split/train_index" : "listed twice");
+        seen[d->val[i]] = 2;
+    }
 out:
+    free(seen);
     return st;
 }
 
@@ -61,8 +76,9 @@ static st_status read_vector(h5_file *f, const char *name, h5_dtype t, long *n, 
     int rank = 0;
     size_t dims[H5_MAX_RANK];
     CHECK(h5_read(f, name, t, &rank, dims, out));
-    if (rank != 1 || (*n >= 0 && dims[0] != (size_t)*n))
-        FAIL(ST_EDATA, "dataset '%s': %s is not a vector of %ld values", f->path, name, *n);
+    if (rank != 1) FAIL(ST_EDATA, "dataset '%s': %s is not a vector", f->path, name);
+    if (*n >= 0 && dims[0] != (size_t)*n)
+        FAIL(ST_EDATA, "dataset '%s': %s holds %zu values, not %ld", f->path, name, dims[0], *n);
     *n = (long)dims[0];
 out:
     return st;
@@ -97,6 +113,11 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
              d->ctx, d->n_train, d->n_val, tok_vocab_size(d->tok));
 out:
     h5_close(&f);
+    /* Whatever HDF5 said, an unreadable dataset file is bad input (exit 3). */
+    if (st != ST_OK && st != ST_ENOMEM && st != ST_EDATA) {
+        st_add_context("reading dataset '%s'", path);
+        st = ST_EDATA;
+    }
     if (st != ST_OK) {
         char keep[sizeof d->path];
         memcpy(keep, d->path, sizeof keep);

@@ -2,6 +2,7 @@
  * offset), read and written by the same loop.  Attribute names and types are
  * the file format (docs/FORMAT.md "/state"): every field is stored as an
  * int64 or a float64 attribute of /state. */
+#include <math.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -135,9 +136,14 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s)
     }
     if (s->stage < 1 || s->n_blocks < 0 || s->n_blocks > MODEL_MAX_LAYERS || s->step < 0 || s->cursor < 0 ||
         s->adam_t < 0 || s->tokens < 0 || !(s->lr_scale > 0 && s->lr_scale <= 1) || s->rollbacks < 0 ||
-        s->stage_rollbacks < 0 || s->skip_cursor < -1 || s->loss_n < 0)
-        FAIL(ST_ECKPT, "'%s': the run state is inconsistent (stage %d, %d blocks, step %ld, cursor %ld)", f->path,
-             s->stage, s->n_blocks, s->step, s->cursor);
+        s->stage_rollbacks < 0 || s->skip_cursor < -1 || s->loss_n < 0 || s->nranks < 1 || s->sched.steps < 0 ||
+        s->sched.tokens < 0 || s->sched.stale_evals < 0 || !(s->wall_s >= 0) || isnan(s->sched.best_val) ||
+        !isfinite(s->loss_mean) || s->rng.purpose != RNG_INIT)
+        FAIL(ST_ECKPT,
+             "'%s': the run state is inconsistent (stage %d, %d blocks, step %ld, adam_t %ld, cursor %ld, tokens "
+             "%ld, nranks %d, wall_s %g, lr_scale %g, skip_cursor %ld, rng_purpose %u)",
+             f->path, s->stage, s->n_blocks, s->step, s->adam_t, s->cursor, s->tokens, s->nranks, s->wall_s,
+             s->lr_scale, s->skip_cursor, (unsigned)s->rng.purpose);
 out:
     return st;
 }
