@@ -287,7 +287,6 @@ static void tokenizer_adapter(void **state)
     free(items);
     tok_free(t);
     tok_counts_free(c);
-    pca_finalize();
 }
 
 static const struct CMUnitTest substrate_tests[] = {
