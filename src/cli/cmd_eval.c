@@ -8,7 +8,7 @@
 #include "cli.h"
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
-#include "strata/ckptdir.h"
+#include "strata/publish.h"
 #include "strata/h5.h"
 #include "strata/run.h"
 #include "strata/tokenizer.h"
@@ -125,7 +125,7 @@ static int run(const cli_args *a)
     if (cli_value(a, "output")) {
         csv = table_csv(rows, (int)depth);
         CHECK_ALLOC(csv);
-        CHECK(atomic_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
+        CHECK(publish_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
     }
 out:
     if (g) grow_data_free(&g->data);
