@@ -157,9 +157,16 @@ out:
     return st;
 }
 
-/* ---- the hid_t interface ----------------------------------------------- */
+/* ---- transitional: the hid_t interface ------------------------------------
+ * Only tok_save_h5 (tokenizer.h) uses this; both go when checkpoint.c and
+ * ckpt_model.c call tok_save. */
 
-st_status text_h5_view(hid_t loc, const char *group, h5_file *f, char **path, bool *own_comm)
+/* An h5_file view of the file that holds `loc`, and loc's path + group as a
+ * path from the root (no leading '/').  The view owns a reference to the
+ * file id and, on the MPI-IO driver, a duplicate of the file's
+ * communicator; text_h5_view_close releases both and *path. */
+
+static st_status text_h5_view(hid_t loc, const char *group, h5_file *f, char **path, bool *own_comm)
 {
     st_status st = ST_OK;
     hid_t fapl = H5I_INVALID_HID;
@@ -205,7 +212,7 @@ out:
     return st;
 }
 
-void text_h5_view_close(h5_file *f, char *path, bool own_comm)
+static void text_h5_view_close(h5_file *f, char *path, bool own_comm)
 {
     if (f->id >= 0) H5Fclose(f->id);
     if (own_comm && f->comm != MPI_COMM_NULL) MPI_Comm_free(&f->comm);
@@ -220,18 +227,6 @@ st_status tok_save_h5(hid_t loc, const char *group, const tokenizer *t)
     bool own = false;
     st_status st = text_h5_view(loc, group, &f, &path, &own);
     if (st == ST_OK) st = tok_save(&f, path, t);
-    text_h5_view_close(&f, path, own);
-    return st;
-}
-
-st_status tok_load_h5(hid_t loc, const char *group, tokenizer **out)
-{
-    h5_file f;
-    char *path = NULL;
-    bool own = false;
-    *out = NULL;
-    st_status st = text_h5_view(loc, group, &f, &path, &own);
-    if (st == ST_OK) st = tok_load(&f, path, out);
     text_h5_view_close(&f, path, own);
     return st;
 }
