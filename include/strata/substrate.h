@@ -75,7 +75,7 @@ typedef struct substrate {
  * Adding a kind: a value in substrate_kind, a row in substrate_kinds[]
  * (substrate.c) with its build function, and its save/describe functions
  * when the file holds more for it than the `trainable` attribute.  The
- * choices of substrate.kind in config.h must list the same names in the
+ * choices of substrate.kind in strata/config.h must list the same names in the
  * same order (config sits below substrate; test_substrate checks).
  */
 struct h5_file;

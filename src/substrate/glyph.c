@@ -10,7 +10,7 @@
 #include <ft2build.h>
 #include FT_FREETYPE_H
 
-#include "config.h"
+#include "strata_build.h"
 #include "strata/glyph.h"
 #include "strata/log.h"
 #include "strata/utf8.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "strata_build.h"
 #include "harness.h"
 #include "strata/glyph.h"
 #include "strata/substrate.h"

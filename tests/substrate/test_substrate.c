@@ -299,7 +299,7 @@ static void kinds_table_is_the_one_list(void **state)
     substrate_kind_list(names, sizeof names, "|");
     const cfg_key *k = cfg_find("substrate", "kind");
     assert_non_null(k);
-    /* config.h sits below substrate and spells the choices out: they must
+    /* strata/config.h sits below substrate and spells the choices out: they must
      * not drift from the table. */
     assert_string_equal(k->choices, names);
     assert_int_equal(substrate_n_kinds, SUBSTRATE_N_KINDS);
