@@ -27,3 +27,5 @@ check_PROGRAMS += tests/util/test_log
 MPI_TESTS += tests/util/test_log-np1.mpi tests/util/test_log-np3.mpi
 check_PROGRAMS += tests/util/test_agree
 MPI_TESTS += tests/util/test_agree-np1.mpi tests/util/test_agree-np3.mpi
+check_PROGRAMS += tests/util/test_finalize
+TESTS += tests/util/test_finalize
