@@ -7,13 +7,13 @@
 #include <stdlib.h>
 
 #include "strata/log.h"
-#include "strata/pca.h"
+#include "strata/mpilife.h"
 #include "strata/substrate.h"
 #include "strata/timer.h"
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    st_mpi_init(&argc, &argv);
     int rank, nranks;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     MPI_Comm_size(MPI_COMM_WORLD, &nranks);
@@ -49,7 +49,6 @@ int main(int argc, char **argv)
     }
     free(items);
     free(storage);
-    pca_finalize();
-    MPI_Finalize();
+    st_mpi_finalize();
     return rc;
 }

@@ -1,15 +1,7 @@
-/* ckptdir.h -- atomic files and the mechanics of a run's checkpoint directory.
+/* ckptdir.h -- the mechanics of a run's checkpoint directory.
  *
- * Atomic files.  An output is written under a temporary name in its final
- * directory ("<path>.tmp") and renamed into place only when complete:
- *     atomic_file a;
- *     CHECK(atomic_begin(&a, "run/step-00000100.h5", comm));
- *     ... h5_create(&f, a.tmp, comm, ...); write; h5_close(&f) ...
- *     CHECK(atomic_commit(&a, comm));      -- or atomic_abort(&a, comm)
- * atomic_commit fsyncs the temp file, renames it and fsyncs the directory, so
- * after a crash either the old file or the complete new one is there, never a
- * half-written one.  On failure the temp file is removed and the previous
- * file at `path` is left untouched; the message names the path and strerror.
+ * Every file here is published atomically (publish.h: temp name, fsync,
+ * rename, fsync of the directory).
  *
  * Checkpoint directory of one run (`<run.dir>/<run.name>/`):
  *     stage-NNN.h5        end of stage NNN, kept forever
@@ -27,22 +19,13 @@
  * status and message.  (The HDF5 writes in between are the caller's, on the
  * temp name, and are collective as h5.h describes.)
  *
- * Statuses.  atomic_* return ST_EIO for file-system failures; ckpt_* return
- * ST_ECKPT (exit code 4) for missing, corrupt or unreadable checkpoints.
+ * Statuses.  ckpt_* return ST_ECKPT (exit code 4) for missing, corrupt or
+ * unreadable checkpoints, ST_EIO for a directory they cannot write.
  *
- * Fault injection (tests).  STRATA_FAULT is a comma-separated list of
- * NAME or NAME@N (only the N-th occurrence in this process, 1-based,
- * counted since STRATA_FAULT last changed):
- *     ckpt_commit    atomic_commit fails after the data was written, as a
- *                    crash would: the temp file stays, nothing is renamed
- *     ckpt_enospc    atomic_commit fails as on a full disk (ENOSPC while
- *                    syncing): the temp file is removed
- *     latest_commit  the same as ckpt_commit for the LATEST marker
- * ckpt_* faults count commits of every file except LATEST.
+ * Fault injection (tests): STRATA_FAULT, see publish.h.
  *
- * Ownership.  atomic_file owns its two path strings until commit/abort.
- * Strings and lists returned through pointers are malloc'd; free them with
- * free() / ckpt_list_free().
+ * Ownership.  Strings and lists returned through pointers are malloc'd;
+ * free them with free() / ckpt_list_free().
  */
 #ifndef STRATA_CKPTDIR_H
 #define STRATA_CKPTDIR_H
@@ -53,33 +36,11 @@
 #include <stdint.h>
 
 #include "strata/error.h"
+#include "strata/publish.h"
 
-#define CKPT_FAULT_ENV "STRATA_FAULT"
 #define CKPT_LATEST "LATEST"
 #define CKPT_NAME_MAX 64
 
-/* ---- atomic files ------------------------------------------------------ */
-
-typedef struct atomic_file {
-    char *path; /* final name */
-    char *tmp;  /* "<path>.tmp": write here */
-} atomic_file;
-
-/* Prepare to write `path`: checks that its directory is writable (creating
- * the empty temp file, replacing a stale one).  An unwritable or missing
- * directory fails with ST_EIO naming the directory. */
-st_status atomic_begin(atomic_file *a, const char *path, MPI_Comm comm);
-
-/* Publish the temp file as `path` (fsync, rename, fsync directory).  Call
- * after every rank has closed the temp file.  Releases a in any case. */
-st_status atomic_commit(atomic_file *a, MPI_Comm comm);
-
-/* Remove the temp file and release a (safe after a failed begin, twice, or
- * on a zeroed atomic_file).  Keeps the current error message. */
-void atomic_abort(atomic_file *a, MPI_Comm comm);
-
-/* Atomically replace `path` with `text` (rank 0's). */
-st_status atomic_write_text(const char *path, const char *text, MPI_Comm comm);
 
 /* ---- checkpoint directory ---------------------------------------------- */
 

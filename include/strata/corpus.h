@@ -35,7 +35,6 @@
 #ifndef STRATA_CORPUS_H
 #define STRATA_CORPUS_H
 
-#include <hdf5.h>
 #include <mpi.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -87,10 +86,10 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
 st_status corpus_split_list(const char *list, char ***items, int *n);
 void corpus_free_list(char **items, int n);
 
-/* Human summary of a dataset file (counts, chunks, split, tokenizer and the
- * start of the first chunk).  Reads through the file's own driver; call on
- * every rank of a parallel file (only rank 0 should pass a stream, others
- * may pass NULL). */
-st_status corpus_describe(hid_t file, FILE *out);
+/* Human summary of an open dataset file (counts, chunks, split, tokenizer
+ * and the start of the first chunk).  Call on every rank of f's
+ * communicator; only ranks with out != NULL print. */
+struct h5_file;
+st_status corpus_describe(struct h5_file *f, FILE *out);
 
 #endif

@@ -95,7 +95,8 @@ const char *glyph_flatten_name(glyph_flatten f);
 /* Decode "U+XXXX" or a literal UTF-8 string into code points.  ST_EUSAGE on
  * bad syntax or invalid UTF-8.  cps has room for max entries. */
 st_status glyph_parse_token(const char *s, uint32_t *cps, size_t max, size_t *n);
-/* Binary PGM (P5) of a w x h picture, written via temp file + rename. */
+/* Binary PGM (P5) of a w x h picture, published atomically by the calling
+ * process alone (publish.h; ST_EIO naming the path when it cannot be). */
 st_status glyph_write_pgm(const char *path, const uint8_t *pix, int w, int h);
 
 #endif

@@ -13,7 +13,19 @@
 #ifndef STRATA_MPILIFE_H
 #define STRATA_MPILIFE_H
 
+#include "strata/error.h"
+
 int st_mpi_init(int *argc, char ***argv);
+/* Runs the hooks of st_mpi_at_finalize (last registered first), then the
+ * leak check (so what the hooks free is not reported), then MPI_Finalize. */
 void st_mpi_finalize(void);
+
+/* Register `fn` to run in st_mpi_finalize, while MPI still works: for a
+ * library that keeps global state on top of MPI (BLACS) and must release it
+ * at the end of the process, not in the middle of a run where a later use
+ * would find it gone.  Registering the same fn again is a no-op.  Returns
+ * ST_OK, or ST_ERR when the (small, fixed) table of hooks is full.  Not
+ * thread-safe: register from the thread that calls MPI. */
+st_status st_mpi_at_finalize(void (*fn)(void));
 
 #endif

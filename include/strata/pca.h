@@ -10,9 +10,9 @@
  * positive.  Covariance = sum / n_total (population variance).
  *
  * Ownership: pca_model owns its arrays (pca_model_free); inputs are borrowed.
- * BLACS: each fit creates and exits its own grid (Cblacs_gridexit).
- * pca_finalize() releases BLACS's global buffers without finalising MPI
- * (Cblacs_exit(1)); call it once before MPI_Finalize if any fit ran.
+ * BLACS: each fit creates and exits its own grid (Cblacs_gridexit).  The
+ * first fit registers the release of BLACS's global buffers with
+ * st_mpi_at_finalize (mpilife.h); callers do nothing.
  */
 #ifndef STRATA_PCA_H
 #define STRATA_PCA_H
@@ -53,8 +53,5 @@ st_status pca_fit(const pca_input *in, int d, MPI_Comm comm, pca_model *out);
  * L2 norm when `normalise` (rows of norm 0 stay 0).  Local, no communication. */
 st_status pca_project(const pca_model *m, const pca_input *in, bool normalise, float *out);
 void pca_model_free(pca_model *m);
-/* Release BLACS (Cblacs_exit(1): MPI stays initialised).  Idempotent; no-op
- * when no fit ran. */
-void pca_finalize(void);
 
 #endif

@@ -10,6 +10,8 @@
  *             -1/sqrt(D) (clear); needs D >= nbits.
  *   trainable a random initialisation (own stream, L2-normalised rows) that
  *             the model trains; the file stores the init.
+ * Everything that differs between kinds is one row of substrate_kinds[]
+ * (substrate_kind_info below); the rest of the program asks that table.
  * Exact file schema and rendering rules: docs/FORMAT-substrate.md.
  *
  * Distribution: rank r of comm builds rows [V*r/n, V*(r+1)/n) (n ranks); the
@@ -20,8 +22,8 @@
 #ifndef STRATA_SUBSTRATE_H
 #define STRATA_SUBSTRATE_H
 
-#include <hdf5.h>
 #include <mpi.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -31,11 +33,13 @@
 
 #define SUBSTRATE_FORMAT_VERSION 1
 
+/* Index into substrate_kinds[] (same order). */
 typedef enum substrate_kind {
     SUBSTRATE_GLYPH,
     SUBSTRATE_RANDOM,
     SUBSTRATE_BINARY,
     SUBSTRATE_TRAINABLE,
+    SUBSTRATE_N_KINDS
 } substrate_kind;
 
 typedef struct substrate_opts {
@@ -67,8 +71,45 @@ typedef struct substrate {
     double build_seconds;
 } substrate;
 
+/* ---- kinds: one table ---------------------------------------------------
+ * Adding a kind: a value in substrate_kind, a row in substrate_kinds[]
+ * (substrate.c) with its build function, and its save/describe functions
+ * when the file holds more for it than the `trainable` attribute.  The
+ * choices of substrate.kind in strata/config.h must list the same names in the
+ * same order (config sits below substrate; test_substrate checks).
+ */
+struct h5_file;
+typedef struct substrate_kind_info {
+    substrate_kind kind;
+    const char *name;    /* substrate.kind value and the file's substrate_kind attribute */
+    const char *summary; /* a few words for --help and messages */
+    /* The model trains the table (the file stores its initialisation);
+     * otherwise the table is frozen. */
+    bool trainable;
+    /* Fill this rank's rows s->emb [n_local, D]; the other fields of s
+     * (vocab, dim, rows, seed, cell, flatten) are set.  Collective. */
+    st_status (*build)(substrate *s, const substrate_opts *o, const glyph_item *items, MPI_Comm comm);
+    /* Write the kind's own attributes and datasets into `group`.  Collective. */
+    st_status (*save)(struct h5_file *f, const char *group, const substrate *s);
+    /* Print them (NULL: nothing beyond the common lines); out may be NULL. */
+    st_status (*describe)(struct h5_file *f, const char *group, FILE *out);
+} substrate_kind_info;
+
+extern const substrate_kind_info substrate_kinds[]; /* [substrate_n_kinds], in enum order */
+extern const size_t substrate_n_kinds;
+
+/* The row of a name ("glyph"...), NULL when there is none. */
+const substrate_kind_info *substrate_kind_find(const char *name);
+/* The row of a kind; NULL for a value outside the enum. */
+const substrate_kind_info *substrate_kind_info_of(substrate_kind k);
+/* Its name, "?" for a value outside the enum. */
 const char *substrate_kind_name(substrate_kind k);
+/* The kind called s; ST_EUSAGE listing every kind otherwise. */
 st_status substrate_parse_kind(const char *s, substrate_kind *k);
+/* "glyph|random|binary|trainable": the names in table order, joined by sep
+ * (buf of cap bytes; truncated when too small). */
+void substrate_kind_list(char *buf, size_t cap, const char *sep);
+
 /* Options from the [substrate] section and run.seed. */
 st_status substrate_opts_from_config(const st_config *cfg, substrate_opts *o);
 
@@ -80,10 +121,14 @@ void substrate_free(substrate *s);
 /* Write the file (temp name + rename; nothing is left behind on failure).
  * Collective: every rank writes its rows. */
 st_status substrate_save(const substrate *s, const char *path, MPI_Comm comm);
-/* Read the whole table on the calling rank: *emb [V, D], caller frees. */
+/* Read the whole table on the calling rank: *emb [V, D], caller frees.
+ * A table holding NaN or Inf is refused (ST_EDATA naming the file and the
+ * first bad row). */
 st_status substrate_load(const char *path, float **emb, long *vocab, int *dim);
-/* Human summary of an open substrate file (or any file with /substrate). */
-st_status substrate_describe(hid_t file, FILE *out);
+/* Human summary of the substrate group `group` ("substrate") of an open
+ * file: a substrate file or a checkpoint.  Reads on every rank of the file's
+ * communicator; only ranks with out != NULL print. */
+st_status substrate_describe(struct h5_file *f, const char *group, FILE *out);
 
 /* Synthetic vocabulary: every BMP code point, id = code point; surrogates
  * (U+D800..U+DFFF) are UNUSED.  *storage holds the UTF-8 texts. */

@@ -33,7 +33,6 @@
 #ifndef STRATA_TOKENIZER_H
 #define STRATA_TOKENIZER_H
 
-#include <hdf5.h>
 #include <mpi.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -140,13 +139,11 @@ st_status tok_decode(const tokenizer *t, const int32_t *ids, size_t n, char **ou
 
 /* ---- files ------------------------------------------------------------- */
 
-/* Write / read the tokenizer as group `group` (e.g. "tokenizer") under loc
- * (a file or group).  Collective when the file is open on several ranks;
- * every rank passes the same tokenizer.  Loading validates the group and
- * fails with ST_EDATA naming the problem. */
-st_status tok_save_h5(hid_t loc, const char *group, const tokenizer *t);
-st_status tok_load_h5(hid_t loc, const char *group, tokenizer **out);
-/* The same through the io helpers (path relative to the file root). */
+/* Write / read the tokenizer as group `group` of f (a path from the file's
+ * root, e.g. "tokenizer" or "model/tok").  Collective when the file is open
+ * on several ranks; every rank passes the same tokenizer.  Loading validates
+ * the group and fails with ST_EDATA naming the problem. */
+struct h5_file;
 st_status tok_save(struct h5_file *f, const char *group, const tokenizer *t);
 st_status tok_load(struct h5_file *f, const char *group, tokenizer **out);
 

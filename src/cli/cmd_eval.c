@@ -8,9 +8,9 @@
 #include "cli.h"
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
-#include "strata/ckptdir.h"
 #include "strata/dataset.h"
 #include "strata/eval.h"
+#include "strata/publish.h"
 
 static const cli_opt opts[] = {
     {"depth", CLI_VALUE, "K", "all blocks", "evaluate depths 1..K"},
@@ -86,7 +86,7 @@ static int run(const cli_args *a)
     if (cli_value(a, "output")) {
         csv = table_csv(rows, (int)depth);
         CHECK_ALLOC(csv);
-        CHECK(atomic_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
+        CHECK(publish_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
     }
 out:
     dataset_free(&ds);

@@ -87,7 +87,7 @@ static st_status describe_checkpoint(h5_file *f, FILE *out)
     }
     bool has_sub = false;
     CHECK(h5_attr_exists(f, "substrate", "substrate_kind", &has_sub));
-    if (has_sub) CHECK(substrate_describe(f->id, out));
+    if (has_sub) CHECK(substrate_describe(f, "substrate", out));
 out:
     met_free(&depth);
     return st;
@@ -115,9 +115,9 @@ static int run(const cli_args *a)
     }
     if (out) fprintf(out, "%s: strata %s file\n", path, kind);
     if (strcmp(kind, H5_KIND_DATASET) == 0)
-        CHECK(corpus_describe(f.id, out));
+        CHECK(corpus_describe(&f, out));
     else if (strcmp(kind, H5_KIND_SUBSTRATE) == 0)
-        CHECK(substrate_describe(f.id, out));
+        CHECK(substrate_describe(&f, "substrate", out));
     else if (strcmp(kind, H5_KIND_CHECKPOINT) == 0)
         CHECK(describe_checkpoint(&f, out));
 out:

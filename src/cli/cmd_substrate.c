@@ -10,7 +10,6 @@
 #include "cli_config.h"
 #include "strata/h5.h"
 #include "strata/log.h"
-#include "strata/pca.h"
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
 #include "strata/utf8.h"
@@ -134,8 +133,6 @@ out:
     free(items);
     free(storage);
     tok_free(tok);
-    /* BLACS keeps global buffers; release them before main() finalises MPI. */
-    pca_finalize();
     return cli_report(st);
 }
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "config.h"
+#include "strata_build.h"
 #include "strata/config.h"
 #include "strata/mpilife.h"
 #include "strata/log.h"

@@ -1,4 +1,4 @@
-/* config.c -- parse, validate and dump settings (see config.h). */
+/* config.c -- parse, validate and dump settings (see strata/config.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "strata/config.h"
 

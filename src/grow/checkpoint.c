@@ -16,7 +16,9 @@
 #include <string.h>
 
 #include "run.h"
+#include "strata/agree.h"
 #include "strata/ckptdir.h"
+#include "strata/publish.h"
 #include "strata/layout.h"
 #include "strata/log.h"
 #include "strata/tokenizer.h"
@@ -31,9 +33,8 @@ static st_status write_contents(grow_run *g, const char *path)
     cfg_text = cfg_dump(&g->cfg);
     CHECK_ALLOC(cfg_text);
     CHECK(h5_write_string(&f, "config", cfg_text));
-    CHECK(h5_group(&f, "tokenizer"));
-    CHECK(tok_save_h5(f.id, "tokenizer", g->data.tok));
-    if (g->sub.table) {
+    CHECK(tok_save(&f, "tokenizer", g->data.tok));
+    if (!g->sub.trainable) {
         size_t dims[2] = {(size_t)g->sub.V, (size_t)g->sub.D};
         CHECK(h5_write(&f, "substrate/embeddings", H5_DT_F32, 2, dims, g->sub.table));
     }
@@ -74,28 +75,23 @@ out:
 st_status grow_checkpoint_save(grow_run *g, const char *name)
 {
     st_status st = ST_OK;
-    atomic_file a = {0};
+    publish_file a = {0};
     double t0 = MPI_Wtime();
     char path[sizeof g->dir + CKPT_NAME_MAX + 2];
     snprintf(path, sizeof path, "%s/%s", g->dir, name);
     CHECK(check_finite(g, path));
     g->st.n_blocks = g->m.n_blocks;
     g->st.nranks = g->size;
-    CHECK(atomic_begin(&a, path, g->comm));
-    /* Only rank 0 writes; the others learn the outcome from the broadcast. */
-    int rc = ST_OK;
-    char msg[512] = "";
-    if (g->rank == 0) {
-        rc = write_contents(g, a.tmp);
-        if (rc != ST_OK) snprintf(msg, sizeof msg, "%s", st_last_error());
+    CHECK(publish_begin(&a, path, g->comm));
+    /* Only rank 0 writes; every rank learns its outcome. */
+    st = st_agree_root(g->rank == 0 ? write_contents(g, a.tmp) : ST_OK, g->comm);
+    if (st != ST_OK) {
+        publish_abort(&a, g->comm);
+        st_add_context("writing checkpoint '%s'", path);
+        st = st == ST_ENOMEM ? st : ST_ECKPT;
+        goto out;
     }
-    CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, g->comm));
-    if (rc != ST_OK) {
-        CHECK_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, g->comm));
-        atomic_abort(&a, g->comm);
-        FAIL(ST_ECKPT, "writing checkpoint '%s': %s", path, msg);
-    }
-    st = atomic_commit(&a, g->comm);
+    st = publish_commit(&a, g->comm);
     if (st == ST_OK) st = ckpt_latest_write(g->dir, name, g->comm);
     if (st != ST_OK) {
         /* The previous checkpoint and LATEST are untouched. */
@@ -108,7 +104,7 @@ st_status grow_checkpoint_save(grow_run *g, const char *name)
     g->ckpt_count++;
     log_debug("checkpoint %s written in %.3f s", path, MPI_Wtime() - t0);
 out:
-    if (st != ST_OK) atomic_abort(&a, g->comm);
+    if (st != ST_OK) publish_abort(&a, g->comm);
     return st;
 }
 
@@ -138,7 +134,7 @@ out:
 static st_status check_substrate(grow_run *g, h5_file *f, const char *path)
 {
     st_status st = ST_OK;
-    if (!g->sub.table) goto out;
+    if (g->sub.trainable) goto out;
     int64_t sum = 0;
     CHECK(h5_attr_get_i64(f, "substrate", "checksum", &sum));
     if (sum != layout_substrate_checksum(g->sub.table, g->sub.V, g->sub.D))
@@ -159,11 +155,8 @@ st_status grow_checkpoint_open(grow_run *g, const char *const *skip, int n_skip,
     CHECK(check_config(g, f, *path));
     CHECK(check_substrate(g, f, *path));
 out:
-    /* The ranks read on their own: they agree (a usage error stays one). */
-    int rc = st, worst = 0;
-    MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, g->comm);
-    if (worst != ST_OK && st == ST_OK) st = ST_ERROR(worst == ST_EUSAGE ? ST_EUSAGE : ST_ECKPT,
-                                                     "opening '%s' failed on another rank", *path ? *path : g->dir);
+    /* The ranks read on their own: they agree. */
+    st = st_agree(st, g->comm);
     if (st != ST_OK) h5_close(f);
     return st;
 }

@@ -14,6 +14,7 @@
 
 #include "run.h"
 #include "strata/adamw.h"
+#include "strata/agree.h"
 #include "strata/blas_check.h"
 #include "strata/ckptdir.h"
 #include "strata/comm.h"
@@ -29,7 +30,7 @@
  * are frozen and their output can come from the cache. */
 static int run_first_trained(const grow_run *g)
 {
-    if (g->monolithic || g->st.lora_active || !g->sub.table) return 0;
+    if (g->monolithic || g->st.lora_active || g->sub.trainable) return 0;
     return g->st.stage - 1;
 }
 
@@ -132,7 +133,7 @@ static st_status set_trainable(grow_run *g)
     for (int l = 0; l < m->n_blocks; l++)
         m->blocks[l].trainable = g->monolithic || l == g->st.stage - 1;
     m->head.trainable = true;
-    if (!g->sub.table) m->embed.trainable = true;
+    if (g->sub.trainable) m->embed.trainable = true;
     CHECK(model_train_setup(m));
 out:
     return st;
@@ -670,11 +671,7 @@ static st_status resume_from(grow_run *g, h5_file *f, const char *path)
     if (st == ST_OK) st = met_read(&g->steps, f);
     if (st == ST_OK) st = met_read(&g->depth, f);
     if (st == ST_OK) g->st = s;
-    int rc = st, worst = 0;
-    CHECK_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, g->comm));
-    if (worst != ST_OK && st == ST_OK) FAIL(ST_ECKPT, "loading '%s' failed on another rank", path);
-out:
-    return st;
+    return st_agree(st, g->comm);
 }
 
 /* Resume from the newest usable checkpoint, if any (*found).  A file that

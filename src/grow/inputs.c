@@ -10,7 +10,6 @@
 #include "run.h"
 #include "strata/corpus.h"
 #include "strata/log.h"
-#include "strata/pca.h"
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
 
@@ -33,8 +32,11 @@ static st_status substrate_load_checked(grow_run *g, const char *path)
              path, vocab, g->cfg.data.dataset, tok_vocab_size(g->data.tok));
     if (dim != g->cfg.substrate.dim)
         FAIL(ST_EDATA, "substrate '%s' has dimension %d but substrate.dim = %ld", path, dim, g->cfg.substrate.dim);
-    /* The trainable kind stores the initial table; the model owns and trains it. */
-    if (strcmp(s->kind, "trainable") == 0) {
+    const substrate_kind_info *k = substrate_kind_find(s->kind);
+    if (!k) FAIL(ST_EUSAGE, "substrate.kind '%s' is not a known kind", s->kind);
+    s->trainable = k->trainable;
+    /* A trainable kind stores the initial table; the model owns and trains it. */
+    if (s->trainable) {
         s->init = emb;
         emb = NULL;
     } else {
@@ -127,7 +129,6 @@ static st_status build_substrate(grow_run *g)
 out:
     substrate_free(&s);
     free(items);
-    pca_finalize();
     return st;
 }
 

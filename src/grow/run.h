@@ -32,6 +32,7 @@
 
 /* Input table and what identifies it. */
 typedef struct grow_substrate {
+    bool trainable;   /* the kind trains its table (substrate.h kinds table) */
     float *table;     /* [V, D] frozen table, NULL for a trainable kind (the model owns tok_emb) */
     float *init;      /* [V, D] trainable kind: the stored initial table, else NULL */
     int V, D;

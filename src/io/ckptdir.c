@@ -1,4 +1,4 @@
-/* ckptdir.c -- atomic files and checkpoint directories (see ckptdir.h). */
+/* ckptdir.c -- checkpoint directories (see ckptdir.h). */
 #define _POSIX_C_SOURCE 200809L
 #include "strata/ckptdir.h"
 
@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "strata/agree.h"
 #include "strata/h5.h"
 #include "strata/log.h"
 
@@ -23,22 +24,9 @@ static int rank_of(MPI_Comm comm)
     return r;
 }
 
-/* Broadcast rank 0's status and message; other ranks record the same. */
-static st_status share_status(st_status st, MPI_Comm comm)
-{
-    int v[2] = {(int)st, 0};
-    char msg[2048] = "";
-    if (rank_of(comm) == 0 && st != ST_OK) {
-        snprintf(msg, sizeof msg, "%s", st_last_error());
-        v[1] = (int)strlen(msg) + 1;
-    }
-    if (MPI_Bcast(v, 2, MPI_INT, 0, comm) != MPI_SUCCESS)
-        return ST_ERROR(ST_EMPI, "cannot broadcast the outcome of a file operation");
-    if (v[0] == ST_OK) return ST_OK;
-    if (v[1] > 0) MPI_Bcast(msg, v[1], MPI_CHAR, 0, comm);
-    if (rank_of(comm) != 0) st_fail((st_status)v[0], __FILE__, __LINE__, "%s", msg);
-    return (st_status)v[0];
-}
+/* ckpt_latest_read still calls it by this name (that function is being
+ * rewritten on another branch); afterwards replace it with st_agree_root. */
+static st_status share_status(st_status st, MPI_Comm comm) { return st_agree_root(st, comm); }
 
 /* Broadcast a malloc'd string (or NULL) from rank 0. */
 static st_status share_string(char **s, MPI_Comm comm)
@@ -56,188 +44,6 @@ static st_status share_string(char **s, MPI_Comm comm)
     if (len > 0) CHECK_MPI(MPI_Bcast(*s, (int)len, MPI_CHAR, 0, comm));
 out:
     return st;
-}
-
-/* ---- fault injection ---------------------------------------------------- */
-
-/* Does STRATA_FAULT fire for this occurrence of `name`?  Each call counts one
- * occurrence of that name. */
-static bool fault_fires(const char *name)
-{
-    enum { MAXF = 8 };
-    static char names[MAXF][32];
-    static long counts[MAXF];
-    static char seen[256];
-    const char *env = getenv(CKPT_FAULT_ENV);
-    if (!env || !env[0]) return false;
-    /* A new setting starts counting afresh (tests change it at run time). */
-    if (strncmp(seen, env, sizeof seen - 1) != 0) {
-        snprintf(seen, sizeof seen, "%s", env);
-        memset(names, 0, sizeof names);
-        memset(counts, 0, sizeof counts);
-    }
-    long count = 0;
-    int slot = -1;
-    for (int i = 0; i < MAXF; i++) {
-        if (strcmp(names[i], name) == 0) {
-            slot = i;
-            break;
-        }
-        if (!names[i][0]) {
-            snprintf(names[i], sizeof names[i], "%s", name);
-            slot = i;
-            break;
-        }
-    }
-    if (slot >= 0) count = ++counts[slot];
-    size_t nl = strlen(name);
-    for (const char *p = env; *p;) {
-        const char *end = strchr(p, ',');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len >= nl && strncmp(p, name, nl) == 0) {
-            if (len == nl) return true;
-            if (p[nl] == '@' && atol(p + nl + 1) == count) return true;
-        }
-        p += len;
-        if (*p == ',') p++;
-    }
-    return false;
-}
-
-/* ---- atomic files ------------------------------------------------------- */
-
-/* Directory part of a path ("." for a bare name); malloc'd. */
-static char *dir_of(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    if (!slash) return strdup(".");
-    if (slash == path) return strdup("/");
-    size_t n = (size_t)(slash - path);
-    char *d = malloc(n + 1);
-    if (d) {
-        memcpy(d, path, n);
-        d[n] = '\0';
-    }
-    return d;
-}
-
-static bool is_latest(const char *path)
-{
-    const char *slash = strrchr(path, '/');
-    return strcmp(slash ? slash + 1 : path, CKPT_LATEST) == 0;
-}
-
-static void atomic_release(atomic_file *a)
-{
-    free(a->path);
-    free(a->tmp);
-    a->path = a->tmp = NULL;
-}
-
-st_status atomic_begin(atomic_file *a, const char *path, MPI_Comm comm)
-{
-    st_status st = ST_OK;
-    char *dir = NULL;
-    a->path = strdup(path);
-    a->tmp = malloc(strlen(path) + 5);
-    CHECK_ALLOC(a->path);
-    CHECK_ALLOC(a->tmp);
-    sprintf(a->tmp, "%s.tmp", path);
-    if (rank_of(comm) == 0) {
-        dir = dir_of(path);
-        CHECK_ALLOC(dir);
-        int fd = open(a->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        if (fd < 0)
-            FAIL(ST_EIO, "cannot write in directory %s (for %s): %s", dir, path, strerror(errno));
-        close(fd);
-    }
-out:
-    free(dir);
-    st = share_status(st, comm);
-    if (st != ST_OK) atomic_release(a);
-    return st;
-}
-
-/* fsync a file or directory by name. */
-static int sync_path(const char *path, bool is_dir)
-{
-    int fd = open(path, is_dir ? O_RDONLY | O_DIRECTORY : O_RDONLY);
-    if (fd < 0) return -1;
-    int rc = fsync(fd);
-    /* Some file systems cannot fsync a directory; the rename still happened. */
-    if (rc < 0 && is_dir && (errno == EINVAL || errno == EROFS)) rc = 0;
-    int e = errno;
-    close(fd);
-    errno = e;
-    return rc;
-}
-
-st_status atomic_commit(atomic_file *a, MPI_Comm comm)
-{
-    st_status st = ST_OK;
-    char *dir = NULL;
-    bool remove_tmp = true;
-    /* Every rank has closed its handle on the temp file before rank 0 moves it. */
-    CHECK_MPI(MPI_Barrier(comm));
-    if (rank_of(comm) != 0) goto out;
-    if (!a->tmp) FAIL(ST_ERR, "atomic_commit without atomic_begin");
-    dir = dir_of(a->path);
-    CHECK_ALLOC(dir);
-    bool latest = is_latest(a->path);
-    if (fault_fires(latest ? "latest_commit" : "ckpt_commit")) {
-        remove_tmp = false; /* as a crash would leave it */
-        FAIL(ST_EIO, "cannot publish %s: injected fault %s (temp file %s left behind)", a->path,
-             latest ? "latest_commit" : "ckpt_commit", a->tmp);
-    }
-    if (!latest && fault_fires("ckpt_enospc"))
-        FAIL(ST_EIO, "cannot write %s: %s (injected fault ckpt_enospc)", a->path, strerror(ENOSPC));
-    if (sync_path(a->tmp, false) < 0)
-        FAIL(ST_EIO, "cannot write %s: sync of %s failed: %s", a->path, a->tmp, strerror(errno));
-    if (rename(a->tmp, a->path) < 0)
-        FAIL(ST_EIO, "cannot rename %s to %s: %s", a->tmp, a->path, strerror(errno));
-    remove_tmp = false;
-    if (sync_path(dir, true) < 0)
-        FAIL(ST_EIO, "cannot sync directory %s after writing %s: %s", dir, a->path, strerror(errno));
-out:
-    if (st != ST_OK && remove_tmp && a->tmp) unlink(a->tmp);
-    free(dir);
-    atomic_release(a);
-    return share_status(st, comm);
-}
-
-void atomic_abort(atomic_file *a, MPI_Comm comm)
-{
-    /* Barrier: no rank may still hold the file open while rank 0 removes it.
-     * Callers reach abort on every rank because failures are collective. */
-    MPI_Barrier(comm);
-    if (rank_of(comm) == 0 && a->tmp) unlink(a->tmp);
-    atomic_release(a);
-}
-
-st_status atomic_write_text(const char *path, const char *text, MPI_Comm comm)
-{
-    st_status st = ST_OK;
-    atomic_file a = {NULL, NULL};
-    CHECK(atomic_begin(&a, path, comm));
-    if (rank_of(comm) == 0) {
-        FILE *fp = fopen(a.tmp, "w");
-        if (!fp) FAIL(ST_EIO, "cannot write %s: %s", a.tmp, strerror(errno));
-        size_t n = strlen(text);
-        bool ok = fwrite(text, 1, n, fp) == n;
-        int e = errno;
-        if (fclose(fp) != 0 && ok) {
-            ok = false;
-            e = errno;
-        }
-        if (!ok) FAIL(ST_EIO, "cannot write %s: %s", a.tmp, strerror(e));
-    }
-out:
-    st = share_status(st, comm);
-    if (st != ST_OK) {
-        atomic_abort(&a, comm);
-        return st;
-    }
-    return atomic_commit(&a, comm);
 }
 
 /* ---- checkpoint directory ----------------------------------------------- */
@@ -268,7 +74,7 @@ st_status ckpt_dir_make(const char *dir, MPI_Comm comm)
         FAIL(ST_EIO, "checkpoint directory %s is not writable: %s", dir, strerror(errno));
 out:
     free(p);
-    return share_status(st, comm);
+    return st_agree_root(st, comm);
 }
 
 void ckpt_name_stage(char *buf, int stage) { snprintf(buf, CKPT_NAME_MAX, "stage-%03d.h5", stage); }
@@ -324,7 +130,7 @@ st_status ckpt_latest_write(const char *dir, const char *name, MPI_Comm comm)
     if (!parse_name(name, &stg, &num))
         FAIL(ST_ERR, "LATEST must name a checkpoint file, not '%s'", name);
     snprintf(line, sizeof line, "%s\n", name);
-    CHECK(atomic_write_text(path, line, comm));
+    CHECK(publish_write_text(path, line, comm));
 out:
     free(path);
     return st;
@@ -414,7 +220,7 @@ st_status ckpt_list_dir(const char *dir, ckpt_list *out, MPI_Comm comm)
 out:
     if (d) closedir(d);
     free(path);
-    st = share_status(st, comm);
+    st = st_agree_root(st, comm);
     if (st == ST_OK) {
         n = out->n;
         if (MPI_Bcast(&n, 1, MPI_UNSIGNED_LONG_LONG, 0, comm) != MPI_SUCCESS)
@@ -426,11 +232,9 @@ out:
             out->n = n;
             if (!out->items) st = ST_ERROR(ST_ENOMEM, "out of memory (checkpoint list)");
         }
-        int bad = st != ST_OK, anybad = 0;
-        MPI_Allreduce(&bad, &anybad, 1, MPI_INT, MPI_MAX, comm);
-        if (anybad && st == ST_OK) st = ST_ERROR(ST_ENOMEM, "out of memory on another rank");
-        if (!anybad)
-            MPI_Bcast(out->items, (int)(n * sizeof *out->items), MPI_BYTE, 0, comm);
+        st = st_agree(st, comm);
+        if (st == ST_OK && MPI_Bcast(out->items, (int)(n * sizeof *out->items), MPI_BYTE, 0, comm) != MPI_SUCCESS)
+            st = ST_ERROR(ST_EMPI, "cannot broadcast the checkpoint list");
     }
     if (st != ST_OK) ckpt_list_free(out);
     return st;
@@ -482,7 +286,7 @@ out:
     free(steps);
     free(latest);
     ckpt_list_free(&l);
-    st = share_status(st, comm);
+    st = st_agree_root(st, comm);
     unsigned long long r = nrm;
     MPI_Bcast(&r, 1, MPI_UNSIGNED_LONG_LONG, 0, comm);
     if (removed) *removed = (size_t)r;
@@ -515,7 +319,7 @@ st_status ckpt_verify(const char *path, MPI_Comm comm)
     st_status st = ST_OK;
     /* One reader is enough to check the bytes on disk; the others wait. */
     if (rank_of(comm) == 0) st = verify_local(path);
-    return share_status(st, comm);
+    return st_agree_root(st, comm);
 }
 
 static bool skipped(const char *name, const char *const *skip, int n_skip)
@@ -583,7 +387,7 @@ st_status ckpt_newest_good_except(const char *dir, const char *const *skip, int 
 out:
     free(latest);
     ckpt_list_free(&l);
-    st = share_status(st, comm);
+    st = st_agree_root(st, comm);
     if (st == ST_OK) st = share_string(&cand, comm);
     if (st != ST_OK) {
         free(cand);

@@ -8,7 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "strata/ckptdir.h"
+#include "strata/agree.h"
+#include "strata/publish.h"
 #include "strata/h5.h"
 #include "strata/layout.h"
 #include "strata/log.h"
@@ -154,11 +155,7 @@ st_status ckpt_model_load(ckpt_model *cm, const char *path, MPI_Comm comm)
     memset(cm, 0, sizeof *cm);
     snprintf(cm->path, sizeof cm->path, "%s", path);
     /* Every rank reads the same file independently (as a resume does). */
-    st = load_local(cm, path);
-    int rc = st, worst = 0;
-    CHECK_MPI(MPI_Allreduce(&rc, &worst, 1, MPI_INT, MPI_MAX, comm));
-    if (worst != ST_OK && st == ST_OK) FAIL(ST_EDATA, "reading '%s' failed on another rank", path);
-out:
+    st = st_agree(load_local(cm, path), comm);
     if (st != ST_OK) ckpt_model_free(cm);
     return st;
 }
@@ -243,8 +240,7 @@ static st_status write_ensemble(const ckpt_model *cm, const char *path)
     CHECK(h5_create(&f, path, MPI_COMM_SELF, H5_KIND_ENSEMBLE));
     CHECK(h5_attr_set_i64(&f, "/", "n_members", cm->n));
     CHECK(h5_attr_set_str(&f, "/", "combine", "mean_logits"));
-    CHECK(h5_group(&f, "tokenizer"));
-    CHECK(tok_save_h5(f.id, "tokenizer", cm->tok));
+    CHECK(tok_save(&f, "tokenizer", cm->tok));
     if (cm->substrate) {
         size_t dims[2] = {(size_t)cm->V, (size_t)cm->D};
         CHECK(h5_write(&f, "substrate/embeddings", H5_DT_F32, 2, dims, cm->substrate));
@@ -285,23 +281,17 @@ out:
 st_status ckpt_model_save_ensemble(const ckpt_model *cm, const char *path, MPI_Comm comm)
 {
     st_status st = ST_OK;
-    atomic_file a = {0};
+    publish_file a = {0};
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
-    CHECK(atomic_begin(&a, path, comm));
-    int rc = ST_OK;
-    char msg[512] = "";
-    if (rank == 0) {
-        rc = write_ensemble(cm, a.tmp);
-        if (rc != ST_OK) snprintf(msg, sizeof msg, "%s", st_last_error());
+    CHECK(publish_begin(&a, path, comm));
+    st = st_agree_root(rank == 0 ? write_ensemble(cm, a.tmp) : ST_OK, comm);
+    if (st != ST_OK) {
+        st_add_context("writing ensemble '%s'", path);
+        goto out;
     }
-    CHECK_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
-    if (rc != ST_OK) {
-        CHECK_MPI(MPI_Bcast(msg, sizeof msg, MPI_CHAR, 0, comm));
-        FAIL(rc, "writing ensemble '%s': %s", path, msg);
-    }
-    CHECK(atomic_commit(&a, comm));
+    CHECK(publish_commit(&a, comm));
 out:
-    if (st != ST_OK) atomic_abort(&a, comm);
+    if (st != ST_OK) publish_abort(&a, comm);
     return st;
 }

@@ -10,9 +10,10 @@
 #include <ft2build.h>
 #include FT_FREETYPE_H
 
-#include "config.h"
+#include "strata_build.h"
 #include "strata/glyph.h"
 #include "strata/log.h"
+#include "strata/publish.h"
 #include "strata/utf8.h"
 
 struct glyph_renderer {
@@ -567,31 +568,16 @@ out:
 st_status glyph_write_pgm(const char *path, const uint8_t *pix, int w, int h)
 {
     st_status st = ST_OK;
-    size_t len = strlen(path) + 32;
-    char *tmp = malloc(len);
-    FILE *f = NULL;
-    CHECK_ALLOC(tmp);
-    snprintf(tmp, len, "%s.tmp.%ld", path, (long)getpid());
-    f = fopen(tmp, "wb");
-    if (!f) FAIL(ST_EUSAGE, "cannot create '%s': %s", tmp, strerror(errno));
-    fprintf(f, "P5\n%d %d\n255\n", w, h);
-    size_t n = fwrite(pix, 1, (size_t)w * h, f);
-    int bad = n != (size_t)w * h;
-    bad |= fclose(f) != 0;
-    f = NULL;
-    if (bad) {
-        unlink(tmp);
-        FAIL(ST_EIO, "cannot write '%s'", tmp);
-    }
-    if (rename(tmp, path) != 0) {
-        unlink(tmp);
-        FAIL(ST_EIO, "cannot rename '%s' to '%s': %s", tmp, path, strerror(errno));
-    }
+    char head[64];
+    int nh = snprintf(head, sizeof head, "P5\n%d %d\n255\n", w, h);
+    size_t n = (size_t)nh + (size_t)w * (size_t)h;
+    uint8_t *buf = malloc(n);
+    CHECK_ALLOC(buf);
+    memcpy(buf, head, (size_t)nh);
+    memcpy(buf + nh, pix, (size_t)w * (size_t)h);
+    /* This process alone writes it (a preview, not a collective output). */
+    CHECK(publish_write(path, buf, n, MPI_COMM_SELF));
 out:
-    if (f) {
-        fclose(f);
-        unlink(tmp);
-    }
-    free(tmp);
+    free(buf);
     return st;
 }

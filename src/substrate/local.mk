@@ -5,6 +5,7 @@ libstrata_a_SOURCES += \
 	src/substrate/sha256.c \
 	src/substrate/substrate.c \
 	src/substrate/substrate_file.c \
+	src/substrate/substrate_internal.h \
 	src/substrate/substrate_tok.c
 noinst_HEADERS += \
 	include/strata/glyph.h \

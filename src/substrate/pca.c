@@ -8,6 +8,7 @@
 #include <cblas.h>
 
 #include "strata/log.h"
+#include "strata/mpilife.h"
 #include "strata/pca.h"
 
 /* ScaLAPACK/BLACS have no C header.  Fortran CHARACTER arguments add hidden
@@ -26,7 +27,17 @@ void pdsyevd_(const char *jobz, const char *uplo, const int *n, double *a, const
               double *work, const int *lwork, int *iwork, const int *liwork, int *info, size_t jobz_len,
               size_t uplo_len);
 
+/* BLACS keeps global buffers from the first grid on; they are released once,
+ * at the end of the process (st_mpi_finalize), because Cblacs_exit in the
+ * middle of a run would pull them from under a later fit. */
 static int blacs_used;
+
+static void blacs_teardown(void)
+{
+    if (!blacs_used) return;
+    Cblacs_exit(1); /* 1: leave MPI initialised for MPI_Finalize */
+    blacs_used = 0;
+}
 
 /* Rows per chunk when converting to double (bounds the scratch memory). */
 enum { PCA_CHUNK = 1024 };
@@ -126,6 +137,7 @@ st_status pca_fit(const pca_input *in, int d, MPI_Comm comm, pca_model *out)
     /* Block-cyclic copy over a BLACS grid of all ranks of comm. */
     int nprow, npcol, myrow, mycol;
     grid_shape(nranks, &nprow, &npcol);
+    if (!blacs_used) CHECK(st_mpi_at_finalize(blacs_teardown));
     handle = Csys2blacs_handle(comm);
     blacs_used = 1;
     int grid = handle; /* in: system handle; out: grid context (-1 when not in the grid) */
@@ -251,11 +263,4 @@ out:
     free(buf);
     free(y);
     return st;
-}
-
-void pca_finalize(void)
-{
-    if (!blacs_used) return;
-    Cblacs_exit(1);
-    blacs_used = 0;
 }

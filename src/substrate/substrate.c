@@ -10,20 +10,7 @@
 #include "strata/substrate.h"
 #include "strata/timer.h"
 #include "strata/utf8.h"
-
-static const char *const kind_names[] = {"glyph", "random", "binary", "trainable"};
-
-const char *substrate_kind_name(substrate_kind k) { return (unsigned)k < 4 ? kind_names[k] : "?"; }
-
-st_status substrate_parse_kind(const char *s, substrate_kind *k)
-{
-    for (int i = 0; i < 4; i++)
-        if (strcmp(s, kind_names[i]) == 0) {
-            *k = (substrate_kind)i;
-            return ST_OK;
-        }
-    return ST_ERROR(ST_EUSAGE, "substrate.kind = '%s' is not one of glyph, random, binary, trainable", s);
-}
+#include "substrate_internal.h"
 
 st_status substrate_opts_from_config(const st_config *cfg, substrate_opts *o)
 {
@@ -65,7 +52,8 @@ static void normalise_row(float *row, const double *v, int d)
 }
 
 /* random / trainable: row `id` uses its own stretch of the Philox stream
- * (counter = id * D), so it is the same whatever rank computes it. */
+ * (counter = id * D), so it is the same whatever rank computes it.  The
+ * stream number keeps the two kinds' tables different. */
 static st_status build_gaussian(substrate *s, uint32_t stream)
 {
     st_status st = ST_OK;
@@ -84,8 +72,11 @@ out:
     return st;
 }
 
-static st_status build_binary(substrate *s)
+static st_status build_binary(substrate *s, const substrate_opts *o, const glyph_item *items, MPI_Comm comm)
 {
+    (void)o;
+    (void)items;
+    (void)comm;
     st_status st = ST_OK;
     int d = s->dim, nbits = 1;
     while (nbits < 62 && (1L << nbits) < s->vocab) nbits++;
@@ -169,6 +160,78 @@ out:
     return st;
 }
 
+static st_status build_random(substrate *s, const substrate_opts *o, const glyph_item *items, MPI_Comm comm)
+{
+    (void)o;
+    (void)items;
+    (void)comm;
+    return build_gaussian(s, 0);
+}
+
+static st_status build_trainable(substrate *s, const substrate_opts *o, const glyph_item *items, MPI_Comm comm)
+{
+    (void)o;
+    (void)items;
+    (void)comm;
+    return build_gaussian(s, 1);
+}
+
+/* ---- the table of kinds ------------------------------------------------- */
+
+const substrate_kind_info substrate_kinds[] = {
+    {SUBSTRATE_GLYPH, "glyph", "glyph pictures (PCA of rendered cells)", false, build_glyph,
+     substrate_save_glyph, substrate_describe_glyph},
+    {SUBSTRATE_RANDOM, "random", "frozen Gaussian rows", false, build_random, substrate_save_plain, NULL},
+    {SUBSTRATE_BINARY, "binary", "token-id bits", false, build_binary, substrate_save_plain, NULL},
+    {SUBSTRATE_TRAINABLE, "trainable", "a table the model trains", true, build_trainable, substrate_save_plain,
+     NULL},
+};
+const size_t substrate_n_kinds = sizeof substrate_kinds / sizeof substrate_kinds[0];
+_Static_assert(sizeof substrate_kinds / sizeof substrate_kinds[0] == SUBSTRATE_N_KINDS,
+               "substrate_kinds[] needs one row per substrate_kind");
+
+const substrate_kind_info *substrate_kind_info_of(substrate_kind k)
+{
+    if ((unsigned)k >= substrate_n_kinds) return NULL;
+    return &substrate_kinds[k];
+}
+
+const substrate_kind_info *substrate_kind_find(const char *name)
+{
+    for (size_t i = 0; name && i < substrate_n_kinds; i++)
+        if (strcmp(name, substrate_kinds[i].name) == 0) return &substrate_kinds[i];
+    return NULL;
+}
+
+const char *substrate_kind_name(substrate_kind k)
+{
+    const substrate_kind_info *info = substrate_kind_info_of(k);
+    return info ? info->name : "?";
+}
+
+void substrate_kind_list(char *buf, size_t cap, const char *sep)
+{
+    size_t n = 0;
+    if (cap) buf[0] = '\0';
+    for (size_t i = 0; i < substrate_n_kinds && n < cap; i++) {
+        int w = snprintf(buf + n, cap - n, "%s%s", i ? sep : "", substrate_kinds[i].name);
+        if (w < 0) break;
+        n += (size_t)w;
+    }
+}
+
+st_status substrate_parse_kind(const char *s, substrate_kind *k)
+{
+    const substrate_kind_info *info = substrate_kind_find(s);
+    if (info) {
+        *k = info->kind;
+        return ST_OK;
+    }
+    char names[256];
+    substrate_kind_list(names, sizeof names, ", ");
+    return ST_ERROR(ST_EUSAGE, "substrate.kind = '%s' is not one of %s", s, names);
+}
+
 st_status substrate_build(const substrate_opts *o, const glyph_item *items, long vocab, MPI_Comm comm,
                           substrate *out)
 {
@@ -192,13 +255,9 @@ st_status substrate_build(const substrate_opts *o, const glyph_item *items, long
     substrate_rows(vocab, rank, nranks, &s.row0, &s.n_local);
     s.emb = calloc(s.n_local * (size_t)s.dim + 1, sizeof *s.emb);
     CHECK_ALLOC(s.emb);
-    switch (o->kind) {
-    case SUBSTRATE_GLYPH: CHECK(build_glyph(&s, o, items, comm)); break;
-    case SUBSTRATE_RANDOM: CHECK(build_gaussian(&s, 0)); break;
-    case SUBSTRATE_TRAINABLE: CHECK(build_gaussian(&s, 1)); break;
-    case SUBSTRATE_BINARY: CHECK(build_binary(&s)); break;
-    default: FAIL(ST_EUSAGE, "unknown substrate kind %d", (int)o->kind);
-    }
+    const substrate_kind_info *info = substrate_kind_info_of(o->kind);
+    if (!info) FAIL(ST_EUSAGE, "unknown substrate kind %d", (int)o->kind);
+    CHECK(info->build(&s, o, items, comm));
     CHECK(glyph_count_duplicate_rows(s.emb, (size_t)s.dim * sizeof(float), s.row0, s.n_local, comm, &s.n_duplicates));
     s.build_seconds = timer_now() - t0;
     *out = s;

@@ -7,7 +7,7 @@
  *   3. each rank counts its range, tok_learn reduces and builds the tokenizer;
  *   4. each rank encodes its range; tokens move to the ranks that write the
  *      chunks holding them; one collective write into a temporary file;
- *   5. rank 0 syncs and renames it to the output.
+ *   5. it is published as the output (publish.h: fsync, rename, fsync dir).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -19,10 +19,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "strata/agree.h"
 #include "strata/config.h"
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/log.h"
+#include "strata/publish.h"
 #include "strata/rng.h"
 #include "strata/utf8.h"
 #include "tok_internal.h"
@@ -79,32 +81,8 @@ void corpus_free_list(char **items, int n)
     free(items);
 }
 
-/* ---- agreement ---------------------------------------------------------- */
-
-/* Collective: when any rank failed, the lowest failing rank's status and
- * message become every rank's. */
-static st_status agree(st_status st, MPI_Comm comm)
-{
-    int rank, size, first;
-    MPI_Comm_rank(comm, &rank);
-    MPI_Comm_size(comm, &size);
-    int mine = st != ST_OK ? rank : size;
-    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, comm);
-    if (first == size) return ST_OK;
-    int code = (int)st;
-    char msg[1024] = "";
-    if (rank == first) snprintf(msg, sizeof msg, "%s", st_last_error());
-    MPI_Bcast(&code, 1, MPI_INT, first, comm);
-    MPI_Bcast(msg, sizeof msg, MPI_CHAR, first, comm);
-    if (rank != first) st_fail((st_status)code, __FILE__, __LINE__, "%s", msg);
-    return (st_status)code;
-}
-
-#define AGREE(expr)                                                                                \
-    do {                                                                                           \
-        st = agree((expr), comm);                                                                  \
-        if (st != ST_OK) goto out;                                                                 \
-    } while (0)
+/* Every phase ends with all ranks agreeing on its outcome (agree.h). */
+#define AGREE(expr) CHECK_AGREE((expr), comm)
 
 /* ---- the file list (rank 0) -------------------------------------------- */
 
@@ -528,7 +506,6 @@ static st_status preflight_space(const char *tmp, const char *output, uint64_t n
     int rc = posix_fallocate(fd, 0, (off_t)need);
     if (rc != 0) {
         close(fd);
-        unlink(tmp);
         fd = -1;
         FAIL(ST_EIO, "writing '%s' failed: no room for about %llu bytes (disk full or file size limit): %s",
              output, (unsigned long long)need, strerror(rc));
@@ -625,7 +602,7 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     uint16_t *rows = NULL;
     uint32_t *cc_mine = NULL, *cc_all = NULL;
     int *cnt = NULL, *disp = NULL;
-    char *tmp = NULL;
+    publish_file pub = {NULL, NULL};
     h5_file f;
     h5_file_zero(&f);
     tok_buf_init(&mine);
@@ -753,35 +730,22 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     AGREE(make_split(s.n_chunks, o->val_fraction, o->split_seed, &is_val, &s.n_val));
     s.n_train = s.n_chunks - s.n_val;
 
-    /* 5. write under a temporary name, then rename */
-    long pid = (long)getpid();
-    CHECK_MPI(MPI_Bcast(&pid, 1, MPI_LONG, 0, comm));
-    size_t tl = strlen(output) + 32;
-    tmp = malloc(tl);
-    AGREE(tmp ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
-    snprintf(tmp, tl, "%s.tmp-%ld", output, pid);
+    /* 5. write under a temporary name, then publish */
+    CHECK(publish_begin(&pub, output, comm));
+    created = true; /* from here on, failures remove the temporary file */
     if (rank == 0) {
         size_t text_bytes = (o->config_text ? strlen(o->config_text) : 0) + 32 * files.n;
         for (size_t i = 0; i < files.n; i++) text_bytes += strlen(files.f[i].path);
-        st = preflight_space(tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
+        st = preflight_space(pub.tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
     }
     AGREE(st);
-    created = true; /* from here on, failures remove the temporary file */
-    AGREE(h5_create(&f, tmp, comm, H5_KIND_DATASET));
+    AGREE(h5_create(&f, pub.tmp, comm, H5_KIND_DATASET));
     write_job w = {.o = o, .files = &files, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
                    .c0 = c0, .c1 = c1, .tokens_total = T, .rows = rows, .chunk_chars = cc_all,
                    .is_val = is_val};
     CHECK(write_dataset(&f, &w, comm));
     AGREE(h5_close(&f));
-    if (rank == 0) {
-        int fd = open(tmp, O_RDONLY);
-        if (fd < 0 || fsync(fd) != 0)
-            st = ST_ERROR(ST_EIO, "cannot sync '%s': %s", tmp, strerror(errno));
-        if (fd >= 0) close(fd);
-        if (st == ST_OK && rename(tmp, output) != 0)
-            st = ST_ERROR(ST_EIO, "cannot rename '%s' to '%s': %s", tmp, output, strerror(errno));
-    }
-    AGREE(st);
+    CHECK(publish_commit(&pub, comm));
     created = false;
     if (stats_out) *stats_out = s;
     log_info("prepared %s: %llu files (%llu binary skipped), %llu bytes, %llu characters, "
@@ -795,8 +759,7 @@ out:
         /* no half-written output: close what is open, remove the temporary file */
         char *keep = strdup(st_last_error());
         h5_close(&f);
-        MPI_Barrier(comm);
-        if (rank == 0) unlink(tmp);
+        publish_abort(&pub, comm);
         if (keep) st_fail(st, __FILE__, __LINE__, "writing '%s' failed: %s", output, keep);
         free(keep);
     }
@@ -815,6 +778,5 @@ out:
     free(cc_all);
     free(cnt);
     free(disp);
-    free(tmp);
     return st;
 }

@@ -38,39 +38,36 @@ static void print_escaped(FILE *out, const char *s, size_t n, size_t max)
     if (i < n) fputs("...", out);
 }
 
-st_status corpus_describe(hid_t file, FILE *out)
+st_status corpus_describe(h5_file *f, FILE *out)
 {
     st_status st = ST_OK;
-    h5_file f;
-    char *path = NULL, *text = NULL;
-    bool own = false;
+    char *text = NULL;
     tokenizer *tok = NULL;
     int32_t *first = NULL;
-    CHECK(text_h5_view(file, "", &f, &path, &own));
-    CHECK(h5_check_kind(&f, H5_KIND_DATASET, ST_EDATA));
+    CHECK(h5_check_kind(f, H5_KIND_DATASET, ST_EDATA));
     static const char *const names[] = {"files", "files_binary_skipped", "bytes", "chars",
                                         "invalid_sequences", "tokens", "text_tokens", "byte_tokens"};
     int64_t v[8];
-    for (int i = 0; i < 8; i++) CHECK(h5_attr_get_i64(&f, "corpus", names[i], &v[i]));
+    for (int i = 0; i < 8; i++) CHECK(h5_attr_get_i64(f, "corpus", names[i], &v[i]));
     double cpt, frac;
     int64_t ctx, n_chunks, dropped, n_train, n_val, seed;
-    CHECK(h5_attr_get_f64(&f, "corpus", "chars_per_token", &cpt));
-    CHECK(h5_attr_get_i64(&f, "chunks", "ctx", &ctx));
-    CHECK(h5_attr_get_i64(&f, "chunks", "n_chunks", &n_chunks));
-    CHECK(h5_attr_get_i64(&f, "chunks", "dropped_tokens", &dropped));
-    CHECK(h5_attr_get_i64(&f, "split", "n_train", &n_train));
-    CHECK(h5_attr_get_i64(&f, "split", "n_val", &n_val));
-    CHECK(h5_attr_get_i64(&f, "split", "seed", &seed));
-    CHECK(h5_attr_get_f64(&f, "split", "val_fraction", &frac));
-    CHECK(tok_load(&f, "tokenizer", &tok));
-    if (n_chunks < 1 || ctx < 1) FAIL(ST_EDATA, "%s: no chunks", f.path);
+    CHECK(h5_attr_get_f64(f, "corpus", "chars_per_token", &cpt));
+    CHECK(h5_attr_get_i64(f, "chunks", "ctx", &ctx));
+    CHECK(h5_attr_get_i64(f, "chunks", "n_chunks", &n_chunks));
+    CHECK(h5_attr_get_i64(f, "chunks", "dropped_tokens", &dropped));
+    CHECK(h5_attr_get_i64(f, "split", "n_train", &n_train));
+    CHECK(h5_attr_get_i64(f, "split", "n_val", &n_val));
+    CHECK(h5_attr_get_i64(f, "split", "seed", &seed));
+    CHECK(h5_attr_get_f64(f, "split", "val_fraction", &frac));
+    CHECK(tok_load(f, "tokenizer", &tok));
+    if (n_chunks < 1 || ctx < 1) FAIL(ST_EDATA, "%s: no chunks", f->path);
     first = malloc((size_t)(ctx + 1) * sizeof *first);
     CHECK_ALLOC(first);
-    CHECK(h5_read_rows(&f, "chunks/tokens", H5_DT_I32, (size_t)ctx + 1, 0, 1, first));
+    CHECK(h5_read_rows(f, "chunks/tokens", H5_DT_I32, (size_t)ctx + 1, 0, 1, first));
     size_t len = 0;
     CHECK(tok_decode(tok, first, (size_t)ctx + 1, &text, &len));
     if (out) {
-        fprintf(out, "dataset %s\n", f.path);
+        fprintf(out, "dataset %s\n", f->path);
         fprintf(out, "  corpus: %lld files (%lld binary skipped), %lld bytes, %lld characters, "
                      "%lld invalid sequences\n",
                 (long long)v[0], (long long)v[1], (long long)v[2], (long long)v[3], (long long)v[4]);
@@ -87,8 +84,7 @@ st_status corpus_describe(hid_t file, FILE *out)
         fputs("\"\n", out);
     }
 out:
-    if (st != ST_OK && path) st_add_context("describing dataset");
-    text_h5_view_close(&f, path, own);
+    if (st != ST_OK) st_add_context("describing dataset");
     tok_free(tok);
     free(first);
     free(text);

@@ -55,12 +55,4 @@ st_status tok_alloc(tokenizer **out, tok_mode mode, int vocab, size_t text_cap);
 /* Build the index from kind/text/count; ST_EDATA when they are inconsistent. */
 st_status tok_index(tokenizer *t);
 
-struct h5_file;
-/* An h5_file view of the file that holds `loc`, and loc's path + group as a
- * path from the root (no leading '/').  The view owns a reference to the
- * file id and, on the MPI-IO driver, a duplicate of the file's
- * communicator; text_h5_view_close releases both and *path. */
-st_status text_h5_view(hid_t loc, const char *group, struct h5_file *f, char **path, bool *own_comm);
-void text_h5_view_close(struct h5_file *f, char *path, bool own_comm);
-
 #endif

@@ -7,7 +7,8 @@ libstrata_a_SOURCES += \
 	src/util/blas_check.c \
 	src/util/progress.c \
 	src/util/signals.c \
-	src/util/mpilife.c
+	src/util/mpilife.c \
+	src/util/agree.c
 noinst_HEADERS += \
 	include/strata/error.h \
 	include/strata/log.h \
@@ -17,9 +18,14 @@ noinst_HEADERS += \
 	include/strata/progress.h \
 	include/strata/signals.h \
 	include/strata/mpilife.h \
+	include/strata/agree.h \
 	tests/harness.h
 
 check_PROGRAMS += tests/util/test_util
 TESTS += tests/util/test_util
 check_PROGRAMS += tests/util/test_log
 MPI_TESTS += tests/util/test_log-np1.mpi tests/util/test_log-np3.mpi
+check_PROGRAMS += tests/util/test_agree
+MPI_TESTS += tests/util/test_agree-np1.mpi tests/util/test_agree-np3.mpi
+check_PROGRAMS += tests/util/test_finalize
+TESTS += tests/util/test_finalize

@@ -1,5 +1,6 @@
-/* test_ckptdir.c -- atomic commits, injected faults, disk full, LATEST
- * fallback and pruning; on 1 and 3 ranks. */
+/* test_ckptdir.c -- checkpoint directories: injected faults, disk full,
+ * LATEST fallback and pruning; on 1 and 3 ranks.  (The publication of one
+ * file itself: test_publish.c.) */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "io_test.h"
 #include "strata/ckptdir.h"
 #include "strata/h5.h"
+#include "strata/publish.h"
 
 #define W MPI_COMM_WORLD
 enum { NW = 2048 }; /* elements of the test tensor */
@@ -27,14 +29,14 @@ static bool exists(const char *dir, const char *name)
     return stat(p, &sb) == 0;
 }
 
-/* Write checkpoint dir/name through an atomic file: /model/w = value, attribute
+/* Write checkpoint dir/name through publish.h: /model/w = value, attribute
  * step = value.  Returns the commit status (other failures assert). */
 static st_status write_ckpt_on(const char *dir, const char *name, int value, MPI_Comm comm)
 {
     char path[700];
     snprintf(path, sizeof path, "%s/%s", dir, name);
-    atomic_file a;
-    st_status st = atomic_begin(&a, path, comm);
+    publish_file a;
+    st_status st = publish_begin(&a, path, comm);
     if (st != ST_OK) return st;
     h5_file f;
     float *w = malloc(sizeof(float) * NW);
@@ -47,10 +49,10 @@ static st_status write_ckpt_on(const char *dir, const char *name, int value, MPI
     if (st == ST_OK) st = cst;
     free(w);
     if (st != ST_OK) {
-        atomic_abort(&a, comm);
+        publish_abort(&a, comm);
         return st;
     }
-    return atomic_commit(&a, comm);
+    return publish_commit(&a, comm);
 }
 
 static st_status write_ckpt(const char *dir, const char *name, int value)
@@ -89,7 +91,7 @@ static void set_age(const char *dir, const char *name, int seconds_ago)
     MPI_Barrier(W);
 }
 
-static void atomic_commit_and_errors(void **state)
+static void dir_make_and_commit(void **state)
 {
     (void)state;
     char dir[512], run[600], p[700];
@@ -105,14 +107,7 @@ static void atomic_commit_and_errors(void **state)
     ST_ASSERT_OK(write_ckpt(run, "stage-001.h5", 2));
     assert_int_equal(ckpt_value(run, "stage-001.h5"), 2);
 
-    /* Missing directory, a file in the way, an unwritable directory. */
-    snprintf(p, sizeof p, "%s/no/such/dir/x.h5", dir);
-    atomic_file a;
-    assert_int_equal(atomic_begin(&a, p, W), ST_EIO);
-    assert_non_null(strstr(st_last_error(), "/no/such/dir"));
-    assert_non_null(strstr(st_last_error(), "No such file"));
-    assert_null(a.tmp);
-    atomic_abort(&a, W); /* harmless after a failed begin */
+    /* A file in the way, an unwritable directory (publish_* errors: test_publish.c). */
     snprintf(p, sizeof p, "%s/stage-001.h5/sub", run);
     assert_int_equal(ckpt_dir_make(p, W), ST_EIO);
     assert_non_null(strstr(st_last_error(), "stage-001.h5"));
@@ -122,19 +117,7 @@ static void atomic_commit_and_errors(void **state)
         MPI_Barrier(W);
         assert_int_equal(ckpt_dir_make(p, W), ST_EIO);
         assert_non_null(strstr(st_last_error(), "not writable"));
-        snprintf(p, sizeof p, "%s/ro/x.h5", dir);
-        assert_int_equal(atomic_begin(&a, p, W), ST_EIO);
-        assert_non_null(strstr(st_last_error(), "/ro"));
     }
-    /* Text files (the LATEST mechanism). */
-    snprintf(p, sizeof p, "%s/note.txt", dir);
-    ST_ASSERT_OK(atomic_write_text(p, "hello\n", W));
-    char buf[32] = "";
-    FILE *fp = fopen(p, "r");
-    assert_non_null(fp);
-    assert_non_null(fgets(buf, sizeof buf, fp));
-    fclose(fp);
-    assert_string_equal(buf, "hello\n");
     io_tmpdir_remove(dir);
 }
 
@@ -147,12 +130,12 @@ static void injected_faults_keep_previous(void **state)
     ST_ASSERT_OK(ckpt_latest_write(dir, "step-00000100.h5", W));
 
     /* Crash mid-write: temp file stays, nothing renamed, LATEST unchanged. */
-    setenv(CKPT_FAULT_ENV, "ckpt_commit", 1);
+    setenv(PUBLISH_FAULT_ENV, "ckpt_commit", 1);
     assert_int_equal(write_ckpt(dir, "step-00000100.h5", 999), ST_EIO);
     assert_non_null(strstr(st_last_error(), "injected fault ckpt_commit"));
     assert_non_null(strstr(st_last_error(), "step-00000100.h5"));
     assert_int_equal(write_ckpt(dir, "step-00000200.h5", 200), ST_EIO);
-    unsetenv(CKPT_FAULT_ENV);
+    unsetenv(PUBLISH_FAULT_ENV);
     assert_true(exists(dir, "step-00000100.h5.tmp"));
     assert_true(exists(dir, "step-00000200.h5.tmp"));
     assert_false(exists(dir, "step-00000200.h5"));
@@ -170,21 +153,21 @@ static void injected_faults_keep_previous(void **state)
     free(good);
 
     /* Disk full while syncing (injected ENOSPC): the temp file is removed. */
-    setenv(CKPT_FAULT_ENV, "ckpt_enospc", 1);
+    setenv(PUBLISH_FAULT_ENV, "ckpt_enospc", 1);
     assert_int_equal(write_ckpt(dir, "step-00000100.h5", 998), ST_EIO);
-    unsetenv(CKPT_FAULT_ENV);
+    unsetenv(PUBLISH_FAULT_ENV);
     assert_non_null(strstr(st_last_error(), strerror(ENOSPC)));
     assert_non_null(strstr(st_last_error(), "step-00000100.h5"));
     assert_false(exists(dir, "step-00000100.h5.tmp"));
     assert_int_equal(ckpt_value(dir, "step-00000100.h5"), 100);
 
     /* NAME@N: only the second commit fails; a new setting counts afresh. */
-    setenv(CKPT_FAULT_ENV, "latest_commit,ckpt_commit@2", 1);
+    setenv(PUBLISH_FAULT_ENV, "latest_commit,ckpt_commit@2", 1);
     ST_ASSERT_OK(write_ckpt(dir, "step-00000300.h5", 300));
     assert_int_equal(write_ckpt(dir, "step-00000400.h5", 400), ST_EIO);
     ST_ASSERT_OK(write_ckpt(dir, "step-00000500.h5", 500));
     assert_int_equal(ckpt_latest_write(dir, "step-00000500.h5", W), ST_EIO);
-    unsetenv(CKPT_FAULT_ENV);
+    unsetenv(PUBLISH_FAULT_ENV);
     char *latest = NULL;
     ST_ASSERT_OK(ckpt_latest_read(dir, &latest, W));
     assert_string_equal(latest, "step-00000100.h5");
@@ -348,7 +331,7 @@ static void latest_fallback(void **state)
 
     /* A garbled LATEST is reported by ckpt_latest_read, ignored by newest_good. */
     snprintf(p, sizeof p, "%s/LATEST", dir);
-    ST_ASSERT_OK(atomic_write_text(p, "../../etc/passwd\n", W));
+    ST_ASSERT_OK(publish_write_text(p, "../../etc/passwd\n", W));
     char *name = NULL;
     assert_int_equal(ckpt_latest_read(dir, &name, W), ST_ECKPT);
     assert_non_null(strstr(st_last_error(), "LATEST"));
@@ -408,7 +391,7 @@ static void prune_keeps_last_k(void **state)
 }
 
 static const struct CMUnitTest tests[] = {
-    cmocka_unit_test(atomic_commit_and_errors),
+    cmocka_unit_test(dir_make_and_commit),
     cmocka_unit_test(injected_faults_keep_previous),
     cmocka_unit_test(disk_full_keeps_previous),
     cmocka_unit_test(latest_fallback),

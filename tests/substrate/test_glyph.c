@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "config.h"
+#include "strata_build.h"
 #include "harness.h"
 #include "strata/glyph.h"
 #include "strata/substrate.h"
@@ -332,7 +332,8 @@ static void tokens_parse_and_pgm_writes(void **state)
     assert_memory_equal(back, pix, 12);
     unlink(path);
     snprintf(path, sizeof path, "%s/no/such/dir/a.pgm", dir);
-    assert_int_equal(glyph_write_pgm(path, pix, 4, 3), ST_EUSAGE);
+    assert_int_equal(glyph_write_pgm(path, pix, 4, 3), ST_EIO);
+    assert_non_null(strstr(st_last_error(), "no/such/dir"));
     rmdir(dir);
 }
 

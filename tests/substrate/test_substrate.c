@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "strata/config.h"
 #include "strata/h5.h"
 #include "strata/pca.h"
 #include "strata/rng.h"
@@ -219,13 +220,13 @@ static void file_round_trip_and_describe(void **state)
     assert_memory_equal(emb + s.row0 * 16, s.emb, s.n_local * 16 * sizeof(float));
     free(emb);
     if (st_test_rank() == 0) {
-        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-        assert_true(f >= 0);
+        h5_file f;
+        ST_ASSERT_OK(h5_open(&f, path, MPI_COMM_SELF, false));
         char out[4096] = {0};
         FILE *m = fmemopen(out, sizeof out - 1, "w");
-        ST_ASSERT_OK(substrate_describe(f, m));
+        ST_ASSERT_OK(substrate_describe(&f, "substrate", m));
         fclose(m);
-        H5Fclose(f);
+        ST_ASSERT_OK(h5_close(&f));
         assert_non_null(strstr(out, "kind glyph, 160 ids x 16 dims"));
         assert_non_null(strstr(out, "duplicate rows: 0"));
         assert_non_null(strstr(out, "flatten polar"));
@@ -287,7 +288,76 @@ static void tokenizer_adapter(void **state)
     free(items);
     tok_free(t);
     tok_counts_free(c);
-    pca_finalize();
+}
+
+/* The kinds table is the one list: the config choices, names, parsing and
+ * the flags grow relies on all come from it. */
+static void kinds_table_is_the_one_list(void **state)
+{
+    (void)state;
+    char names[256];
+    substrate_kind_list(names, sizeof names, "|");
+    const cfg_key *k = cfg_find("substrate", "kind");
+    assert_non_null(k);
+    /* strata/config.h sits below substrate and spells the choices out: they must
+     * not drift from the table. */
+    assert_string_equal(k->choices, names);
+    assert_int_equal(substrate_n_kinds, SUBSTRATE_N_KINDS);
+    for (size_t i = 0; i < substrate_n_kinds; i++) {
+        const substrate_kind_info *info = &substrate_kinds[i];
+        assert_int_equal(info->kind, (int)i);
+        assert_ptr_equal(substrate_kind_find(info->name), info);
+        assert_ptr_equal(substrate_kind_info_of(info->kind), info);
+        assert_string_equal(substrate_kind_name(info->kind), info->name);
+        assert_non_null(info->build);
+        assert_non_null(info->save);
+        substrate_kind kind;
+        ST_ASSERT_OK(substrate_parse_kind(info->name, &kind));
+        assert_int_equal(kind, info->kind);
+    }
+    assert_true(substrate_kind_find("trainable")->trainable);
+    assert_false(substrate_kind_find("glyph")->trainable);
+    assert_false(substrate_kind_find("random")->trainable);
+    assert_null(substrate_kind_find("pixels"));
+    assert_null(substrate_kind_find(NULL));
+    assert_null(substrate_kind_info_of(SUBSTRATE_N_KINDS));
+    assert_string_equal(substrate_kind_name(SUBSTRATE_N_KINDS), "?");
+    substrate_kind kind;
+    assert_int_equal(substrate_parse_kind("pixels", &kind), ST_EUSAGE);
+    assert_non_null(strstr(st_last_error(), "'pixels' is not one of glyph, random, binary, trainable"));
+}
+
+/* A table with NaN or Inf is refused on load, naming the file and the row. */
+static void non_finite_values_are_refused(void **state)
+{
+    (void)state;
+    substrate_opts o = {.kind = SUBSTRATE_RANDOM, .dim = 8, .seed = 3};
+    glyph_item items[16];
+    memset(items, 0, sizeof items);
+    for (int i = 0; i < 16; i++) items[i].id = i;
+    substrate s;
+    ST_ASSERT_OK(substrate_build(&o, items, 16, MPI_COMM_WORLD, &s));
+    /* row 11 (whichever rank holds it) gets a NaN, then row 13 an Inf */
+    if (s.row0 <= 11 && 11 < s.row0 + s.n_local) s.emb[(11 - s.row0) * 8 + 5] = NAN;
+    if (s.row0 <= 13 && 13 < s.row0 + s.n_local) s.emb[(13 - s.row0) * 8 + 0] = INFINITY;
+    char dir[64], path[128];
+    shared_tmpdir(dir, sizeof dir);
+    snprintf(path, sizeof path, "%s/bad.h5", dir);
+    ST_ASSERT_OK(substrate_save(&s, path, MPI_COMM_WORLD));
+    float *emb = NULL;
+    long v = 0;
+    int d = 0;
+    assert_int_equal(substrate_load(path, &emb, &v, &d), ST_EDATA);
+    assert_null(emb);
+    assert_non_null(strstr(st_last_error(), path));
+    assert_non_null(strstr(st_last_error(), "row 11, column 5"));
+    assert_non_null(strstr(st_last_error(), "non-finite"));
+    MPI_Barrier(MPI_COMM_WORLD);
+    if (st_test_rank() == 0) {
+        unlink(path);
+        rmdir(dir);
+    }
+    substrate_free(&s);
 }
 
 static const struct CMUnitTest substrate_tests[] = {
@@ -297,6 +367,8 @@ static const struct CMUnitTest substrate_tests[] = {
     cmocka_unit_test(bad_glyph_options),
     cmocka_unit_test(file_round_trip_and_describe),
     cmocka_unit_test(tokenizer_adapter),
+    cmocka_unit_test(kinds_table_is_the_one_list),
+    cmocka_unit_test(non_finite_values_are_refused),
 };
 
 ST_TEST_MAIN(substrate_tests)

@@ -254,11 +254,11 @@ static void prepare_is_rank_independent(void **state)
         tok_free(t);
         ST_ASSERT_OK(h5_close(&a));
 
-        /* corpus_describe on the hid_t */
+        /* corpus_describe on the open file */
         char *txt = NULL;
         size_t len = 0;
         FILE *mem = open_memstream(&txt, &len);
-        ST_ASSERT_OK(corpus_describe(b.id, mem));
+        ST_ASSERT_OK(corpus_describe(&b, mem));
         fclose(mem);
         assert_non_null(strstr(txt, "binary skipped"));
         assert_non_null(strstr(txt, "chunks: "));
