@@ -1,10 +1,15 @@
 ## io: HDF5 helpers, atomic files + checkpoint directories, metric tables.
 libstrata_a_SOURCES += \
-	src/io/h5.c \
+	src/io/h5_file.c \
+	src/io/h5_check.c \
+	src/io/h5_attr.c \
+	src/io/h5_data.c \
+	src/io/h5_table.c \
 	src/io/ckptdir.c \
 	src/io/metrics.c
 noinst_HEADERS += \
 	include/strata/h5.h \
+	src/io/h5_internal.h \
 	include/strata/ckptdir.h \
 	include/strata/metrics.h
 
