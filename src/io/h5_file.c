@@ -238,12 +238,17 @@ st_status h5_open(h5_file *f, const char *path, MPI_Comm comm, bool writable)
 {
     st_status st = ST_OK;
     hid_t fapl = H5I_INVALID_HID;
-    FILE *probe = NULL;
+    struct stat sb;
     CHECK(file_setup(f, path, comm, &fapl));
-    /* A clear reason for the common failures before HDF5 gets to guess. */
-    probe = fopen(path, "rb");
-    if (!probe) H5FAIL(ST_EHDF5, NULL, "cannot open file: %s", strerror(errno));
-    fclose(probe);
+    /* A clear reason for the common failures before HDF5 gets to guess.
+     * Non-blocking: a FIFO in place of the file must not hang the reader. */
+    int probe = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (probe < 0) H5FAIL(ST_EHDF5, NULL, "cannot open file: %s", strerror(errno));
+    int rc = fstat(probe, &sb);
+    close(probe);
+    if (rc < 0) H5FAIL(ST_EHDF5, NULL, "cannot open file: %s", strerror(errno));
+    if (!S_ISREG(sb.st_mode))
+        H5FAIL(ST_EDATA, NULL, "refused: not a regular file (a directory, FIFO or device)");
     htri_t is = H5Fis_hdf5(path);
     if (is == 0) H5FAIL(ST_EHDF5, NULL, "not an HDF5 file");
     f->id = H5Fopen(path, writable ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
