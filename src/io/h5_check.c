@@ -345,20 +345,22 @@ static st_status check_shape(h5_file *f, const char *path, int r, const hsize_t 
     if (want && want->max_elems > 0 && span > want->max_elems)
         H5FAIL(ST_EDATA, path, "refused: %llu elements, expected at most %zu",
                (unsigned long long)span, want->max_elems);
+    /* A file being written is strata's own, and its size lags behind what
+     * HDF5 holds in memory: the file bound is for files opened read-only. */
+    if (!f->writable) {
+        hsize_t fsize = 0;
+        if (H5Fget_filesize(f->id, &fsize) < 0)
+            H5FAIL(ST_EHDF5, path, "cannot get the file size");
+        uint64_t cap = fsize;
+        if (deflate && !mul_ok(cap, H5_DEFLATE_MAX_RATIO, &cap)) cap = UINT64_MAX;
+        if (fbytes > cap)
+            H5FAIL(ST_EDATA, path, "refused: claims %llu bytes of data but the file has only "
+                   "%llu bytes%s", (unsigned long long)fbytes, (unsigned long long)fsize,
+                   deflate ? " (even at deflate's best ratio)" : "");
+    }
     if (mbytes > H5_MAX_READ_BYTES)
         H5FAIL(ST_EDATA, path, "refused: %llu bytes, more than strata reads at once (%zu)",
                (unsigned long long)mbytes, H5_MAX_READ_BYTES);
-    /* A file being written is strata's own, and its size lags behind what
-     * HDF5 holds in memory: the bound is for files opened read-only. */
-    if (f->writable) goto out;
-    hsize_t fsize = 0;
-    if (H5Fget_filesize(f->id, &fsize) < 0) H5FAIL(ST_EHDF5, path, "cannot get the file size");
-    uint64_t cap = fsize;
-    if (deflate && !mul_ok(cap, H5_DEFLATE_MAX_RATIO, &cap)) cap = UINT64_MAX;
-    if (fbytes > cap)
-        H5FAIL(ST_EDATA, path, "refused: claims %llu bytes of data but the file has only %llu "
-               "bytes%s", (unsigned long long)fbytes, (unsigned long long)fsize,
-               deflate ? " (even at deflate's best ratio)" : "");
 out:
     return st;
 }

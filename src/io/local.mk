@@ -17,8 +17,10 @@ noinst_HEADERS += \
 ## hdf5-openmpi pkg-config file does not list; it sits next to libhdf5 (the
 ## -L comes from HDF5_LIBS).  Better home: DEPS_LIBS in configure.ac.
 
-check_PROGRAMS += tests/io/test_h5 tests/io/test_ckptdir tests/io/test_metrics tests/io/test_write_sample
+check_PROGRAMS += tests/io/test_h5 tests/io/test_h5_hostile tests/io/test_ckptdir tests/io/test_metrics tests/io/test_write_sample
 MPI_TESTS += tests/io/test_h5-np1.mpi tests/io/test_h5-np3.mpi
+## Files from a stranger (one process: the files are made with raw HDF5).
+TESTS += tests/io/test_h5_hostile
 MPI_TESTS += tests/io/test_ckptdir-np1.mpi tests/io/test_ckptdir-np3.mpi
 MPI_TESTS += tests/io/test_metrics-np1.mpi tests/io/test_metrics-np3.mpi
 ## test_write_sample writes a file that the shell tests check with h5dump and h5py.
