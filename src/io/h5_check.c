@@ -263,7 +263,7 @@ static bool mul_ok(uint64_t a, uint64_t b, uint64_t *out)
 
 /* Storage: no external files, not virtual, only filters strata knows. */
 static st_status check_storage(h5_file *f, const char *path, hid_t dcpl, int rank,
-                               const hsize_t *dims, size_t elsize, bool *deflate)
+                               size_t elsize, bool *deflate)
 {
     st_status st = ST_OK;
     *deflate = false;
@@ -304,7 +304,6 @@ static st_status check_storage(h5_file *f, const char *path, hid_t dcpl, int ran
             H5FAIL(ST_EDATA, path, "refused: chunks of %llu bytes (at most %zu)",
                    (unsigned long long)cb, H5_MAX_CHUNK_READ_BYTES);
     }
-    (void)dims;
 out:
     H5Eclear2(H5E_DEFAULT);
     return st;
@@ -406,7 +405,7 @@ st_status h5_dataset_open_read(h5_file *f, const char *path, int as, const h5_ex
     if (H5Sget_simple_extent_dims(s, dims, NULL) < 0)
         H5FAIL(ST_EHDF5, path, "cannot get the dimensions");
     bool deflate = false;
-    CHECK(check_storage(f, path, dcpl, r, dims, fsz, &deflate));
+    CHECK(check_storage(f, path, dcpl, r, fsz, &deflate));
     CHECK(check_shape(f, path, r, dims, fsz, msz, deflate, want));
     *rank = r;
 out:
