@@ -47,16 +47,20 @@
  *  - Links.  Every component of a path must be a hard link; soft, external
  *    and user-defined links are refused (h5_exists too: it does not report a
  *    link as "missing").  Beneath that check, HDF5 itself cannot follow an
- *    external link (the link class is unregistered at first use and the
- *    access property list refuses external links, soft-link traversal and
- *    relative external/virtual file names), and filter plugins are off.
+ *    external link in this process (the link class is unregistered at first
+ *    use; the access property list every open passes also refuses external
+ *    links by callback, allows one soft link per traversal and resolves
+ *    relative external/virtual file names to a directory that does not
+ *    exist), and filter plugins are never loaded.  Absolute external file
+ *    names bypass HDF5's prefixes, so the storage check below is the guard.
  *  - Storage.  External raw-data files (H5Pset_external) and virtual
  *    datasets are refused; the only filters accepted are Fletcher32, shuffle
  *    and deflate (anything else would need a plugin or is not strata's).
  *  - Dataspace.  Scalar or simple (a null dataspace is refused), rank <=
  *    H5_MAX_RANK, and the rank and dims the caller expects (h5_expect).
  *  - Element type (the type rule).  The file type must be a standard
- *    little-endian type that the requested type holds exactly:
+ *    little-endian type that the requested type holds (exactly, except
+ *    where noted):
  *      F32        IEEE float32 or float64 LE (float64, numpy's default,
  *                 rounds to nearest);
  *      F64        IEEE float32/float64 LE or any standard LE integer (counts
@@ -69,10 +73,11 @@
  *    refused.  Strings: class string, fixed or variable length.
  *  - Size.  span = product of the dims with 0 counted as 1 (an empty array
  *    may not claim more than a full one), computed with overflow checks.
- *    In a file opened read-only, span x stored element size must fit the
- *    file: at most H5Fget_filesize()
- *    without deflate, at most H5_DEFLATE_MAX_RATIO times that with deflate
- *    (deflate cannot do better); span x requested element size at most
+ *    In a file opened read-only (files open for writing are strata's own),
+ *    span x stored element size must fit the file: at most
+ *    H5Fget_filesize() without deflate, at most H5_DEFLATE_MAX_RATIO times
+ *    that with deflate (deflate cannot do better); span x requested
+ *    element size at most
  *    H5_MAX_READ_BYTES; span at most the caller's max_elems; a chunk at most
  *    H5_MAX_CHUNK_READ_BYTES (HDF5 allocates whole chunks).  So a huge shape
  *    in a tiny file (chunked, nothing written) is refused without reading.
@@ -83,6 +88,8 @@
  *    during the read when longer (their bytes live in the file's heap, so
  *    HDF5's own allocation is bounded by the file).
  *  - Numeric attributes: the type rule, at most `cap` elements, rank <= 1.
+ *  - Files: h5_open refuses paths that are not regular files (FIFOs,
+ *    devices, directories), without blocking on a FIFO.
  * Callers still check values (indices in range, sizes that agree).
  *
  * Ownership.  Buffers returned through `void **` / `char **` are malloc'd and
