@@ -39,6 +39,59 @@
  * match the request, ST_EIO for a full disk) with a message naming the file
  * path and the object, plus HDF5's innermost error description.
  *
+ * Untrusted files.  Any file strata reads may come from a stranger, so every
+ * read in this header -- datasets, strings, attributes, shapes, tables,
+ * h5_read_all -- goes through one validating layer that refuses, with
+ * ST_EDATA and a message naming the file and the object path, before any
+ * data is read or any buffer is allocated:
+ *  - Links.  Every component of a path must be a hard link; soft, external
+ *    and user-defined links are refused (h5_exists too: it does not report a
+ *    link as "missing").  Beneath that check, HDF5 itself cannot follow an
+ *    external link in this process (the link class is unregistered at first
+ *    use; the access property list every open passes also refuses external
+ *    links by callback, allows one soft link per traversal and resolves
+ *    relative external/virtual file names to a directory that does not
+ *    exist), and filter plugins are never loaded.  Absolute external file
+ *    names bypass HDF5's prefixes, so the storage check below is the guard.
+ *  - Storage.  External raw-data files (H5Pset_external) and virtual
+ *    datasets are refused; the only filters accepted are Fletcher32, shuffle
+ *    and deflate (anything else would need a plugin or is not strata's).
+ *  - Dataspace.  Scalar or simple (a null dataspace is refused), rank <=
+ *    H5_MAX_RANK, and the rank and dims the caller expects (h5_expect).
+ *  - Element type (the type rule).  The file type must be a standard
+ *    little-endian type that the requested type holds (exactly, except
+ *    where noted):
+ *      F32        IEEE float32 or float64 LE (float64, numpy's default,
+ *                 rounds to nearest);
+ *      F64        IEEE float32/float64 LE or any standard LE integer (counts
+ *                 in tables; integers beyond 2^53 round);
+ *      I32, I64   signed integers of at most that size, unsigned ones of a
+ *                 smaller size;
+ *      U8..U64    unsigned integers of at most that size.
+ *    So big-endian data, 16-byte or 2-byte floats, padded integers, floats
+ *    read as integers, integers read as F32, enums, compounds etc. are
+ *    refused.  Strings: class string, fixed or variable length.
+ *  - Size.  span = product of the dims with 0 counted as 1 (an empty array
+ *    may not claim more than a full one), computed with overflow checks.
+ *    In a file opened read-only (files open for writing are strata's own),
+ *    span x stored element size must fit the file: at most
+ *    H5Fget_filesize() without deflate, at most H5_DEFLATE_MAX_RATIO times
+ *    that with deflate (deflate cannot do better); span x requested
+ *    element size at most
+ *    H5_MAX_READ_BYTES; span at most the caller's max_elems; a chunk at most
+ *    H5_MAX_CHUNK_READ_BYTES (HDF5 allocates whole chunks).  So a huge shape
+ *    in a tiny file (chunked, nothing written) is refused without reading.
+ *  - Strings.  String datasets and attributes hold one string (scalar or one
+ *    element, else refused: an array of strings would overrun the reader);
+ *    fixed-length ones at most H5_MAX_STRING_BYTES (datasets) and
+ *    H5_MAX_ATTR_STRING_BYTES (attributes); variable-length ones are refused
+ *    during the read when longer (their bytes live in the file's heap, so
+ *    HDF5's own allocation is bounded by the file).
+ *  - Numeric attributes: the type rule, at most `cap` elements, rank <= 1.
+ *  - Files: h5_open refuses paths that are not regular files (FIFOs,
+ *    devices, directories), without blocking on a FIFO.
+ * Callers still check values (indices in range, sizes that agree).
+ *
  * Ownership.  Buffers returned through `void **` / `char **` are malloc'd and
  * owned by the caller (free()).  h5_file owns its HDF5 handle and its copy of
  * the path; it does not own the communicator.
@@ -66,6 +119,13 @@
 
 #define H5_MAX_RANK 8                   /* most dimensions of a dataset */
 #define H5_CHUNK_BYTES (1u << 20)       /* largest chunk (1 MiB) */
+
+/* Limits of the validating reader ("Untrusted files" above). */
+#define H5_MAX_READ_BYTES ((size_t)16 << 30)       /* one dataset, in memory */
+#define H5_MAX_CHUNK_READ_BYTES ((size_t)64 << 20) /* one chunk in the file */
+#define H5_DEFLATE_MAX_RATIO 1032                  /* zlib's best ratio */
+#define H5_MAX_STRING_BYTES ((size_t)64 << 20)     /* one string dataset */
+#define H5_MAX_ATTR_STRING_BYTES ((size_t)1 << 20) /* one string attribute */
 
 /* Element types of datasets and attributes (stored little-endian). */
 typedef enum h5_dtype {
@@ -178,9 +238,28 @@ st_status h5_shape(h5_file *f, const char *path, int *rank, size_t *dims);
  * (8- and 16-bit signed integers -> int32).  Strings etc. -> ST_EDATA. */
 st_status h5_dtype_of(h5_file *f, const char *path, h5_dtype *t);
 
+/* What a reader expects of a dataset, checked before anything is allocated.
+ * List every dimension: unlisted ones are 0 in a designated initializer.
+ *   h5_expect e = {.rank = 2, .dims = {H5_ANY, 768}, .max_elems = 1u << 28};
+ * Shapes that differ -> ST_EDATA naming both shapes. */
+#define H5_ANY ((size_t)-1) /* any length in this dimension */
+typedef struct h5_expect {
+    int rank;                 /* -1: any rank 0..H5_MAX_RANK */
+    size_t dims[H5_MAX_RANK]; /* [rank]: the length, or H5_ANY */
+    size_t max_elems;         /* 0: no limit beyond the file's ("Size" above) */
+} h5_expect;
+
 /* Read the whole dataset converted to t into a malloc'd *data (NULL when it
- * has no elements); *rank and dims as h5_shape.  A checksum mismatch is
+ * has no elements); *rank and dims as h5_shape.  The dataset must meet
+ * `want` (NULL: any shape the file can hold) and the rules of "Untrusted
+ * files"; the check comes before the malloc.  A checksum mismatch is
  * reported as ST_EHDF5 naming file and dataset. */
+st_status h5_read_expect(h5_file *f, const char *path, h5_dtype t, const h5_expect *want,
+                         int *rank, size_t *dims, void **data);
+
+/* h5_read_expect with want = NULL.  Prefer h5_read_expect with the shape the
+ * caller needs: the file-size bound alone still lets a file make strata
+ * allocate up to its own size (or H5_DEFLATE_MAX_RATIO times it). */
 st_status h5_read(h5_file *f, const char *path, h5_dtype t, int *rank, size_t *dims,
                   void **data);
 
@@ -236,7 +315,11 @@ st_status h5_table_nrows(h5_file *f, const char *group, size_t *nrows);
 st_status h5_table_columns(h5_file *f, const char *group, char ***names, size_t *n);
 void h5_free_names(char **names, size_t n);
 
-/* Read a column converted to t into a malloc'd *data (NULL when empty). */
+/* Read a column converted to t into a malloc'd *data (NULL when empty); at
+ * most max_rows rows (0: no limit beyond the file's). */
+st_status h5_column_read_max(h5_file *f, const char *group, const char *name, h5_dtype t,
+                             size_t max_rows, size_t *n, void **data);
+/* h5_column_read_max with max_rows = 0. */
 st_status h5_column_read(h5_file *f, const char *group, const char *name, h5_dtype t,
                          size_t *n, void **data);
 

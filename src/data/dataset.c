@@ -69,13 +69,15 @@ out:
     return st;
 }
 
-/* A 1-D dataset of n elements (n = -1: any length, returned in *n). */
-static st_status read_vector(h5_file *f, const char *name, h5_dtype t, long *n, void **out)
+/* A 1-D dataset of n elements (n = -1: any length up to max, returned in
+ * *n); the shape is checked before anything is allocated. */
+static st_status read_vector(h5_file *f, const char *name, h5_dtype t, long *n, long max, void **out)
 {
     st_status st = ST_OK;
     int rank = 0;
     size_t dims[H5_MAX_RANK];
-    CHECK(h5_read(f, name, t, &rank, dims, out));
+    const h5_expect want = {.rank = 1, .dims = {*n >= 0 ? (size_t)*n : H5_ANY}, .max_elems = (size_t)max};
+    CHECK(h5_read_expect(f, name, t, &want, &rank, dims, out));
     if (rank != 1) FAIL(ST_EDATA, "dataset '%s': %s is not a vector", f->path, name);
     if (*n >= 0 && dims[0] != (size_t)*n)
         FAIL(ST_EDATA, "dataset '%s': %s holds %zu values, not %ld", f->path, name, dims[0], *n);
@@ -95,16 +97,17 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
     snprintf(d->path, sizeof d->path, "%s", path);
     CHECK(h5_open_kind(&f, path, comm, H5_KIND_DATASET, ST_EDATA));
     CHECK(tok_load(&f, "tokenizer", &d->tok));
-    CHECK(h5_read(&f, "chunks/tokens", H5_DT_I32, &rank, dims, (void **)&d->chunks));
+    const h5_expect tokens = {.rank = 2, .dims = {H5_ANY, H5_ANY}};
+    CHECK(h5_read_expect(&f, "chunks/tokens", H5_DT_I32, &tokens, &rank, dims, (void **)&d->chunks));
     if (rank != 2 || dims[1] < 2 || dims[1] > (1u << 24))
         FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
     d->n_chunks = (long)dims[0];
     d->ctx = (int)dims[1] - 1;
     long n = d->n_chunks;
-    CHECK(read_vector(&f, "chunks/chars", H5_DT_F64, &n, (void **)&d->chars));
+    CHECK(read_vector(&f, "chunks/chars", H5_DT_F64, &n, n, (void **)&d->chars));
     d->n_train = d->n_val = -1;
-    CHECK(read_vector(&f, "split/train_index", H5_DT_I64, &d->n_train, (void **)&d->train));
-    CHECK(read_vector(&f, "split/val_index", H5_DT_I64, &d->n_val, (void **)&d->val));
+    CHECK(read_vector(&f, "split/train_index", H5_DT_I64, &d->n_train, n, (void **)&d->train));
+    CHECK(read_vector(&f, "split/val_index", H5_DT_I64, &d->n_val, n, (void **)&d->val));
     CHECK(check_contents(d));
     bool has_config = false;
     CHECK(h5_exists(&f, "config", &has_config));

@@ -24,10 +24,6 @@ static int rank_of(MPI_Comm comm)
     return r;
 }
 
-/* ckpt_latest_read still calls it by this name (that function is being
- * rewritten on another branch); afterwards replace it with st_agree_root. */
-static st_status share_status(st_status st, MPI_Comm comm) { return st_agree_root(st, comm); }
-
 /* Broadcast a malloc'd string (or NULL) from rank 0. */
 static st_status share_string(char **s, MPI_Comm comm)
 {
@@ -140,30 +136,55 @@ st_status ckpt_latest_read(const char *dir, char **name, MPI_Comm comm)
 {
     st_status st = ST_OK;
     char *path = NULL;
-    FILE *fp = NULL;
+    int fd = -1;
     *name = NULL;
     if (rank_of(comm) == 0) {
         path = join_path(dir, CKPT_LATEST);
         CHECK_ALLOC(path);
-        fp = fopen(path, "r");
-        if (!fp) {
+        /* The run directory may come from someone else: LATEST must be a
+         * small regular file of its own -- not a symlink (O_NOFOLLOW), and
+         * not a FIFO or device that would block or never end (O_NONBLOCK,
+         * then fstat). */
+        fd = open(path, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) {
             if (errno == ENOENT) goto out;
+            if (errno == ELOOP)
+                FAIL(ST_ECKPT, "%s is a symbolic link; refusing to follow it (LATEST must be a "
+                     "regular file in the run directory)", path);
             FAIL(ST_ECKPT, "cannot read %s: %s", path, strerror(errno));
         }
-        char line[256] = "";
-        if (!fgets(line, sizeof line, fp)) line[0] = '\0';
+        struct stat sb;
+        if (fstat(fd, &sb) < 0) FAIL(ST_ECKPT, "cannot read %s: %s", path, strerror(errno));
+        if (!S_ISREG(sb.st_mode))
+            FAIL(ST_ECKPT, "%s is not a regular file (a directory, FIFO or device); refusing "
+                 "to read it", path);
+        /* One name and a newline; anything longer is not a LATEST marker. */
+        char line[CKPT_NAME_MAX + 2] = "";
+        ssize_t got = 0, rc;
+        while (got < (ssize_t)sizeof line - 1 &&
+               (rc = read(fd, line + got, sizeof line - 1 - (size_t)got)) != 0) {
+            if (rc < 0 && errno == EINTR) continue;
+            if (rc < 0) FAIL(ST_ECKPT, "cannot read %s: %s", path, strerror(errno));
+            got += rc;
+        }
+        line[got] = '\0';
+        if (sb.st_size > (off_t)sizeof line - 1 || memchr(line, '\0', (size_t)got))
+            FAIL(ST_ECKPT, "%s does not name a checkpoint file (%lld bytes; a name is at most "
+                 "%d)", path, (long long)sb.st_size, CKPT_NAME_MAX - 1);
         line[strcspn(line, "\r\n")] = '\0';
+        /* A plain name in the run directory: stage-NNN.h5 or step-NNNNNNNN.h5. */
         bool stg;
         int64_t num;
-        if (!parse_name(line, &stg, &num))
-            FAIL(ST_ECKPT, "%s does not name a checkpoint file (holds '%.64s')", path, line);
+        if (strchr(line, '/') || strstr(line, "..") || !parse_name(line, &stg, &num))
+            FAIL(ST_ECKPT, "%s does not name a checkpoint file in the run directory (holds "
+                 "'%.64s'; expected stage-NNN.h5 or step-NNNNNNNN.h5)", path, line);
         *name = strdup(line);
         CHECK_ALLOC(*name);
     }
 out:
-    if (fp) fclose(fp);
+    if (fd >= 0) close(fd);
     free(path);
-    st = share_status(st, comm);
+    st = st_agree_root(st, comm);
     if (st == ST_OK) st = share_string(name, comm);
     if (st != ST_OK) {
         free(*name);

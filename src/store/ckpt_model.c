@@ -94,7 +94,10 @@ static st_status load_local(ckpt_model *cm, const char *path)
     int rank = 0;
     size_t dims[H5_MAX_RANK];
     if (has_table) {
-        CHECK(h5_read(&f, "substrate/embeddings", H5_DT_F32, &rank, dims, (void **)&cm->substrate));
+        /* One row per token id, checked before the table is allocated. */
+        const h5_expect vd = {.rank = 2, .dims = {(size_t)tok_vocab_size(cm->tok), H5_ANY}};
+        CHECK(h5_read_expect(&f, "substrate/embeddings", H5_DT_F32, &vd, &rank, dims,
+                             (void **)&cm->substrate));
         if (rank != 2) FAIL(ST_EDATA, "'%s': substrate/embeddings is not [V, D]", path);
     } else {
         /* trainable table: the shape comes from the (first) head */

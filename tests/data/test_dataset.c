@@ -287,8 +287,17 @@ static void token_negative(h5_file *f)
 static void tokens_not_2d(h5_file *f)
 {
     size_t n;
+    int32_t *t = read_all(good, "chunks/tokens", H5_DT_I32, &n);
+    replace(f, "chunks/tokens", H5_DT_I32, 1, &n, t);
+    free(t);
+}
+
+static void tokens_int64(h5_file *f)
+{
+    size_t n;
     int64_t *t = read_all(good, "chunks/tokens", H5_DT_I64, &n);
-    replace(f, "chunks/tokens", H5_DT_I64, 1, &n, t);
+    size_t dims[2] = {n / 17, 17};
+    replace(f, "chunks/tokens", H5_DT_I64, 2, dims, t);
     free(t);
 }
 
@@ -392,7 +401,8 @@ typedef struct hostile {
 static const hostile hostiles[] = {
     {"token-above-vocab", token_above_vocab, "chunks/tokens", "outside the vocabulary"},
     {"token-negative", token_negative, "chunks/tokens", "token id -1 outside the vocabulary"},
-    {"tokens-1d", tokens_not_2d, "chunks/tokens", "is not [n_chunks, ctx+1]"},
+    {"tokens-1d", tokens_not_2d, "chunks/tokens", "expected [*,*]"},
+    {"tokens-int64", tokens_int64, "chunks/tokens", "not read as int32"},
     {"tokens-ctx0", tokens_one_column, "chunks/tokens", "is not [n_chunks, ctx+1]"},
     {"train-past-end", train_index_past_end, "split/train_index[0]", "is not a chunk id"},
     {"val-negative", val_index_negative, "split/val_index[1] = -1", "is not a chunk id"},
