@@ -304,9 +304,9 @@ static void tokens_int64(h5_file *f)
 static void tokens_one_column(h5_file *f)
 {
     size_t n;
-    int64_t *t = read_all(good, "chunks/tokens", H5_DT_I64, &n);
+    int32_t *t = read_all(good, "chunks/tokens", H5_DT_I32, &n);
     size_t dims[2] = {n, 1}; /* ctx = 0 */
-    replace(f, "chunks/tokens", H5_DT_I64, 2, dims, t);
+    replace(f, "chunks/tokens", H5_DT_I32, 2, dims, t);
     free(t);
 }
 
