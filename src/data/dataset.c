@@ -78,9 +78,6 @@ static st_status read_vector(h5_file *f, const char *name, h5_dtype t, long *n, 
     size_t dims[H5_MAX_RANK];
     const h5_expect want = {.rank = 1, .dims = {*n >= 0 ? (size_t)*n : H5_ANY}, .max_elems = (size_t)max};
     CHECK(h5_read_expect(f, name, t, &want, &rank, dims, out));
-    if (rank != 1) FAIL(ST_EDATA, "dataset '%s': %s is not a vector", f->path, name);
-    if (*n >= 0 && dims[0] != (size_t)*n)
-        FAIL(ST_EDATA, "dataset '%s': %s holds %zu values, not %ld", f->path, name, dims[0], *n);
     *n = (long)dims[0];
 out:
     return st;
@@ -99,7 +96,7 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
     CHECK(tok_load(&f, "tokenizer", &d->tok));
     const h5_expect tokens = {.rank = 2, .dims = {H5_ANY, H5_ANY}};
     CHECK(h5_read_expect(&f, "chunks/tokens", H5_DT_I32, &tokens, &rank, dims, (void **)&d->chunks));
-    if (rank != 2 || dims[1] < 2 || dims[1] > (1u << 24))
+    if (dims[1] < 2 || dims[1] > (1u << 24))
         FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
     d->n_chunks = (long)dims[0];
     d->ctx = (int)dims[1] - 1;
