@@ -171,13 +171,19 @@ static void sync_dir(const char *dir)
 
 typedef enum holder_state { HOLDER_ALIVE, HOLDER_DEAD, HOLDER_ELSEWHERE } holder_state;
 
+/* Both boot ids known and different: the lock is from an earlier boot. */
+static bool other_boot(const holder *h, const holder *self)
+{
+    return h->boot[0] && strcmp(h->boot, "-") != 0 && strcmp(self->boot, "-") != 0 &&
+           strcmp(h->boot, self->boot) != 0;
+}
+
 static holder_state holder_check(const holder *h, const holder *self)
 {
     if (strcmp(h->host, self->host) != 0) return HOLDER_ELSEWHERE;
     /* Same host, other boot: every process of that boot is gone (and its
      * pid may have been reused since, so kill() would mislead). */
-    if (h->boot[0] && strcmp(h->boot, "-") != 0 && strcmp(self->boot, "-") != 0 && strcmp(h->boot, self->boot) != 0)
-        return HOLDER_DEAD;
+    if (other_boot(h, self)) return HOLDER_DEAD;
     /* EPERM: the process exists but belongs to someone else. */
     if (kill((pid_t)h->pid, 0) != 0 && errno == ESRCH) return HOLDER_DEAD;
     return HOLDER_ALIVE;
@@ -244,8 +250,8 @@ static st_status acquire_rank0(run_lock *l, const char *dir)
     bool tmp_made = false, ours = false;
     struct stat sb;
 
-    if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        FAIL(ST_EIO, "run directory '%s' %s", dir, errno == ENOENT ? "does not exist" : "is not a directory");
+    if (stat(dir, &sb) != 0) FAIL(ST_EIO, "run directory '%s': %s", dir, errno == ENOENT ? "does not exist" : strerror(errno));
+    if (!S_ISDIR(sb.st_mode)) FAIL(ST_EIO, "run directory '%s' is not a directory", dir);
     holder_self(&self);
     holder_format(&self, text, sizeof text);
     size_t n = strlen(dir) + 128;
@@ -259,7 +265,10 @@ static st_status acquire_rank0(run_lock *l, const char *dir)
     /* The complete lock under a private name first, then one atomic step. */
     l->token = strdup(self.token);
     CHECK_ALLOC(l->token);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    /* A leftover of a crashed job with our pid may be a second name of its
+     * LOCK: remove the name rather than truncate what it points to. */
+    unlink(tmp);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0644);
     if (fd < 0) FAIL(ST_EIO, "run directory '%s': cannot create '%s': %s", dir, tmp, strerror(errno));
     tmp_made = true;
     CHECK(write_all_sync(fd, tmp, text));
@@ -290,6 +299,7 @@ static st_status acquire_rank0(run_lock *l, const char *dir)
                  dir, lock, lock);
         holder_describe(&h, who, sizeof who);
         holder_state hs = holder_check(&h, &self);
+        bool rebooted = other_boot(&h, &self);
         if (hs == HOLDER_ALIVE)
             FAIL(ST_ECKPT,
                  "run directory '%s' is in use by another job (%s; lock file %s); one job per run "
@@ -307,9 +317,8 @@ static st_status acquire_rank0(run_lock *l, const char *dir)
             ours = true;
             tmp_made = false; /* renamed to LOCK */
             l->took_over = true;
-            log_warn("run directory '%s': took over the stale lock of a job that is gone (%s: no "
-                     "such process on this host)",
-                     dir, who);
+            log_warn("run directory '%s': took over the stale lock of a job that is gone (%s: %s)", dir, who,
+                     rebooted ? "this host has rebooted since" : "no such process on this host");
         }
     }
     if (!ours) FAIL(ST_ECKPT, "run directory '%s': the lock '%s' keeps changing; is another job starting?", dir, lock);

@@ -274,6 +274,7 @@ static void test_earlier_boot_taken_over(void **state)
     st_status st = acquire_logged(&l, log, sizeof log);
     if (have_boot) {
         ST_ASSERT_ALL(st == ST_OK && l.took_over);
+        ST_ASSERT_ALL(strstr(log, "this host has rebooted since") != NULL);
     } else {
         ST_ASSERT_ALL(st == ST_ECKPT); /* no boot id: the live pid keeps it */
         if (st_test_rank() == 0) unlink(lockpath);
