@@ -10,6 +10,7 @@
 #include "strata/ckpt_model.h"
 #include "strata/dataset.h"
 #include "strata/eval.h"
+#include "strata/outguard.h"
 #include "strata/publish.h"
 
 static const cli_opt opts[] = {
@@ -19,6 +20,7 @@ static const cli_opt opts[] = {
     {"max-chunks", CLI_VALUE, "N", "0 (all)", "evaluate the first N chunks of the split"},
     {"batch", CLI_VALUE, "N", "train.batch", "chunks per forward pass"},
     {"output", CLI_VALUE, "FILE.csv", NULL, "also write the table as CSV (atomically)"},
+    {"force", CLI_FLAG, NULL, NULL, "replace the --output file when it exists (never the checkpoint or dataset)"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -57,12 +59,23 @@ static int run(const cli_args *a)
     CHECK(cli_long(a, "depth", 0, 1, 4096, &depth));
     CHECK(cli_long(a, "max-chunks", 0, 0, 1L << 40, &max_chunks));
     CHECK(cli_long(a, "batch", 0, 1, 4096, &batch));
+    if (cli_value(a, "output")) {
+        /* Every rank, before the evaluation: the CSV replaces an existing
+         * file only with --force and never the checkpoint (the dataset,
+         * known only from the checkpoint when not given, is checked below). */
+        const char *inputs[2] = {a->pos[0], cli_value(a, "dataset")};
+        CHECK(out_guard(cli_value(a, "output"), cli_flag(a, "force"), inputs, inputs[1] ? 2 : 1));
+    }
     CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
     CHECK(ckpt_model_depth(&cm, &depth));
     if (batch == 0) batch = cm.mem[0].cfg.train.batch;
 
     /* Any context length works (the rotary positions extend). */
     const char *path = cli_value(a, "dataset") ? cli_value(a, "dataset") : cm.mem[0].cfg.data.dataset;
+    if (cli_value(a, "output") && !cli_value(a, "dataset")) {
+        const char *inputs[1] = {path};
+        CHECK(out_guard(cli_value(a, "output"), true, inputs, 1));
+    }
     CHECK(dataset_open(&ds, path, MPI_COMM_WORLD));
     char why[128];
     if (!ckpt_same_tokenizer(cm.tok, ds.tok, why, sizeof why))
@@ -110,8 +123,8 @@ const cli_cmd cmd_eval = {
         "have another context length (rotary positions extend).  On the run's\n"
         "validation split with --max-chunks eval.batches x train.batch the numbers equal\n"
         "/metrics/depth.  Under mpirun every rank evaluates a share of the chunks.\n"
-        "Exit codes: 2 bad option or --depth beyond the model, 3 unreadable or\n"
-        "mismatched files.",
+        "Exit codes: 2 bad option, --depth beyond the model, --output exists (without\n"
+        "--force) or is the checkpoint or the dataset; 3 unreadable or mismatched files.",
     .opts = opts,
     .run = run,
     .uses_config = false,

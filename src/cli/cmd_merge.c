@@ -6,9 +6,11 @@
 #include "cli.h"
 #include "strata/ckpt_model.h"
 #include "strata/log.h"
+#include "strata/outguard.h"
 
 static const cli_opt opts[] = {
     {"output", CLI_VALUE, "ENSEMBLE.h5", NULL, "ensemble file to write (required)"},
+    {"force", CLI_FLAG, NULL, NULL, "replace the output file when it exists (never one of the checkpoints)"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -22,6 +24,8 @@ static int run(const cli_args *a)
                         "(see 'strata merge --help')\n");
         return 2;
     }
+    /* Every rank, before loading: a member is never replaced by the ensemble. */
+    CHECK(out_guard(outp, cli_flag(a, "force"), a->pos, a->npos));
     for (int i = 0; i < a->npos; i++) {
         CHECK(ckpt_model_load(&one, a->pos[i], MPI_COMM_WORLD));
         CHECK(ckpt_model_join(&ens, &one));
@@ -38,7 +42,7 @@ out:
 const cli_cmd cmd_merge = {
     .name = "merge",
     .summary = "combine checkpoints into an ensemble (mean of their logits)",
-    .usage = "--output ENSEMBLE.h5 CHECKPOINT...",
+    .usage = "[--force] --output ENSEMBLE.h5 CHECKPOINT...",
     .description =
         "A parameter-free mixture of experts: the ensemble predicts softmax of the MEAN\n"
         "OF THE MEMBERS' LOGITS (not the mean of their probabilities).  The checkpoints\n"
@@ -46,7 +50,9 @@ const cli_cmd cmd_merge = {
         "exit 3 naming the files and what differs.  Members may differ in depth, width\n"
         "of the MLP and heads; the ensemble's usable depth is the smallest member's.\n"
         "The file copies every member's weights and settings (docs/FORMAT.md \"Ensemble\n"
-        "files\"); 'strata eval' and 'strata generate' accept it like a checkpoint.",
+        "files\"); 'strata eval' and 'strata generate' accept it like a checkpoint.\n"
+        "An existing output is replaced only with --force, and never when it is one of\n"
+        "the CHECKPOINTs (also through another name or link): exit 2.",
     .opts = opts,
     .run = run,
     .uses_config = false,

@@ -4,6 +4,7 @@
 #include "cli.h"
 #include "cli_config.h"
 #include "strata/corpus.h"
+#include "strata/outguard.h"
 
 static const cli_opt opts[] = {
     {"output", CLI_VALUE, "FILE", "data.dataset", "dataset file to write"},
@@ -33,6 +34,11 @@ static int run(const cli_args *a)
         paths = (const char *const *)list;
         npaths = nlist;
     }
+    /* Every rank, before any work: an existing output needs --force, and
+     * the output may never be one of the corpus files (or inside a corpus
+     * directory), not even with --force. */
+    st = out_guard(output, cli_flag(a, "force"), paths, npaths);
+    if (st != ST_OK) goto out;
     corpus_options o;
     corpus_options_from_config(&cfg, &o);
     o.force = cli_flag(a, "force");
@@ -58,7 +64,8 @@ const cli_cmd cmd_prepare = {
         "Files that are mostly control bytes or invalid UTF-8 are skipped with a warning.\n"
         "Run under mpirun for several ranks; the output does not depend on the count.\n"
         "Schema: docs/FORMAT-dataset.md.\n\n"
-        "Exit codes: 2 no input/output given, output exists (without --force) or its\n"
+        "Exit codes: 2 no input/output given, output exists (without --force), is one\n"
+        "of the inputs or inside an input directory (even with --force), or its\n"
         "directory is not writable; 3 a path is missing or unreadable, the corpus is\n"
         "empty or smaller than one chunk; 1 writing failed (e.g. disk full).  The output\n"
         "is written under a temporary name and renamed when complete.",

@@ -10,6 +10,7 @@
 #include "cli_config.h"
 #include "strata/h5.h"
 #include "strata/log.h"
+#include "strata/outguard.h"
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
 #include "strata/utf8.h"
@@ -17,6 +18,7 @@
 static const cli_opt opts[] = {
     {"dataset", CLI_VALUE, "FILE", "data.dataset", "dataset file whose tokenizer defines the vocabulary"},
     {"output", CLI_VALUE, "FILE", "substrate.file", "substrate file to write"},
+    {"force", CLI_FLAG, NULL, NULL, "replace the output file (or the --dump-output image) when it exists"},
     {"bmp", CLI_FLAG, NULL, NULL, "use all 65,536 BMP code points (id = code point) instead of a tokenizer"},
     {"dump-glyph", CLI_VALUE, "TOKEN", NULL, "render one token (literal text or U+XXXX) and write it as a PGM image"},
     {"dump-output", CLI_VALUE, "FILE", "glyph.pgm", "where --dump-glyph writes"},
@@ -39,6 +41,8 @@ static st_status dump_glyph(const cli_args *a, const substrate_opts *o)
     const char *tok = cli_value(a, "dump-glyph");
     const char *out = cli_value(a, "dump-output") ? cli_value(a, "dump-output") : "glyph.pgm";
     CHECK_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+    /* Every rank, so that all of them fail alike. */
+    CHECK(out_guard(out, cli_flag(a, "force"), NULL, 0));
     if (rank != 0) goto out;
     CHECK(glyph_parse_token(tok, cps, 64, &ncp));
     for (size_t i = 0; i < ncp; i++) len += utf8_encode(cps[i], (uint8_t *)text + len);
@@ -118,6 +122,11 @@ static int run(const cli_args *a)
     }
     const char *output = cli_value(a, "output") ? cli_value(a, "output") : cfg.substrate.file;
     if (!output[0]) FAIL(ST_EUSAGE, "no output file: give --output FILE or set substrate.file");
+    /* Every rank, before the expensive part: an existing substrate needs
+     * --force, and the dataset it is built from is never replaced. */
+    const char *ds = cli_flag(a, "bmp") ? NULL : cli_value(a, "dataset") ? cli_value(a, "dataset") : cfg.data.dataset;
+    const char *inputs[1] = {ds};
+    CHECK(out_guard(output, cli_flag(a, "force"), inputs, ds && ds[0] ? 1 : 0));
     CHECK(check_output_dir(output));
     CHECK(load_items(a, &cfg, &tok, &items, &storage, &vocab));
     log_info("substrate: kind %s, %ld ids, dim %d%s", substrate_kind_name(o.kind), vocab, o.dim,
@@ -143,7 +152,8 @@ const cli_cmd cmd_substrate = {
     .description = "Builds E[V, D] for the vocabulary of a dataset's tokenizer (or, with --bmp, every\n"
                    "BMP code point) and writes it to substrate.file.  Kinds: glyph (Unifont pictures,\n"
                    "PCA over all ranks), random, binary, trainable; see docs/FORMAT-substrate.md.\n"
-                   "Run under mpirun to spread rendering and PCA over ranks.",
+                   "Run under mpirun to spread rendering and PCA over ranks.  An existing output\n"
+                   "is replaced only with --force, and never when it is the dataset (exit 2).",
     .opts = opts,
     .run = run,
     .uses_config = true,

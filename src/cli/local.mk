@@ -16,3 +16,7 @@ strata_SOURCES += \
 
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh
+
+## Every command that writes refuses to overwrite by accident (src/io/outguard.c).
+TESTS += tests/cli/outguard.sh
+EXTRA_DIST += tests/cli/outguard.sh

@@ -21,6 +21,7 @@
 #include "strata/layout.h"
 #include "strata/log.h"
 #include "strata/progress.h"
+#include "strata/runlock.h"
 #include "strata/signals.h"
 #include "strata/timer.h"
 
@@ -728,6 +729,7 @@ out:
 st_status grow_main(const st_config *cfg, MPI_Comm comm)
 {
     st_status st = ST_OK;
+    run_lock lock = RUN_LOCK_INIT;
     grow_run *g = calloc(1, sizeof *g);
     if (!g) return ST_ERROR(ST_ENOMEM, "out of memory");
     g->cfg = *cfg;
@@ -747,6 +749,8 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
         st = ST_ECKPT; /* exit code 4: the checkpoint directory is the problem */
         goto out;
     }
+    /* One job per run directory, before anything is built or read there. */
+    CHECK(run_lock_acquire(&lock, g->dir, g->comm));
     CHECK(run_setup(g));
     bool found = false;
     CHECK(run_resume(g, &found));
@@ -757,6 +761,7 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     }
     CHECK(run_stages(g));
 out:
+    run_lock_release(&lock, g->comm);
     run_free(g);
     free(g);
     return st;

@@ -31,3 +31,10 @@ TESTS += tests/io/h5dump.sh tests/io/h5py.sh
 EXTRA_DIST += tests/io/h5dump.sh tests/io/h5py.sh
 noinst_HEADERS += tests/io/io_test.h
 EXTRA_DIST += docs/FORMAT.md
+
+## One job per run directory (LOCK) and the overwrite guard of the commands.
+libstrata_a_SOURCES += src/io/runlock.c src/io/outguard.c
+noinst_HEADERS += include/strata/runlock.h include/strata/outguard.h
+check_PROGRAMS += tests/io/test_runlock tests/io/test_outguard
+MPI_TESTS += tests/io/test_runlock-np1.mpi tests/io/test_runlock-np2.mpi
+TESTS += tests/io/test_outguard
