@@ -144,6 +144,7 @@ static const char *string_syntax(const char *s)
     size_t n = strlen(s);
     if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
         return "it starts or ends with a blank";
+    if (s[0] == ';') return "a leading ';' starts a comment"; /* the dump writes "key = value" */
     for (size_t i = 0; i < n; i++) {
         unsigned char ch = (unsigned char)s[i];
         if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return "it contains a control character";

@@ -209,6 +209,9 @@ static void long_lines_and_strings_round_trip(void **state)
     /* strings a dump could not hold back are refused */
     expect_set_fails(&a, "run.name= lead", "starts or ends with a blank");
     expect_set_fails(&a, "run.name=a ;b", "' ;' starts a comment");
+    /* found by fuzz_config: "name =; x" read as "; x", dumped as "name = ; x" */
+    assert_int_equal(cfg_load_string(&a, "[run]\nname =; x\n", "semi.ini"), ST_EUSAGE);
+    assert_non_null(strstr(st_last_error(), "semi.ini:2: run.name = '; x' cannot be stored in an INI file"));
     expect_set_fails(&a, "run.name=a\rb", "control character");
     /* an indented line is a line of its own, not a continuation */
     ST_ASSERT_OK(cfg_load_string(&b, "[model]\nn_layers = 5\n    n_heads = 8 ; eight\n", "ind.ini"));

@@ -38,6 +38,9 @@ static inline void fuzz_init(int *argc, char ***argv)
     int inited = 0;
     MPI_Initialized(&inited);
     if (!inited) {
+        /* Open MPI's SIGABRT/SIGSEGV handlers would print and exit before
+         * libFuzzer's write the reproducer. */
+        setenv("OMPI_MCA_opal_signal", "", 0);
         /* Open MPI keeps what MPI_Init allocates until exit, partly
          * unreachable; libFuzzer's per-input leak check would report it.
          * (clang does not define __SANITIZE_ADDRESS__, which st_mpi_init
