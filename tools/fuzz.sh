@@ -16,7 +16,7 @@
 # not counted; the run then goes on for the rest of its time.  Any finding
 # in strata's code, in the harness or in a sanitizer check fails the run.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 top=$(pwd)
 secs=${FUZZ_SECONDS:-30}
 bdir=${FUZZ_BUILD_DIR:-build-fuzz}
@@ -26,9 +26,10 @@ harnesses="fuzz_utf8_tok fuzz_config fuzz_h5_load"
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null || exit 1
 mkdir -p "$bdir"
 bdir=$(cd "$bdir" && pwd)
-targets=$(for h in $harnesses; do printf 'tests/fuzz/%s ' "$h"; done)
+targets=()
+for h in $harnesses; do targets+=("tests/fuzz/$h"); done
 if ! (cd "$bdir" && { grep -q -- '--enable-fuzzing' config.status 2>/dev/null ||
-        "$top/configure" -q --enable-fuzzing CC=clang; } && make -j2 $targets) >"$bdir/fuzz-build.log" 2>&1; then
+        "$top/configure" -q --enable-fuzzing CC=clang; } && make -j2 "${targets[@]}") >"$bdir/fuzz-build.log" 2>&1; then
     tail -30 "$bdir/fuzz-build.log" | sed 's/^/# /'
     echo "not ok 1 - fuzz harnesses build (log: $bdir/fuzz-build.log)"
     echo "1..1"
