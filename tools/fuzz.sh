@@ -78,10 +78,10 @@ for h in $harnesses; do
         [ $rc -eq 0 ] && break
         art=$(grep -oE 'Test unit written to .*' "$log" | tail -1 | sed 's/Test unit written to //')
         frame=$(innermost_frame "$log")
-        what=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+[^(]*|runtime error: .*|property failed: .*' "$log")
+        what=$(grep -m1 -oE 'ERROR: [A-Za-z]+: [a-z-]+[^(:]*|runtime error: .*|property failed: .*' "$log" | sed 's/ *$//')
         if [ "$strict" != 1 ] && [ -n "$art" ] && echo "$frame" | grep -q 'libhdf5'; then
             mv "$art" "$work/hdf5/" 2>/dev/null && art="$work/hdf5/$(basename "$art")"
-            known+=("${what:-finding} in $(echo "$frame" | sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ //') -> $art")
+            known+=("${what:-finding} in $(echo "$frame" | sed -E 's/^ *#[0-9]+ 0x[0-9a-f]+ (in )?//; s/ \(BuildId: [0-9a-f]+\)//') -> $art")
             continue
         fi
         finding="${what:-exit $rc} (reproducer: ${art:-none}; log: $log)"
