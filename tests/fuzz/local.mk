@@ -17,4 +17,4 @@ tests_fuzz_fuzz_h5_load_LDADD = $(FUZZ_LDADD)
 endif
 EXTRA_DIST += tests/fuzz/fuzz_utf8_tok.c tests/fuzz/fuzz_config.c tests/fuzz/fuzz_h5_load.c \
 	tests/fuzz/fuzz_common.h tests/fuzz/fuzz_config.dict tests/fuzz/corpus tests/fuzz/lsan.supp \
-	tools/fuzz.sh
+	tests/fuzz/hdf5-defects tools/fuzz.sh
