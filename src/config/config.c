@@ -86,7 +86,8 @@ static void known_keys(const char *section, char *buf, size_t len)
     }
 }
 
-/* Why `s` is not a decimal integer [+-]?[0-9]+, or NULL when it is. */
+/* A specific reason why `s` is not a decimal number (hex, inf/nan, spaces,
+ * empty), or NULL when none of these applies. */
 static const char *number_complaint(const char *s)
 {
     const char *p = s + (*s == '+' || *s == '-');
@@ -101,6 +102,7 @@ static const char *number_complaint(const char *s)
 
 static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
 
+/* Why `s` is not a decimal integer [+-]?[0-9]+, or NULL when it is. */
 static const char *int_syntax(const char *s)
 {
     const char *p = s + (*s == '+' || *s == '-');
