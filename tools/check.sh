@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # check.sh -- the whole test suite from a fresh Debian 12 machine:
 # install missing packages, build out of tree, run `make check`, then
-# `make distcheck` and the suite again under ASan + UBSan.
+# `make distcheck`, the suite again under ASan + UBSan, and the libFuzzer
+# harnesses for a bounded time (tools/fuzz.sh; FUZZ_SECONDS each, default 30).
 #   tools/check.sh           everything (what CI runs)
 #   tools/check.sh --quick   build + make check only
 set -euo pipefail
@@ -13,7 +14,8 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # The tests also lint the job scripts (shellcheck) and run a private
 # single-node Slurm (tests/hpc/slurm.sh).
-bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge
+# The fuzzing phase needs clang and its libFuzzer runtime.
+bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs
@@ -38,15 +40,27 @@ run_suite() { # run_suite BUILDDIR LABEL [configure args...]
 }
 
 start=$(date +%s)
+rm -f build-fuzz/fuzz.tap # totals count only the suites of this run
 phase() { echo "check.sh: $1 took $(( $(date +%s) - $2 )) s"; }
 status=0
-t=$(date +%s); run_suite build check || status=1; phase "build + make check" "$t"
+# A phase that fails without a failed test of its own (a build error, a
+# failure inside make distcheck, whose logs go with its temp tree) still
+# counts as one failure in the closing line, so the line never hides it.
+failed_phases=0
+fail_phase() { status=1; failed_phases=$((failed_phases + 1)); echo "check.sh: FAILED: $1"; }
+t=$(date +%s); run_suite build check || fail_phase "build + make check"; phase "build + make check" "$t"
 if [ $quick -eq 0 ] && [ $status -eq 0 ]; then
-  t=$(date +%s); (cd build && make -j"$jobs" distcheck) || status=1; phase "make distcheck" "$t"
-  t=$(date +%s); run_suite build-san sanitizers --enable-sanitizers || status=1; phase "sanitizers" "$t"
+  t=$(date +%s); (cd build && make -j"$jobs" distcheck) || fail_phase "make distcheck"; phase "make distcheck" "$t"
+  t=$(date +%s); run_suite build-san sanitizers --enable-sanitizers || fail_phase "sanitizers"; phase "sanitizers" "$t"
+  # Each harness is one test in the totals below (its TAP line in build-fuzz/fuzz.tap).
+  mkdir -p build-fuzz
+  t=$(date +%s); bash tools/fuzz.sh | tee build-fuzz/fuzz.tap || fail_phase "fuzzing"; phase "fuzzing" "$t"
 fi
 echo "check.sh: finished in $(( $(date +%s) - start )) s"
 # One closing line for CI: the totals over every suite that ran.
-cat build/test-suite.log build-san/test-suite.log 2>/dev/null |
-  awk '/^# PASS:/ {p+=$3} /^# (FAIL|ERROR|XPASS):/ {f+=$3} END {printf "%d passed, %d failed\n", p, f}'
+{ cat build/test-suite.log build-san/test-suite.log 2>/dev/null
+  sed -n -e 's/^ok .*/# PASS: 1/p' -e 's/^not ok .*/# FAIL: 1/p' build-fuzz/fuzz.tap 2>/dev/null
+  echo "# PHASES: $failed_phases"; } |
+  awk '/^# PASS:/ {p+=$3} /^# (FAIL|ERROR|XPASS):/ {f+=$3} /^# PHASES:/ {ph=$3}
+       END { if (ph > 0 && f == 0) f = ph; printf "%d passed, %d failed\n", p, f }'
 exit $status

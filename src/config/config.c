@@ -3,12 +3,19 @@
 #include "strata/config.h"
 
 #include <errno.h>
-#include <ini.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Longest line of an INI text and largest config file.  A dumped config
+ * line is at most "key = " + CFG_STR_MAX - 1 characters, well below. */
+#define CFG_LINE_MAX 4096
+#define CFG_FILE_MAX (16u << 20)
 
 #define CFG_ENTRY_(sec, key, type, def, lo, hi, choices, mut, help) \
     {#sec, #key, CFG_##type, def, lo, hi, choices, mut, help, offsetof(st_config, sec.key)},
@@ -79,6 +86,76 @@ static void known_keys(const char *section, char *buf, size_t len)
     }
 }
 
+/* A specific reason why `s` is not a decimal number (hex, inf/nan, spaces,
+ * empty), or NULL when none of these applies. */
+static const char *number_complaint(const char *s)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    if (!*s) return "it is empty";
+    if (p[0] == '0' && (p[1] == 'x' || p[1] == 'X')) return "hexadecimal is not accepted";
+    if (!strncasecmp(p, "inf", 3) || !strncasecmp(p, "nan", 3))
+        return "infinity and NaN are not accepted";
+    for (const char *q = s; *q; q++)
+        if (*q == ' ' || *q == '\t') return "it contains spaces";
+    return NULL;
+}
+
+static bool is_digit(char ch) { return ch >= '0' && ch <= '9'; }
+
+/* Why `s` is not a decimal integer [+-]?[0-9]+, or NULL when it is. */
+static const char *int_syntax(const char *s)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    if (!is_digit(*p)) goto bad;
+    while (is_digit(*p)) p++;
+    if (*p == '\0') return NULL;
+bad:;
+    const char *why = number_complaint(s);
+    return why ? why : "only decimal digits are accepted";
+}
+
+/* Why `s` is not a decimal number [+-]?(D+[.D*]|.D+)([eE][+-]?D+)?, or NULL. */
+static const char *float_syntax(const char *s)
+{
+    const char *p = s + (*s == '+' || *s == '-');
+    size_t digits = 0;
+    while (is_digit(*p)) p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (is_digit(*p)) p++, digits++;
+    }
+    if (!digits) goto bad;
+    if (*p == 'e' || *p == 'E') {
+        p++;
+        p += (*p == '+' || *p == '-');
+        if (!is_digit(*p)) goto bad;
+        while (is_digit(*p)) p++;
+    }
+    if (*p == '\0') return NULL;
+bad:;
+    const char *why = number_complaint(s);
+    return why ? why : "only decimal notation is accepted";
+}
+
+/* Why an INI line could not hold string `s` as a value, or NULL.  The dump
+ * of a config must read back as the same config (checkpoints store it and
+ * resume compares it), and the parser strips surrounding blanks and cuts
+ * inline comments. */
+static const char *string_syntax(const char *s)
+{
+    size_t n = strlen(s);
+    if (n && (s[0] == ' ' || s[0] == '\t' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        return "it starts or ends with a blank";
+    if (s[0] == ';') return "a leading ';' starts a comment"; /* the dump writes "key = value" */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) return "it contains a control character";
+        if (ch == ';' && i > 0 && (s[i - 1] == ' ' || s[i - 1] == '\t'))
+            return "' ;' starts a comment";
+    }
+    return NULL;
+}
+
 st_status cfg_set_value(st_config *c, const char *section, const char *name, const char *value,
                         const char *origin)
 {
@@ -96,26 +173,36 @@ st_status cfg_set_value(st_config *c, const char *section, const char *name, con
     char *field = (char *)c + k->offset;
     switch (k->type) {
     case CFG_INT: {
+        /* Decimal only: strtoll's base detection read "0064" as octal 52 and
+         * took "0x40"; a setting must mean what it looks like. */
+        const char *why = int_syntax(value);
+        if (why)
+            FAIL(ST_EUSAGE,
+                 "%s: %s.%s = '%s' is not an integer: %s (allowed: decimal integer in [%.0f, %.0f], "
+                 "digits with an optional sign, e.g. %s)",
+                 origin, section, name, value, why, k->min, k->max, k->def);
         char *end;
         errno = 0;
-        long long v = strtoll(value, &end, 0);
-        if (errno || end == value || *end != '\0')
-            FAIL(ST_EUSAGE, "%s: %s.%s = '%s' is not an integer (allowed: integer in [%.0f, %.0f])",
-                 origin, section, name, value, k->min, k->max);
-        if ((double)v < k->min || (double)v > k->max)
+        long long v = strtoll(value, &end, 10);
+        /* compare as integers: 2^53 + 1 as a double would pass a bound of 2^53 */
+        if (errno == ERANGE || v < (long long)k->min || v > (long long)k->max)
             FAIL(ST_EUSAGE, "%s: %s.%s = %s is out of range (allowed: integer in [%.0f, %.0f])",
                  origin, section, name, value, k->min, k->max);
         *(long *)field = (long)v;
         break;
     }
     case CFG_FLOAT: {
+        const char *why = float_syntax(value);
+        if (why)
+            FAIL(ST_EUSAGE,
+                 "%s: %s.%s = '%s' is not a number: %s (allowed: decimal number in [%g, %g], "
+                 "e.g. 0.5, 3e-4, -2.5E+3)",
+                 origin, section, name, value, why, k->min, k->max);
         char *end;
         errno = 0;
         double v = strtod(value, &end);
-        if (errno || end == value || *end != '\0' || !isfinite(v))
-            FAIL(ST_EUSAGE, "%s: %s.%s = '%s' is not a number (allowed: number in [%g, %g])", origin,
-                 section, name, value, k->min, k->max);
-        if (v < k->min || v > k->max)
+        /* ERANGE: beyond a double, or so small that it rounds to 0 or a denormal. */
+        if (errno == ERANGE || !isfinite(v) || v < k->min || v > k->max)
             FAIL(ST_EUSAGE, "%s: %s.%s = %s is out of range (allowed: number in [%g, %g])", origin,
                  section, name, value, k->min, k->max);
         *(double *)field = v;
@@ -132,12 +219,17 @@ st_status cfg_set_value(st_config *c, const char *section, const char *name, con
             FAIL(ST_EUSAGE, "%s: %s.%s = '%s' is not a boolean (allowed: true/false, yes/no, on/off, 1/0)",
                  origin, section, name, value);
         break;
-    case CFG_STRING:
+    case CFG_STRING: {
         if (strlen(value) >= CFG_STR_MAX)
             FAIL(ST_EUSAGE, "%s: %s.%s is %zu characters long (allowed: at most %d)", origin,
                  section, name, strlen(value), CFG_STR_MAX - 1);
+        const char *why = string_syntax(value);
+        if (why)
+            FAIL(ST_EUSAGE, "%s: %s.%s = '%s' cannot be stored in an INI file: %s", origin, section,
+                 name, value, why);
         strcpy(field, value);
         break;
+    }
     case CFG_CHOICE:
         if (!choice_ok(k->choices, value) || strlen(value) >= CFG_CHOICE_MAX)
             FAIL(ST_EUSAGE, "%s: %s.%s = '%s' is not allowed (allowed: %s)", origin, section, name,
@@ -183,77 +275,135 @@ out:
     return st;
 }
 
-/* inih drives parsing; a line-counting reader gives every error its line. */
-typedef struct ini_ctx {
-    st_config *cfg;
-    const char *origin;
-    const char *text; /* cursor for string input */
-    FILE *file;       /* or file input */
-    int line;
-    st_status st;
-} ini_ctx;
+/* The INI reader.  It takes libinih's syntax -- [section], key = value or
+ * key: value, whole-line comments starting with ; or #, inline comments
+ * starting with " ;", surrounding blanks stripped, a UTF-8 BOM skipped --
+ * but not libinih itself: Debian builds it with a 200-byte line buffer and
+ * reads a longer line as several lines, so the dump of a config with a
+ * long data.corpus did not read back, and the tail of a long value was
+ * parsed as a line of its own.  Here every line is read whole (up to
+ * CFG_LINE_MAX bytes) and an indented line is an ordinary line, not the
+ * continuation of the value above. */
+static bool is_blank(char ch) { return ch == ' ' || ch == '\t' || ch == '\r' || ch == '\f' || ch == '\v'; }
 
-static char *cfg_ini_read(char *str, int num, void *stream)
+static char *trim(char *s)
 {
-    ini_ctx *x = stream;
-    char *r;
-    if (x->file) {
-        r = fgets(str, num, x->file);
-    } else {
-        if (!*x->text) return NULL;
-        int i = 0;
-        while (i < num - 1 && x->text[0]) {
-            str[i++] = *x->text;
-            if (*x->text++ == '\n') break;
+    while (is_blank(*s)) s++;
+    size_t n = strlen(s);
+    while (n && is_blank(s[n - 1])) s[--n] = '\0';
+    return s;
+}
+
+/* Cut an inline comment: ';' at the start or after a blank. */
+static void cut_comment(char *s)
+{
+    for (char *p = s; *p; p++)
+        if (*p == ';' && (p == s || is_blank(p[-1]))) {
+            *p = '\0';
+            return;
         }
-        str[i] = '\0';
-        r = str;
-    }
-    if (r) x->line++;
-    return r;
 }
 
-static int cfg_ini_entry(void *user, const char *section, const char *name, const char *value)
-{
-    ini_ctx *x = user;
-    if (x->st != ST_OK) return 0;
-    char origin[CFG_STR_MAX + 32];
-    snprintf(origin, sizeof origin, "%s:%d", x->origin, x->line);
-    if (!section[0]) {
-        x->st = ST_ERROR(ST_EUSAGE, "%s: key '%s' outside any [section]", origin, name);
-        return 0;
-    }
-    x->st = cfg_set_value(x->cfg, section, name, value, origin);
-    return x->st == ST_OK;
-}
-
-static st_status parse_ini(ini_ctx *x)
+/* Parse text[0..n) on top of c; `origin` names it in messages ("run.ini"). */
+static st_status parse_ini(st_config *c, const char *text, size_t n, const char *origin)
 {
     st_status st = ST_OK;
-    int rc = ini_parse_stream(cfg_ini_read, x, cfg_ini_entry, x);
-    if (x->st != ST_OK) return x->st;
-    if (rc > 0) FAIL(ST_EUSAGE, "%s:%d: syntax error (expected [section] or key = value)", x->origin, rc);
-    if (rc < 0) FAIL(ST_EUSAGE, "%s: cannot parse (inih error %d)", x->origin, rc);
+    char *line = malloc(CFG_LINE_MAX + 1);
+    char section[64] = "";
+    bool in_section = false;
+    size_t pos = 0;
+    int lineno = 0;
+    CHECK_ALLOC(line);
+    if (n >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) pos = 3;
+    while (pos < n) {
+        lineno++;
+        const char *s = text + pos;
+        const char *nl = memchr(s, '\n', n - pos);
+        size_t len = nl ? (size_t)(nl - s) : n - pos;
+        pos += len + (nl != NULL);
+        if (memchr(s, '\0', len))
+            FAIL(ST_EUSAGE, "%s:%d: NUL byte (a config file is text)", origin, lineno);
+        if (len > CFG_LINE_MAX)
+            FAIL(ST_EUSAGE, "%s:%d: line is %zu bytes long (allowed: at most %d)", origin, lineno, len,
+                 CFG_LINE_MAX);
+        memcpy(line, s, len);
+        line[len] = '\0';
+        char *p = trim(line);
+        if (!*p || *p == ';' || *p == '#') continue;
+        if (*p == '[') {
+            char *close = strchr(p, ']');
+            if (!close) FAIL(ST_EUSAGE, "%s:%d: syntax error (expected [section] or key = value)", origin, lineno);
+            *close = '\0';
+            char *name = trim(p + 1);
+            char *rest = close + 1;
+            cut_comment(rest);
+            if (*trim(rest))
+                FAIL(ST_EUSAGE, "%s:%d: syntax error (text after [%s])", origin, lineno, name);
+            if (strlen(name) >= sizeof section)
+                FAIL(ST_EUSAGE, "%s:%d: unknown section [%.40s...]", origin, lineno, name);
+            strcpy(section, name);
+            in_section = true;
+            continue;
+        }
+        cut_comment(p);
+        char *eq = p + strcspn(p, "=:");
+        if (!*eq) FAIL(ST_EUSAGE, "%s:%d: syntax error (expected [section] or key = value)", origin, lineno);
+        *eq = '\0';
+        char *key = trim(p), *value = trim(eq + 1);
+        char where[CFG_STR_MAX + 32];
+        snprintf(where, sizeof where, "%s:%d", origin, lineno);
+        if (!*key) FAIL(ST_EUSAGE, "%s: syntax error (no key before '=')", where);
+        if (!in_section) FAIL(ST_EUSAGE, "%s: key '%s' outside any [section]", where, key);
+        CHECK(cfg_set_value(c, section, key, value, where));
+    }
 out:
+    free(line);
     return st;
 }
 
 st_status cfg_load_file(st_config *c, const char *path)
 {
     st_status st = ST_OK;
-    ini_ctx x = {.cfg = c, .origin = path};
-    x.file = fopen(path, "r");
-    if (!x.file) FAIL(ST_EUSAGE, "cannot open config file '%s': %s", path, strerror(errno));
-    st = parse_ini(&x);
+    int fd = -1;
+    char *text = NULL;
+    struct stat sb;
+    /* A directory or a FIFO given by mistake must be refused, not read as
+     * an empty config (fopen of a directory succeeds) or waited on. */
+    if (stat(path, &sb) != 0) FAIL(ST_EUSAGE, "cannot open config file '%s': %s", path, strerror(errno));
+    if (S_ISDIR(sb.st_mode))
+        FAIL(ST_EUSAGE, "config file '%s' is a directory (allowed: a regular INI file)", path);
+    if (!S_ISREG(sb.st_mode))
+        FAIL(ST_EUSAGE, "config file '%s' is not a regular file but a %s (allowed: a regular INI file)", path,
+             S_ISFIFO(sb.st_mode) ? "FIFO" : S_ISSOCK(sb.st_mode) ? "socket" : "device");
+    /* O_NONBLOCK: if the path became a FIFO after stat, open must not wait
+     * for a writer; fstat then refuses it. */
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0) FAIL(ST_EUSAGE, "cannot open config file '%s': %s", path, strerror(errno));
+    if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode))
+        FAIL(ST_EUSAGE, "config file '%s' is not a regular file (allowed: a regular INI file)", path);
+    if ((uintmax_t)sb.st_size > CFG_FILE_MAX)
+        FAIL(ST_EUSAGE, "config file '%s' is %jd bytes (allowed: at most %u)", path, (intmax_t)sb.st_size,
+             CFG_FILE_MAX);
+    size_t cap = (size_t)sb.st_size + 1, n = 0;
+    text = malloc(cap);
+    CHECK_ALLOC(text);
+    for (;;) { /* up to the size seen by fstat; a file that grows is cut there */
+        ssize_t r = read(fd, text + n, cap - 1 - n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) FAIL(ST_EUSAGE, "cannot read config file '%s': %s", path, strerror(errno));
+        if (r == 0 || (n += (size_t)r) == cap - 1) break;
+    }
+    text[n] = '\0';
+    st = parse_ini(c, text, n, path);
 out:
-    if (x.file) fclose(x.file);
+    if (fd >= 0) close(fd);
+    free(text);
     return st;
 }
 
 st_status cfg_load_string(st_config *c, const char *text, const char *origin)
 {
-    ini_ctx x = {.cfg = c, .origin = origin, .text = text};
-    return parse_ini(&x);
+    return parse_ini(c, text, strlen(text), origin);
 }
 
 st_status cfg_validate(const st_config *c)
@@ -359,4 +509,9 @@ void cfg_print_help(FILE *f)
         fprintf(f, "  %-26s %s%s [default: %s]%s\n", name, k->help, range, k->def[0] ? k->def : "\"\"",
                 k->resume_may_change ? " (may change on resume)" : "");
     }
+    fprintf(f, "\n  Values: integers are decimal digits with an optional sign; leading zeros\n"
+               "  are read as decimal (0064 = 64); no hexadecimal, octal or exponent.  Numbers\n"
+               "  are decimal with an optional exponent (0.5, 3e-4); no hexadecimal, inf or nan.\n"
+               "  Booleans: true/false, yes/no, on/off, 1/0.  A value outside its range, or with\n"
+               "  anything after it, stops with exit code 2.\n");
 }

@@ -57,4 +57,18 @@ expect_grep "model.n_layers = 0 is out of range (allowed: integer in \[1, 1024\]
 
 expect_exit 2 "bad choice exits 2" -- "$STRATA" config --set grow.schedule=sideways
 expect_grep "allowed: progressive|monolithic" "$T/err" "choice error lists the choices"
+
+# Numbers are decimal only; --config must name a regular file.
+expect_exit 0 "leading zeros are decimal" -- "$STRATA" config --set data.ctx=0064
+expect_grep "^ctx = 64$" "$T/out" "data.ctx=0064 is 64, not octal"
+expect_exit 2 "hexadecimal integer exits 2" -- "$STRATA" config --set data.ctx=0x40
+expect_grep "hexadecimal is not accepted (allowed: decimal integer in \[4, 65536\]" "$T/err" "hex error says what is allowed"
+printf '[train]\nlr = nan\n' >"$T/n.ini"
+expect_exit 2 "nan exits 2" -- "$STRATA" config --config "$T/n.ini"
+expect_grep "n.ini:2: train.lr = 'nan' is not a number" "$T/err" "nan error names file:line, key, value"
+expect_exit 2 "--config /tmp (a directory) exits 2" -- "$STRATA" config --config /tmp
+expect_grep "config file '/tmp' is a directory" "$T/err" "a directory is named"
+mkfifo "$T/fifo.ini"
+expect_exit 2 "--config FIFO exits 2 without blocking" -- timeout 20 "$STRATA" config --config "$T/fifo.ini"
+expect_grep "is not a regular file but a FIFO" "$T/err" "a FIFO is named"
 finish
