@@ -71,6 +71,14 @@ gen 1 -- generate "$ck" --prompt "The whale" --tokens 20 --temperature 0 --seed 
 gen 1 -- generate "$ck" --prompt "The whale" --tokens 20 --temperature 0 --seed 2 >"$T/gr2"
 [ -s "$T/gr1" ] && cmp -s "$T/gr1" "$T/gr2" && ok "greedy ignores the seed" || not_ok "greedy depends on the seed"
 expect_exit 0 "generate at depth 1 from an empty prompt" -- run 1 -- generate "$ck" --depth 1 --tokens 10 --top-k 5
+# A prompt far longer than the context (100k characters, ctx 16): a sliding
+# window over its last data.ctx tokens, so it finishes at once.
+head -c 100000 "$top_srcdir/tests/data/moby-60k.txt" >"$T/long"
+head -c 40000 "$top_srcdir/tests/data/moby-60k.txt" >>"$T/long"
+expect_exit 0 "generate from a 100k-character prompt" -- timeout 60 "$STRATA" generate "$ck" --prompt "$(cat "$T/long")" --tokens 5 --seed 3
+expect_grep "using its last 16" "$T/err" "the prompt is cut to the context, with a warning"
+head -c "$(wc -c <"$T/long")" "$T/out" | cmp -s - "$T/long" &&
+    ok "the output still starts with the whole prompt" || not_ok "the prompt is not echoed whole"
 
 # 4. merge: one member equals its checkpoint; the same member twice too
 #    (mean of equal logits); two different members form a new model.

@@ -99,11 +99,10 @@ static void load_substrate(void)
         FUZZ_ASSERT(vocab >= 0 && dim >= 0, "substrate_load gave %ld x %d", vocab, dim);
     free(emb);
     expect_nothing_open("substrate_load");
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (fid >= 0) {
-        (void)substrate_describe(fid, devnull);
-        H5Fclose(fid);
-    }
+    h5_file f;
+    h5_file_zero(&f);
+    if (h5_open(&f, path, MPI_COMM_SELF, false) == ST_OK) (void)substrate_describe(&f, "substrate", devnull);
+    h5_close(&f);
     expect_nothing_open("substrate_describe");
 }
 
@@ -134,126 +133,6 @@ static void load_dataset(void)
     }
     dataset_free(&d);
     expect_nothing_open("dataset_open");
-}
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static char path[256];
-static FILE *devnull;
-
-static void remove_temp(void) { unlink(path); }
-
-int LLVMFuzzerInitialize(int *argc, char ***argv)
-{
-    fuzz_init(argc, argv);
-    const char *tmp = getenv("TMPDIR");
-    snprintf(path, sizeof path, "%s/strata-fuzz-h5-XXXXXX.h5", tmp && *tmp ? tmp : "/tmp");
-    int fd = mkstemps(path, 3);
-    if (fd < 0) {
-        perror("fuzz_h5_load: mkstemps");
-        abort();
-    }
-    close(fd);
-    atexit(remove_temp);
-    devnull = fopen("/dev/null", "w");
-    return 0;
-}
-
-static void write_input(const uint8_t *data, size_t size)
-{
-    FILE *f = fopen(path, "wb");
-    if (!f || fwrite(data, 1, size, f) != size || fclose(f) != 0) {
-        perror("fuzz_h5_load: writing the temp file");
-        abort();
-    }
-}
-
-/* After a loader: no HDF5 object of any file may still be open. */
-static void expect_nothing_open(const char *who)
-{
-    ssize_t n = H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL);
-    FUZZ_ASSERT(n == 0, "%s left %zd HDF5 objects open", who, n);
-}
-
-static void load_tokenizer(void)
-{
-    h5_file f;
-    h5_file_zero(&f);
-    tokenizer *t = NULL;
-    if (h5_open_kind(&f, path, MPI_COMM_SELF, NULL, ST_EDATA) == ST_OK && tok_load(&f, "tokenizer", &t) == ST_OK) {
-        /* A loaded tokenizer must be usable: encode + decode a text. */
-        static const char s[] = "Call me Ishmael. \xc3\xa9\xe6\x97\xa5 \xff";
-        tok_buf b;
-        tok_buf_init(&b);
-        if (tok_encode(t, (const uint8_t *)s, sizeof s - 1, &b, NULL) == ST_OK) {
-            char *dec = NULL;
-            size_t len = 0;
-            if (tok_decode(t, b.ids, b.n, &dec, &len) == ST_OK)
-                FUZZ_ASSERT(len == sizeof s - 1 && memcmp(dec, s, len) == 0,
-                            "a tokenizer that loaded does not round-trip text");
-            free(dec);
-        }
-        tok_buf_free(&b);
-        for (int id = 0; id < tok_vocab_size(t); id++) (void)tok_render_text(t, id, NULL);
-    }
-    tok_free(t);
-    h5_close(&f);
-    expect_nothing_open("tok_load");
-}
-
-static void load_substrate(void)
-{
-    float *emb = NULL;
-    long vocab = 0;
-    int dim = 0;
-    if (substrate_load(path, &emb, &vocab, &dim) == ST_OK)
-        FUZZ_ASSERT(vocab >= 0 && dim >= 0, "substrate_load gave %ld x %d", vocab, dim);
-    free(emb);
-    expect_nothing_open("substrate_load");
-    hid_t fid = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
-    if (fid >= 0) {
-        (void)substrate_describe(fid, devnull);
-        H5Fclose(fid);
-    }
-    expect_nothing_open("substrate_describe");
-}
-
-static void load_checkpoint(void)
-{
-    ckpt_model cm;
-    memset(&cm, 0, sizeof cm);
-    if (ckpt_model_load(&cm, path, MPI_COMM_SELF) == ST_OK) {
-        long depth = 0;
-        FUZZ_ASSERT(ckpt_model_depth(&cm, &depth) == ST_OK && depth == cm.depth, "depth of a loaded model");
-        FUZZ_ASSERT(cm.n >= 1 && cm.tok != NULL, "a loaded model has %d members", cm.n);
-    }
-    ckpt_model_free(&cm);
-    expect_nothing_open("ckpt_model_load");
-}
-
-static void load_dataset(void)
-{
-    grow_run *g = calloc(1, sizeof *g);
-    if (!g) return;
-    g->comm = MPI_COMM_SELF;
-    g->size = 1;
-    cfg_defaults(&g->cfg);
-    /* The ctx the file claims, so grow_data_load reads past its ctx check. */
-    h5_file f;
-    h5_file_zero(&f);
-    int rank = 0;
-    size_t dims[H5_MAX_RANK];
-    if (h5_open_kind(&f, path, MPI_COMM_SELF, H5_KIND_DATASET, ST_EDATA) == ST_OK &&
-        h5_shape(&f, "chunks/tokens", &rank, dims) == ST_OK && rank == 2 && dims[1] >= 2 && dims[1] < 1u << 30)
-        g->cfg.data.ctx = (long)dims[1] - 1;
-    h5_close(&f);
-    st_status st = grow_data_load(g, path);
-    if (st == ST_OK)
-        FUZZ_ASSERT(g->data.tok && g->data.n_chunks >= 0 && g->data.n_train >= 0 && g->data.n_val >= 0,
-                    "a loaded dataset is inconsistent");
-    grow_data_free(&g->data);
-    free(g);
-    expect_nothing_open("grow_data_load");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

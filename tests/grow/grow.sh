@@ -148,6 +148,15 @@ else
     echo "ok - # SKIP no h5py"
 fi
 
+# 8c. Settings that cannot apply because the dataset exists: the run uses
+#     the dataset's, says so, and /config records what was used.
+expect_exit 0 "a run on an existing dataset with other tokenizer settings" -- \
+    run 1 -- grow $cfg --set run.name=adopt --set tokenizer.vocab_size=500 --set data.val_fraction=0.2 --set grow.steps=2
+expect_grep "tokenizer.vocab_size = 500 (dataset: 400)" "$T/err" "the warning names the setting and both values"
+expect_grep "data.val_fraction" "$T/err" "and every other one"
+"$H5DUMP" -d /config "$T/ck/adopt/stage-001.h5" >"$T/cfg.txt" 2>&1
+expect_grep "vocab_size = 400" "$T/cfg.txt" "/config records the value that was used"
+
 # 9. Bad input.
 expect_exit 2 "changed fixed setting on resume is refused" -- run 2 -- grow $cfg --set run.name=a --set model.d_ff=128
 expect_grep "model.d_ff" "$T/err" "the refusal lists the differing key"
