@@ -1,6 +1,7 @@
 /* h5_data.c -- groups, string datasets, typed n-D datasets, row-distributed
  * 2-D arrays and the whole-file check (see h5.h). */
 #include "h5_internal.h"
+#include "strata/agree.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -400,13 +401,8 @@ st_status h5_read_rows(h5_file *f, const char *path, h5_dtype t, size_t ncols, s
         bad = h5_fail_at(ST_EDATA, __FILE__, __LINE__, f, path,
                          "rows %zu..%zu requested, the array has %llu", row0, row0 + nrows,
                          (unsigned long long)dims[0]);
-    int any_bad = bad != ST_OK, all_bad = 0;
-    CHECK_MPI(MPI_Allreduce(&any_bad, &all_bad, 1, MPI_INT, MPI_MAX, f->comm));
-    if (all_bad) {
-        if (bad == ST_OK) H5FAIL(ST_EDATA, path, "another rank requested a bad row range");
-        st = bad;
-        goto out;
-    }
+    /* The read below is collective: every rank stops alike. */
+    CHECK(st_agree(bad, f->comm));
     if (dims[0] == 0 || ncols == 0) goto out;
     CHECK(select_rows(f, path, d, row0, nrows, ncols, &ms, &fs, &x));
     H5TRY(H5Dread(d, h5_mem_type(t), ms, fs, x, nrows ? data : (void *)h5_dummy_buf), path,
