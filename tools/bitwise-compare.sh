@@ -9,50 +9,19 @@
 set -euo pipefail
 old=$(readlink -f "$1") new=$(readlink -f "$2") corpus=${3:+$(readlink -f "$3")}
 top=$(cd "$(dirname "$0")/.." && pwd)
+top_srcdir=$top
+# shellcheck source=tests/lib.sh
+. "$top/tests/lib.sh" # tiny_config (and a temp dir $T of its own)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+trap 'rm -rf "$work" "$T"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
 export OPENBLAS_NUM_THREADS=1
 
 grow_all() { # grow_all BINARY OUT
     local bin=$1 out=$2
     mkdir -p "$out"
-    cat >"$out/tiny.ini" <<INI
-[run]
-dir = $out/ck
-seed = 7
-[data]
-corpus = $top/tests/data/moby-60k.txt
-dataset = $out/data.h5
-ctx = 16
-val_fraction = 0.1
-[tokenizer]
-mode = compact
-vocab_size = 400
-ngrams = 40
-[substrate]
-kind = glyph
-file = $out/sub.h5
-dim = 32
-cell = 16
-[model]
-n_layers = 3
-n_heads = 2
-d_ff = 64
-[train]
-batch = 6
-lr = 1e-2
-min_lr = 1e-3
-warmup = 3
-[grow]
-steps = 12
-[eval]
-interval = 4
-batches = 2
-[ckpt]
-interval = 5
-keep = 2
-INI
+    # the test suite's tiny 3-block config, with its files under $out
+    (T=$out && tiny_config "$out/tiny.ini")
     local c=(grow --config "$out/tiny.ini")
     {
         mpirun -np 2 "$bin" "${c[@]}" --set run.name=prog

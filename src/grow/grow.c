@@ -500,7 +500,9 @@ static st_status run_setup(grow_run *g)
 
     const int T = g->data.ctx;
     const long B = c->train.batch;
-    int keep = g->monolithic || c->grow.lora_from_depth > 0 ? (int)c->model.n_layers : 1;
+    /* Blocks whose activations the backward needs: all of them when gradients
+     * flow below the new block (monolithic, LoRA, a trainable table). */
+    int keep = g->monolithic || c->grow.lora_from_depth > 0 || g->sub.trainable ? (int)c->model.n_layers : 1;
     int r_max = c->grow.lora_from_depth > 0 ? (int)c->grow.lora_rank : 0;
     CHECK(model_ws_init(&g->ws, &d, (int)B, T, keep, r_max));
     CHECK(model_ws_init(&g->ws1, &d, 1, T, 1, r_max));

@@ -9,6 +9,7 @@
 
 #include "run.h"
 #include "strata/corpus.h"
+#include "strata/h5.h"
 #include "strata/log.h"
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
@@ -20,6 +21,9 @@ static st_status substrate_load_checked(grow_run *g, const char *path)
     st_status st = ST_OK;
     grow_substrate *s = &g->sub;
     float *emb = NULL;
+    char *file_kind = NULL;
+    h5_file f;
+    h5_file_zero(&f);
     long vocab = 0;
     int dim = 0;
     CHECK(substrate_load(path, &emb, &vocab, &dim));
@@ -32,6 +36,14 @@ static st_status substrate_load_checked(grow_run *g, const char *path)
              path, vocab, g->cfg.data.dataset, tok_vocab_size(g->data.tok));
     if (dim != g->cfg.substrate.dim)
         FAIL(ST_EDATA, "substrate '%s' has dimension %d but substrate.dim = %ld", path, dim, g->cfg.substrate.dim);
+    /* The file says what it holds; a run labelled otherwise would mislabel
+     * its ablation. */
+    CHECK(h5_open_kind(&f, path, g->comm, H5_KIND_SUBSTRATE, ST_EDATA));
+    CHECK(h5_attr_get_str(&f, "substrate", "substrate_kind", &file_kind));
+    if (strcmp(file_kind, s->kind) != 0)
+        FAIL(ST_EDATA, "substrate '%s' holds a %s substrate but substrate.kind = %s (build one with 'strata substrate "
+             "--set substrate.kind=%s', or set substrate.kind = %s)",
+             path, file_kind, s->kind, s->kind, file_kind);
     const substrate_kind_info *k = substrate_kind_find(s->kind);
     if (!k) FAIL(ST_EUSAGE, "substrate.kind '%s' is not a known kind", s->kind);
     s->trainable = k->trainable;
@@ -44,6 +56,8 @@ static st_status substrate_load_checked(grow_run *g, const char *path)
         emb = NULL;
     }
 out:
+    h5_close(&f);
+    free(file_kind);
     free(emb);
     return st;
 }

@@ -157,6 +157,19 @@ expect_grep "data.val_fraction" "$T/err" "and every other one"
 "$H5DUMP" -d /config "$T/ck/adopt/stage-001.h5" >"$T/cfg.txt" 2>&1
 expect_grep "vocab_size = 400" "$T/cfg.txt" "/config records the value that was used"
 
+# 8d. Every substrate kind grows all three stages (the trainable table trains
+#     through the frozen blocks); a substrate file of another kind than
+#     substrate.kind is refused, naming both.
+for kind in random binary trainable; do
+    expect_exit 0 "grow 3 stages on the $kind substrate" -- run 2 -- grow $cfg --set run.name="k$kind" \
+        --set substrate.kind=$kind --set substrate.file="$T/sub-$kind.h5" --set grow.steps=4
+    [ "$(cat "$T/ck/k$kind/LATEST" 2>/dev/null)" = "stage-003.h5" ] && ok "the $kind run reaches stage 3" ||
+        not_ok "the $kind run stopped at '$(cat "$T/ck/k$kind/LATEST" 2>/dev/null)'"
+done
+expect_exit 3 "a random substrate file under substrate.kind = glyph is refused" -- \
+    run 1 -- grow $cfg --set run.name=mislabel --set substrate.file="$T/sub-random.h5"
+expect_grep "holds a random substrate but substrate.kind = glyph" "$T/err" "naming both kinds"
+
 # 9. Bad input.
 expect_exit 2 "changed fixed setting on resume is refused" -- run 2 -- grow $cfg --set run.name=a --set model.d_ff=128
 expect_grep "model.d_ff" "$T/err" "the refusal lists the differing key"
