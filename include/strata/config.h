@@ -49,7 +49,7 @@
     X(substrate, fonts, STRING, "", 0, 0, NULL, 0, "extra font files after Unifont, comma-separated")
 
 #define CFG_MODEL_KEYS(X)                                                                        \
-    X(model, n_layers, INT, "4", 1, 1024, NULL, 0, "number of blocks L the run grows to")        \
+    X(model, n_layers, INT, "4", 1, 1024, NULL, 1, "number of blocks L the run grows to (raise it to grow a finished run deeper)")        \
     X(model, n_heads, INT, "4", 1, 256, NULL, 0, "attention heads (substrate.dim must be divisible)") \
     X(model, d_ff, INT, "1024", 4, 262144, NULL, 0, "MLP hidden width")                          \
     X(model, rope_theta, FLOAT, "10000", 1, 1e9, NULL, 0, "RoPE base")                           \
@@ -85,7 +85,8 @@
     X(grow, patience, INT, "3", 1, 1000000, NULL, 1, "plateau: evals without enough improvement before stopping") \
     X(grow, min_delta, FLOAT, "0.01", 0, 1e9, NULL, 1, "plateau: least val-loss improvement (nats/token) that counts") \
     X(grow, cache, CHOICE, "memory", 0, 0, "memory|disk|off", 1, "activation cache of frozen blocks: in memory, per-rank scratch file, or off") \
-    X(grow, cache_dir, STRING, "", 0, 0, NULL, 1, "directory of the per-rank scratch files of grow.cache = disk (node-local scratch; empty = the run directory)")
+    X(grow, cache_dir, STRING, "", 0, 0, NULL, 1, "directory of the per-rank scratch files of grow.cache = disk (node-local scratch; empty = the run directory)") \
+    X(grow, until_stage, INT, "0", 0, 1024, NULL, 1, "end the run cleanly (exit 0) after this stage; run grow again to continue (0 = all stages)")
 
 #define CFG_EVAL_KEYS(X)                                                                         \
     X(eval, interval, INT, "50", 0, 1000000000, NULL, 1, "evaluate every this many steps (0 = only at stage ends)") \

@@ -120,6 +120,11 @@ static st_status check_config(grow_run *g, h5_file *f, const char *path)
     CHECK(cfg_load_string(old, text, path));
     char keys[1024];
     int n = cfg_diff(&g->cfg, old, true, keys, sizeof keys);
+    /* A progressive run may grow deeper; the monolithic baseline is one stage
+     * of a fixed depth, and no run gets shallower than it has grown. */
+    if (g->monolithic && g->cfg.model.n_layers != old->model.n_layers)
+        FAIL(ST_EUSAGE, "cannot resume '%s': model.n_layers of a monolithic run may not change (%ld in the checkpoint)",
+             path, old->model.n_layers);
     if (n > 0)
         FAIL(ST_EUSAGE,
              "cannot resume '%s': %d %s from the run's checkpoint and may not change on resume: "

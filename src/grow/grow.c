@@ -536,8 +536,9 @@ static st_status run_stages(grow_run *g)
     progress_init(&prog, g->comm, c->log.interval);
     double session_t0 = timer_now(), wall0 = g->st.wall_s;
 
+    const int until = c->grow.until_stage > 0 && c->grow.until_stage < n_stages ? (int)c->grow.until_stage : n_stages;
     if (g->st.stage_done) {
-        if (g->st.stage >= n_stages) goto finished;
+        if (g->st.stage >= until) goto finished;
         g->st.stage++;
         CHECK(stage_begin(g));
     } else if (g->st.step == 0 && g->st.sched.steps == 0) {
@@ -628,7 +629,7 @@ static st_status run_stages(grow_run *g)
         CHECK(stage_end(g, stage_wall, tps, loss_n ? loss_sum / (double)loss_n : NAN));
         bool stop = false;
         CHECK(comm_any(sig_stop_requested(), &stop, g->comm));
-        if (g->st.stage >= n_stages) break;
+        if (g->st.stage >= until) break;
         if (stop) {
             log_info("stop requested: stage checkpoint written; exiting with 75 (requeue to resume)");
             st = ST_EPREEMPT;
@@ -638,6 +639,10 @@ static st_status run_stages(grow_run *g)
         CHECK(stage_begin(g));
     }
 finished:
+    if (g->st.stage < n_stages)
+        log_info("stopped after stage %d of %d (grow.until_stage = %ld): run grow again with a larger "
+                 "grow.until_stage (or 0) to continue",
+                 g->st.stage, n_stages, c->grow.until_stage);
     log_info("checkpoints: %ld written in %.2f s, %.2f%% of this session's %.1f s", g->ckpt_count,
              g->ckpt_seconds, 100.0 * g->ckpt_seconds / (timer_now() - session_t0), timer_now() - session_t0);
     if (g->rank == 0) {
@@ -659,6 +664,9 @@ static st_status resume_from(grow_run *g, h5_file *f, const char *path)
     grow_state s;
     model *m = &g->m;
     st = grow_state_read(f, "state", &s);
+    if (st == ST_OK && s.n_blocks > g->cfg.model.n_layers)
+        st = ST_ERROR(ST_EUSAGE, "cannot resume '%s': it has grown %d blocks but model.n_layers = %ld (raise it)",
+                      path, s.n_blocks, g->cfg.model.n_layers);
     if (st == ST_OK) {
         g->st = s;
         if (s.stage_done) {

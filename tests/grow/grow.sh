@@ -170,6 +170,31 @@ expect_exit 3 "a random substrate file under substrate.kind = glyph is refused" 
     run 1 -- grow $cfg --set run.name=mislabel --set substrate.file="$T/sub-random.h5"
 expect_grep "holds a random substrate but substrate.kind = glyph" "$T/err" "naming both kinds"
 
+# 8e. Growth continues: a finished run grows deeper when model.n_layers is
+#     raised, leaving its earlier stages alone; grow.until_stage ends a run
+#     cleanly after a stage and a later run continues it bitwise; a run never
+#     gets shallower, and a monolithic run keeps its depth.
+cp -r "$T/ck/a" "$T/ck/deep"
+sha "$T/ck/deep/stage-002.h5" >"$T/deep2.sha"
+expect_exit 0 "a finished 3-block run grows a 4th block" -- run 2 -- grow $cfg --set run.name=deep --set model.n_layers=4
+[ "$(cat "$T/ck/deep/LATEST")" = "stage-004.h5" ] && ok "stage-004.h5 is the newest checkpoint" ||
+    not_ok "LATEST is '$(cat "$T/ck/deep/LATEST")'"
+sha "$T/ck/deep/stage-002.h5" | cmp -s - "$T/deep2.sha" && ok "the earlier stage files are untouched" ||
+    not_ok "stage-002.h5 changed"
+[ "$("$STRATA" metrics "$T/ck/deep/stage-004.h5" | awk -F, 'NR > 1 { n++ } END { print n }')" = 4 ] &&
+    ok "/metrics/depth has four rows" || not_ok "depth rows: $("$STRATA" metrics "$T/ck/deep/stage-004.h5" | wc -l)"
+expect_exit 2 "a grown run cannot get shallower" -- run 1 -- grow $cfg --set run.name=deep --set model.n_layers=2
+expect_grep "has grown 4 blocks but model.n_layers = 2" "$T/err" "the refusal says why"
+expect_exit 0 "grow.until_stage = 1 ends the run after stage 1" -- run 2 -- grow $cfg --set run.name=until --set grow.until_stage=1
+[ "$(cat "$T/ck/until/LATEST")" = "stage-001.h5" ] && ok "LATEST is stage-001.h5" || not_ok "LATEST is '$(cat "$T/ck/until/LATEST")'"
+expect_grep "stopped after stage 1 of 3" "$T/err" "it says how to continue"
+expect_exit 0 "a later run continues to the last stage" -- run 2 -- grow $cfg --set run.name=until
+sha "$T/ck/until/stage-003.h5" | cmp -s - "$T/a.sha" && ok "and ends bitwise identical to an uninterrupted run" ||
+    not_ok "the continued run differs"
+expect_exit 0 "a monolithic run" -- run 1 -- grow $cfg --set run.name=mono2 --set grow.schedule=monolithic --set grow.steps=2
+expect_exit 2 "a monolithic run keeps its depth" -- run 1 -- grow $cfg --set run.name=mono2 --set grow.schedule=monolithic --set grow.steps=2 --set model.n_layers=4
+expect_grep "monolithic run may not change" "$T/err" "naming the reason"
+
 # 9. Bad input.
 expect_exit 2 "changed fixed setting on resume is refused" -- run 2 -- grow $cfg --set run.name=a --set model.d_ff=128
 expect_grep "model.d_ff" "$T/err" "the refusal lists the differing key"
