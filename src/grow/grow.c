@@ -175,6 +175,8 @@ static st_status stage_begin(grow_run *g)
     g->st.skip_cursor = -1;
     g->st.loss_mean = 0;
     g->st.loss_n = 0;
+    g->st.stage_wall_s = 0;
+    g->st.stage_loss_sum = 0;
     CHECK(run_build_stage(g, true));
     log_info("stage %d/%ld: training %s%s%s", g->st.stage, g->monolithic ? 1L : g->cfg.model.n_layers,
              g->monolithic ? "all blocks end to end" : "the new block + head",
@@ -308,6 +310,7 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
              c->train.max_rollbacks, g->dir);
     snapshot_restore(g);
     g->st.wall_s = now.wall_s;
+    g->st.stage_wall_s = now.stage_wall_s;
     g->st.rollbacks = now.rollbacks + 1;
     g->st.stage_rollbacks = now.stage_rollbacks + 1;
     g->st.lr_scale = now.lr_scale * c->train.rollback_lr_factor;
@@ -409,6 +412,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     if (*bad) goto out;
     g->st.loss_mean = g->st.loss_n == 0 ? wl : 0.9 * g->st.loss_mean + 0.1 * wl;
     g->st.loss_n++;
+    g->st.stage_loss_sum += wl;
     g->st.cursor += B;
     g->st.step++;
     g->st.tokens += B * T;
@@ -545,10 +549,9 @@ static st_status run_stages(grow_run *g)
         CHECK(stage_begin(g));
     }
     for (;;) {
-        double stage_t0 = timer_now();
+        double stage_t0 = timer_now(), stage_wall0 = g->st.stage_wall_s;
         long stage_steps0 = g->st.sched.steps;
-        double loss = NAN, gnorm = 0, lr = 0, loss_sum = 0;
-        long loss_n = 0;
+        double loss = NAN, gnorm = 0, lr = 0;
         bool done = false, bad = false, skipped = false;
         CHECK(snapshot_take(g));
         CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
@@ -564,9 +567,8 @@ static st_status run_stages(grow_run *g)
                 continue;
             }
             double dt = timer_now() - t0;
-            loss_sum += loss;
-            loss_n++;
             g->st.wall_s = wall0 + (timer_now() - session_t0);
+            g->st.stage_wall_s = stage_wall0 + (timer_now() - stage_t0);
             double val_loss = NAN;
             if (c->eval.interval > 0 && g->st.sched.steps % c->eval.interval == 0) {
                 eval_row ev;
@@ -622,11 +624,13 @@ static st_status run_stages(grow_run *g)
             }
         }
         progress_end(&prog);
-        double stage_wall = timer_now() - stage_t0;
-        long nsteps = g->st.sched.steps - stage_steps0;
+        /* The whole stage, whichever sessions trained it (resumes included). */
+        g->st.stage_wall_s = stage_wall0 + (timer_now() - stage_t0);
+        double stage_wall = g->st.stage_wall_s;
+        long nsteps = g->st.sched.steps;
         double tps = stage_wall > 0 && nsteps > 0 ? (double)nsteps * (double)B * T / stage_wall : NAN;
         g->st.wall_s = wall0 + (timer_now() - session_t0);
-        CHECK(stage_end(g, stage_wall, tps, loss_n ? loss_sum / (double)loss_n : NAN));
+        CHECK(stage_end(g, stage_wall, tps, g->st.loss_n ? g->st.stage_loss_sum / (double)g->st.loss_n : NAN));
         bool stop = false;
         CHECK(comm_any(sig_stop_requested(), &stop, g->comm));
         if (g->st.stage >= until) break;

@@ -61,6 +61,9 @@ typedef struct grow_state {
     long skip_cursor;     /* data position of a batch that diverged: skipped when reached (-1: none) */
     double loss_mean;     /* running mean of this stage's accepted train losses */
     long loss_n;          /* steps in loss_mean */
+    /* the stage so far, over every session that worked on it */
+    double stage_wall_s;   /* wall-clock seconds */
+    double stage_loss_sum; /* sum of the accepted train losses (mean: / loss_n) */
 } grow_state;
 
 /* The last good state of the stage, in memory, for the divergence guard:

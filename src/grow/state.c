@@ -46,6 +46,8 @@ static const state_field fields[] = {
     LATER("skip_cursor", F_LONG, skip_cursor, -1),
     LATER("loss_mean", F_DOUBLE, loss_mean, 0),
     LATER("loss_n", F_LONG, loss_n, 0),
+    LATER("stage_wall_s", F_DOUBLE, stage_wall_s, 0),
+    LATER("stage_loss_sum", F_DOUBLE, stage_loss_sum, 0),
 };
 #undef FIELD
 #undef LATER
@@ -138,7 +140,8 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s)
         s->adam_t < 0 || s->tokens < 0 || !(s->lr_scale > 0 && s->lr_scale <= 1) || s->rollbacks < 0 ||
         s->stage_rollbacks < 0 || s->skip_cursor < -1 || s->loss_n < 0 || s->nranks < 1 || s->sched.steps < 0 ||
         s->sched.tokens < 0 || s->sched.stale_evals < 0 || !(s->wall_s >= 0) || isnan(s->sched.best_val) ||
-        !isfinite(s->loss_mean) || s->rng.purpose != RNG_INIT)
+        !isfinite(s->loss_mean) || s->rng.purpose != RNG_INIT || !(s->stage_wall_s >= 0) ||
+        !isfinite(s->stage_loss_sum))
         FAIL(ST_ECKPT,
              "'%s': the run state is inconsistent (stage %d, %d blocks, step %ld, adam_t %ld, cursor %ld, tokens "
              "%ld, nranks %d, wall_s %g, lr_scale %g, skip_cursor %ld, rng_purpose %u)",

@@ -77,6 +77,8 @@ STRATA_TEST_STOP_AT_STEP=17 run 2 -- grow $cfg --set run.name=stop >"$T/out" 2>"
 rc=$?
 [ $rc -eq 75 ] && ok "stop request exits 75" || not_ok "stop request exit $rc"
 [ -f "$T/ck/stop/step-00000017.h5" ] && ok "checkpoint at the stop step" || not_ok "no step-00000017.h5"
+"$H5DUMP" -a /state/stage_wall_s "$T/ck/stop/step-00000017.h5" 2>/dev/null | grep -q "(0): [0-9]" &&
+    ok "a mid-stage checkpoint keeps the stage's wall time so far" || not_ok "no stage_wall_s in the stop checkpoint"
 cp -r "$T/ck/stop" "$T/ck/corrupt"
 cp -r "$T/ck/stop" "$T/ck/shape"
 cp -r "$T/ck/stop" "$T/ck/none"
@@ -84,6 +86,14 @@ cp -r "$T/ck/stop" "$T/ck/full"
 expect_exit 0 "resume after the stop" -- run 2 -- grow $cfg --set run.name=stop
 expect_grep "resuming" "$T/err" "resume is announced"
 sha "$T/ck/stop/stage-003.h5" | cmp -s - "$T/a.sha" && ok "resumed run ends bitwise identical" || not_ok "resumed weights differ"
+# The per-depth table covers every session of a stage: stage 2 was cut at
+# step 17 (its 5th step) and resumed, and its train_loss (the mean over the
+# stage's 12 steps) is still the uninterrupted run's, bit for bit.
+dcol() { "$STRATA" metrics --table depth "$1" | awk -F, -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next } { print $c }'; }
+dcol "$T/ck/stop/stage-003.h5" train_loss >"$T/tl.stop"
+dcol "$T/ck/a/stage-003.h5" train_loss >"$T/tl.a"
+[ -s "$T/tl.a" ] && cmp -s "$T/tl.stop" "$T/tl.a" && ok "per-stage train_loss survives a resume" ||
+    not_ok "train_loss after resume: $(tr '\n' ' ' <"$T/tl.stop") vs $(tr '\n' ' ' <"$T/tl.a")"
 
 # 5. A real SIGUSR1 (forwarded by mpirun to the ranks).
 # mpirun itself gets the signal and forwards it to the ranks.

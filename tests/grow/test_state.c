@@ -30,6 +30,7 @@ static const struct {
     {"n_blocks", false, false},     {"nranks", false, false},       {"wall_s", true, false},
     {"lr_scale", true, true},       {"rollbacks", false, true},     {"stage_rollbacks", false, true},
     {"skip_cursor", false, true},   {"loss_mean", true, true},      {"loss_n", false, true},
+    {"stage_wall_s", true, true},   {"stage_loss_sum", true, true},
 };
 enum { N_DOCUMENTED = sizeof documented / sizeof documented[0] };
 
@@ -63,6 +64,8 @@ static grow_state distinctive(void)
     s.skip_cursor = (1L << 62) + 11;
     s.loss_mean = 3.0 / 11.0;
     s.loss_n = 99;
+    s.stage_wall_s = 5.0 / 13.0;
+    s.stage_loss_sum = 123.0 / 7.0;
     return s;
 }
 
@@ -110,6 +113,8 @@ static void assert_same_state(const grow_state *a, const grow_state *b)
     assert_int_equal(a->skip_cursor, b->skip_cursor);
     assert_memory_equal(&a->loss_mean, &b->loss_mean, sizeof a->loss_mean);
     assert_int_equal(a->loss_n, b->loss_n);
+    assert_memory_equal(&a->stage_wall_s, &b->stage_wall_s, sizeof a->stage_wall_s);
+    assert_memory_equal(&a->stage_loss_sum, &b->stage_loss_sum, sizeof a->stage_loss_sum);
 }
 
 static void make_dir(void)
