@@ -14,6 +14,37 @@
 #include "strata/substrate.h"
 #include "strata/tokenizer.h"
 
+/* A glyph substrate that exists already was rendered with its own cell and
+ * pixel order: those settings cannot apply, so the run takes the file's (and
+ * /config records them), with a warning naming each one set otherwise. */
+static st_status adopt_substrate_settings(grow_run *g, h5_file *f)
+{
+    st_status st = ST_OK;
+    char *flatten = NULL;
+    bool has = false;
+    st_config *c = &g->cfg;
+    CHECK(h5_attr_exists(f, "substrate", "cell", &has));
+    if (!has) goto out; /* a kind without pictures */
+    int64_t cell = 0;
+    CHECK(h5_attr_get_i64(f, "substrate", "cell", &cell));
+    CHECK(h5_attr_get_str(f, "substrate", "flatten", &flatten));
+    if (cell != c->substrate.cell) {
+        log_warn("substrate '%s' exists, so substrate.cell = %ld cannot apply: the run uses the file's %lld",
+                 f->path, c->substrate.cell, (long long)cell);
+        char v[32];
+        snprintf(v, sizeof v, "%lld", (long long)cell);
+        CHECK(cfg_set_value(c, "substrate", "cell", v, f->path));
+    }
+    if (strcmp(flatten, c->substrate.flatten) != 0) {
+        log_warn("substrate '%s' exists, so substrate.flatten = %s cannot apply: the run uses the file's %s",
+                 f->path, c->substrate.flatten, flatten);
+        CHECK(cfg_set_value(c, "substrate", "flatten", flatten, f->path));
+    }
+out:
+    free(flatten);
+    return st;
+}
+
 /* The table of substrate file `path`, checked against the dataset and the
  * settings. */
 static st_status substrate_load_checked(grow_run *g, const char *path)
@@ -44,6 +75,7 @@ static st_status substrate_load_checked(grow_run *g, const char *path)
         FAIL(ST_EDATA, "substrate '%s' holds a %s substrate but substrate.kind = %s (build one with 'strata substrate "
              "--set substrate.kind=%s', or set substrate.kind = %s)",
              path, file_kind, s->kind, s->kind, file_kind);
+    CHECK(adopt_substrate_settings(g, &f));
     const substrate_kind_info *k = substrate_kind_find(s->kind);
     if (!k) FAIL(ST_EUSAGE, "substrate.kind '%s' is not a known kind", s->kind);
     s->trainable = k->trainable;

@@ -161,11 +161,14 @@ fi
 # 8c. Settings that cannot apply because the dataset exists: the run uses
 #     the dataset's, says so, and /config records what was used.
 expect_exit 0 "a run on an existing dataset with other tokenizer settings" -- \
-    run 1 -- grow $cfg --set run.name=adopt --set tokenizer.vocab_size=500 --set data.val_fraction=0.2 --set grow.steps=2
+    run 1 -- grow $cfg --set run.name=adopt --set tokenizer.vocab_size=500 --set data.val_fraction=0.2 --set grow.steps=2 \
+    --set substrate.cell=24
 expect_grep "tokenizer.vocab_size = 500 (dataset: 400)" "$T/err" "the warning names the setting and both values"
 expect_grep "data.val_fraction" "$T/err" "and every other one"
 "$H5DUMP" -d /config "$T/ck/adopt/stage-001.h5" >"$T/cfg.txt" 2>&1
 expect_grep "vocab_size = 400" "$T/cfg.txt" "/config records the value that was used"
+expect_grep "substrate.cell = 24 cannot apply: the run uses the file's 16" "$T/err" "an existing substrate's cell wins too"
+expect_grep "cell = 16" "$T/cfg.txt" "and is recorded"
 
 # 8d. Every substrate kind grows all three stages (the trainable table trains
 #     through the frozen blocks); a substrate file of another kind than
