@@ -224,6 +224,9 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
     char name[64];
     snprintf(name, sizeof name, "stage-%03d.h5", g->st.stage);
     CHECK(grow_checkpoint_save(g, name));
+    live_write(g, "stage", "depth", (double)depth, "steps", r[MD_STEPS], "train_loss", r[MD_TRAIN_LOSS], "val_loss",
+               ev.loss, "val_bits_per_char", ev.bpc, "val_top1", ev.top1, "wall_s", stage_wall, "rollbacks",
+               (double)g->st.stage_rollbacks, NULL);
 out:
     return st;
 }
@@ -318,6 +321,10 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
     log_warn("step %ld diverged (loss %g, gradient norm %g): back to step %ld with the learning rate x %g; the "
              "batch at data position %ld will be skipped (rollback %ld of at most %ld in this stage)",
              bad, loss, gnorm, g->st.step, g->st.lr_scale, at, g->st.stage_rollbacks, c->train.max_rollbacks);
+    /* The steps after the good state are gone from the live log too. */
+    CHECK(live_rewind(g));
+    live_write(g, "rollback", "diverged_step", (double)bad, "loss", loss, "grad_norm", gnorm, "lr_scale",
+               g->st.lr_scale, "skip_position", (double)at, NULL);
 out:
     return st;
 }
@@ -455,6 +462,7 @@ static void run_free(grow_run *g)
     free(g->good.w);
     free(g->good.m);
     free(g->good.v);
+    live_close(g);
     free(g->xin);
     free(g->tokbuf);
 }
@@ -575,6 +583,7 @@ static st_status run_stages(grow_run *g)
                 CHECK(run_eval(g, g->m.n_blocks, &ev));
                 val_loss = ev.loss;
                 g->last_val = ev.loss;
+                live_write(g, "eval", "val_loss", ev.loss, "val_bits_per_char", ev.bpc, "val_top1", ev.top1, NULL);
                 sched_record_eval(&g->st.sched, &g->sched, ev.loss);
                 CHECK(check_replicas(g));
             }
@@ -589,6 +598,10 @@ static st_status run_stages(grow_run *g)
             row[MS_TOKENS_PER_S] = (double)B * T / dt;
             row[MS_WALL_S] = g->st.wall_s;
             row[g->steps_val_col] = val_loss;
+            const double mfu = g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : LIVE_MISSING;
+            live_write(g, "step", "tokens", (double)g->st.tokens, "loss", loss, "lr", lr, "grad_norm", gnorm,
+                       "tokens_per_s", row[MS_TOKENS_PER_S], "mfu", mfu, "wall_s", g->st.wall_s, "mem_mb",
+                       live_rss_mb(), NULL);
             long planned = sched_planned_steps(&g->sched, B * T);
             double per_step = (timer_now() - stage_t0) / (double)(g->st.sched.steps - stage_steps0);
             char eta[32];
@@ -599,8 +612,7 @@ static st_status run_stages(grow_run *g)
             if (!isnan(g->last_val)) snprintf(val, sizeof val, "%.4f", g->last_val);
             progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %.2f eta %s",
                             g->st.stage, n_stages, g->st.sched.steps, planned, loss, val,
-                            row[MS_TOKENS_PER_S],
-                            g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : 0.0, eta);
+                            row[MS_TOKENS_PER_S], mfu == LIVE_MISSING ? 0.0 : mfu, eta);
 
             CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
             if (done) break;
@@ -768,6 +780,7 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     CHECK(run_setup(g));
     bool found = false;
     CHECK(run_resume(g, &found));
+    CHECK(live_open(g));
     if (!found) {
         g->st.stage = 1;
         g->st.lr_scale = 1.0;

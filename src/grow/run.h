@@ -16,6 +16,7 @@
 
 #include <mpi.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "strata/cache.h"
@@ -100,6 +101,7 @@ typedef struct grow_run {
     met_table steps;       /* /metrics/steps (+ a val_loss column) */
     met_table depth;       /* /metrics/depth */
     int steps_val_col;     /* column of val_loss in steps */
+    FILE *live;            /* metrics.jsonl on rank 0 (live.c), else NULL */
     float *xin;            /* [batch, T, D] inputs of the first trained block */
     int32_t *tokbuf;       /* [batch, T + 1] token rows of the local chunks */
 } grow_run;
@@ -131,6 +133,21 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s);
  * `moments` (a stage in progress).  Reading needs the structure built. */
 st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments);
 st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments);
+
+/* ---- live.c: metrics.jsonl ---------------------------------------------- */
+
+/* A value not to write (it was not measured). */
+#define LIVE_MISSING (-1.0e300)
+/* Drop lines of steps after g->st.step, then append (collective). */
+st_status live_open(grow_run *g);
+/* The same after a rollback changed g->st.step (collective). */
+st_status live_rewind(grow_run *g);
+void live_close(grow_run *g);
+/* One record on rank 0: type, then (const char *name, double value) pairs,
+ * ending with NULL. */
+void live_write(grow_run *g, const char *type, ...);
+/* Peak resident memory of this process (MiB). */
+double live_rss_mb(void);
 
 /* ---- checkpoint.c: checkpoint files ------------------------------------ */
 
