@@ -22,6 +22,7 @@
 #ifndef STRATA_METRICS_H
 #define STRATA_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -67,6 +68,15 @@ typedef struct met_table {
     double *rows;       /* [nrows][ncols] row-major; NaN = not measured */
     size_t nrows, cap;  /* cap: rows allocated */
 } met_table;
+
+/* Not measured vs measured.  A cell that was never set holds the standard
+ * quiet NaN (NAN, what met_append fills in); integer columns store it as -1.
+ * A measured value that is not a number is any other NaN -- store it with
+ * met_nan() to be sure -- so files and exports keep the two apart:
+ * `strata metrics` writes null / an empty cell for "not measured" and
+ * "NaN" / nan for a measured NaN. */
+bool met_is_na(double v);
+double met_nan(void);
 
 /* Empty tables with the standard columns. */
 st_status met_init_steps(met_table *t);

@@ -14,7 +14,9 @@ static const cli_opt opts[] = {
 };
 
 /* Values print with 17 significant digits, so they read back bit for bit;
- * a value that was not measured is empty (CSV) or null (JSON). */
+ * a value that was not measured is empty (CSV) or null (JSON); a measured
+ * value that is not finite is nan/inf/-inf (CSV, as pandas reads them) or
+ * the string "NaN"/"Infinity"/"-Infinity" (JSON has no such numbers). */
 static void print_table(const met_table *t, bool json, FILE *out)
 {
     if (json) fputs("[\n", out);
@@ -28,7 +30,12 @@ static void print_table(const met_table *t, bool json, FILE *out)
             if (json) fprintf(out, "%s\"%s\": ", c ? ", " : "", t->cols[c].name);
             else if (c)
                 fputc(',', out);
-            if (isnan(v)) fputs(json ? "null" : "", out);
+            if (met_is_na(v))
+                fputs(json ? "null" : "", out);
+            else if (isnan(v))
+                fputs(json ? "\"NaN\"" : "nan", out);
+            else if (isinf(v))
+                fputs(json ? (v > 0 ? "\"Infinity\"" : "\"-Infinity\"") : (v > 0 ? "inf" : "-inf"), out);
             else
                 fprintf(out, "%.17g", v);
         }

@@ -170,7 +170,7 @@ st_status met_write(const met_table *t, h5_file *f)
         for (size_t r = 0; r < n; r++) {
             double v = t->rows[r * t->ncols + c];
             if (is_int(t->cols[c].dtype))
-                ((int64_t *)bufs[c])[r] = isnan(v) ? -1 : (int64_t)llround(v);
+                ((int64_t *)bufs[c])[r] = !isfinite(v) ? -1 : (int64_t)llround(v);
             else
                 ((double *)bufs[c])[r] = v;
         }
@@ -240,11 +240,28 @@ out:
     return st;
 }
 
+bool met_is_na(double v)
+{
+    const double na = NAN;
+    return memcmp(&v, &na, sizeof v) == 0;
+}
+
+double met_nan(void)
+{
+    /* A quiet NaN with a payload: never equal to NAN bit for bit. */
+    const uint64_t bits = UINT64_C(0x7ff8000000000001);
+    double v;
+    memcpy(&v, &bits, sizeof v);
+    return v;
+}
+
 /* One cell as text. */
 static void cell_text(char *buf, size_t cap, double v, h5_dtype t)
 {
-    if (isnan(v))
+    if (met_is_na(v))
         snprintf(buf, cap, "-");
+    else if (!isfinite(v))
+        snprintf(buf, cap, "%s", isnan(v) ? "nan" : v > 0 ? "inf" : "-inf");
     else if (is_int(t))
         snprintf(buf, cap, "%lld", (long long)llround(v));
     else

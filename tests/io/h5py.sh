@@ -42,4 +42,19 @@ with h5py.File(sys.argv[1], "r") as f:
     print("format attribute reads as", type(f.attrs["format"]).__name__)
 PY
 expect_exit 0 "h5py reads tables, attributes, scales, strings and tensors" -- "$PYTHON3" "$T/read.py" "$f"
+
+# Exports keep "not measured" and a measured NaN apart (the sample's
+# grad_norm: not measured, NaN, not measured, +inf, not measured).
+"$STRATA" metrics --table steps --format json "$f" >"$T/steps.json" 2>"$T/err"
+"$PYTHON3" -c '
+import json, sys
+g = [r["grad_norm"] for r in json.load(open(sys.argv[1]))]
+assert g == [None, "NaN", None, "Infinity", None], g' "$T/steps.json" &&
+    ok "JSON: not measured is null, a measured NaN is \"NaN\", +inf is \"Infinity\"" || not_ok "JSON export: $(cat "$T/steps.json")"
+"$STRATA" metrics --table steps "$f" >"$T/steps.csv" 2>"$T/err"
+"$PYTHON3" -c '
+import csv, sys
+g = [r["grad_norm"] for r in csv.DictReader(open(sys.argv[1]))]
+assert g == ["", "nan", "", "inf", ""], g' "$T/steps.csv" && ok "CSV: an empty cell, nan and inf" ||
+    not_ok "CSV export: $(cat "$T/steps.csv")"
 finish

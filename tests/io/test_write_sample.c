@@ -25,6 +25,10 @@ static st_status write_sample(const char *path)
         r[MS_LR] = 1e-3 * s;
         r[MS_TRAIN_LOSS] = 5.0 - 0.5 * s;
         r[MS_WALL_S] = 1.5 * s;
+        /* grad_norm: not measured, except a measured NaN at step 20 and an
+         * infinity at step 40 (the exports must keep them apart) */
+        if (s == 2) r[MS_GRAD_NORM] = met_nan();
+        if (s == 4) r[MS_GRAD_NORM] = INFINITY;
     }
     for (int d = 1; d <= 3; d++) {
         double *r;
