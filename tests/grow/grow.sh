@@ -37,6 +37,7 @@ expect_exit 3 "inspect refuses a file that is not HDF5" -- "$STRATA" inspect "$T
 expect_grep "plain.txt: not an HDF5 file" "$T/err" "the refusal names the file"
 expect_exit 0 "inspect a checkpoint" -- "$STRATA" inspect "$T/ck/a/stage-003.h5"
 expect_grep "val_loss" "$T/out" "inspect shows the depth table"
+expect_grep "kind glyph, from .*sub.h5, checksum [0-9]" "$T/out" "inspect names the checkpoint's substrate"
 
 # Frozen blocks never move: block 1 is the same in every later stage.
 sha "$T/ck/a/stage-001.h5" | grep block_001 >"$T/b1.s1"
