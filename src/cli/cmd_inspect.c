@@ -7,6 +7,7 @@
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
+#include "strata/sha256.h"
 #include "strata/substrate.h"
 
 static const cli_opt opts[] = {
