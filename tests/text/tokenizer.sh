@@ -40,6 +40,8 @@ awk '/vocabulary/ { v = $4 } /ids:/ { s = $2 + $4 + $6 + $8 + $10 } END { exit !
 [ "$(grep -c "count [0-9]" "$T/show")" -eq 5 ] && ok "show lists the first 5 n-grams" || not_ok "show lists $(grep -c "count [0-9]" "$T/show") n-grams"
 run 1 -- tokenizer show --ngrams 120 "$T/tok.h5" >"$T/all" 2>&1
 expect_grep "'[^']*\(ешь\|ких\|булок\|ранц\)[^']*'  count" "$T/all" "Russian n-grams were learned beside English ones"
+expect_exit 0 "inspect a tokenizer file" -- run 1 -- inspect "$T/tok.h5"
+expect_grep "sha256 $hash" "$T/out" "inspect prints the tokenizer's hash"
 expect_exit 2 "tokenizer without learn/show is bad usage" -- run 1 -- tokenizer
 expect_exit 3 "show of a file without a tokenizer" -- run 1 -- tokenizer show "$T/ru.txt"
 
