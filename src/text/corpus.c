@@ -5,7 +5,8 @@
  *   1. rank 0 lists the files, checks them and the output, broadcasts;
  *   2. the concatenated bytes are cut into one range per rank at safe breaks;
  *   3. each rank counts its range, tok_learn reduces and builds the tokenizer
- *      (or every rank loads the given one: corpus_options.tokenizer_path);
+ *      (or every rank has loaded the given one before phase 1:
+ *      corpus_options.tokenizer_path);
  *   4. each rank encodes its range; tokens move to the ranks that write the
  *      chunks holding them; one collective write into a temporary file;
  *   5. it is published as the output (publish.h: fsync, rename, fsync dir).
@@ -800,17 +801,18 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     bool created = false;
     bool given = o->tokenizer_path && o->tokenizer_path[0];
 
+    /* A given tokenizer (every corpus encoded with it shares its ids, so
+     * models built on one can read the others) is loaded first: a bad file
+     * fails before the corpus is read. */
+    if (given) AGREE(tok_load_file(o->tokenizer_path, comm, &tok));
+
     /* 1-2. files, output, this rank's text */
     CHECK(input_read(paths, npaths, output, o->force, 0, comm, &in));
     s.files = fl->found;
     s.files_binary = fl->binary;
 
-    /* 3. the tokenizer: a given one (every corpus encoded with it shares its
-     * ids, so models built on one can read the others), or learned here */
-    if (given)
-        AGREE(tok_load_file(o->tokenizer_path, comm, &tok));
-    else
-        CHECK(input_learn(&in, &o->tok, comm, &tok));
+    /* 3. the tokenizer, unless given: learned from this corpus */
+    if (!given) CHECK(input_learn(&in, &o->tok, comm, &tok));
     if (tok_vocab_size(tok) > 65536)
         AGREE(ST_ERROR(ST_EUSAGE, "vocabulary of %d ids does not fit the uint16 chunks", tok_vocab_size(tok)));
 

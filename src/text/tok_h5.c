@@ -1,7 +1,9 @@
-/* tok_h5.c -- the tokenizer group of strata files (docs/FORMAT-dataset.md).
+/* tok_h5.c -- the tokenizer group of strata files and tokenizer files
+ * (docs/FORMAT-dataset.md).
  *
- * Only the definition is stored (kind, text, count per id); loading rebuilds
- * the index with tok_index(), which also validates the group.
+ * Only the definition is stored (kind, text, count per id) with its content
+ * hash; loading rebuilds the index with tok_index(), which also validates
+ * the group and recomputes the hash, compared with the stored one.
  */
 #include <stdlib.h>
 #include <string.h>
