@@ -81,8 +81,10 @@ expect_exit 2 "prepare refuses output = the tokenizer file" -- run 1 -- prepare 
 
 # 5. a model grown on the Russian corpus with data.tokenizer evaluates on the
 #    English dataset (before tokenizer files this exited 3)
+#    on a substrate built from the tokenizer file itself (one for every corpus)
 tiny_config "$T/tiny.ini"
-cfg="--config $T/tiny.ini $SET --set model.n_layers=1 --set run.name=ru --set data.corpus=$T/ru.txt --set data.dataset=$T/ru.h5"
+cfg="--config $T/tiny.ini $SET --set model.n_layers=1 --set run.name=ru --set data.corpus=$T/ru.txt --set data.dataset=$T/ru.h5 --set substrate.file=$T/sub-tok.h5"
+expect_exit 0 "substrate from the tokenizer file" -- run 1 -- substrate $cfg --dataset "$T/tok.h5"
 expect_exit 0 "grow on the Russian corpus with data.tokenizer" -- run 1 -- grow $cfg --set data.tokenizer="$T/tok.h5"
 [ "$(attr "$T/ru.h5" /tokenizer/sha256)" = "$hash" ] && ok "grow's dataset uses the tokenizer file" || not_ok "grow's dataset has hash $(attr "$T/ru.h5" /tokenizer/sha256)"
 expect_exit 0 "eval of the Russian model on the English dataset" -- run 1 -- eval "$T/ck/ru/stage-001.h5" --dataset "$T/en.h5" --max-chunks 12
