@@ -28,6 +28,8 @@ echo "$hash" | grep -q '^[0-9a-f]\{64\}$' && ok "/tokenizer has a sha256 attribu
 "$H5DUMP" -d /sources "$T/tok.h5" >"$T/sources" 2>&1
 expect_grep "30[0-9][0-9][0-9].*moby-60k.txt" "$T/sources" "/sources records the sample of each file"
 expect_grep "ru.txt" "$T/sources" "/sources names the Russian corpus"
+expect_exit 0 "tokenizer learn on 3 ranks" -- run 3 -- tokenizer learn --output "$T/tok3.h5" $SET --sample-bytes 30000 "$moby" "$T/ru.txt"
+[ "$(attr "$T/tok3.h5" /tokenizer/sha256)" = "$hash" ] && ok "the tokenizer does not depend on the rank count" || not_ok "3 ranks learned $(attr "$T/tok3.h5" /tokenizer/sha256)"
 
 # 2. show
 expect_exit 0 "tokenizer show" -- run 1 -- tokenizer show --ngrams 5 "$T/tok.h5"
