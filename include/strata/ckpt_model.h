@@ -70,9 +70,11 @@ st_status ckpt_model_depth(const ckpt_model *cm, long *depth);
  * substrate. */
 st_status ckpt_model_join(ckpt_model *dst, ckpt_model *src);
 
-/* Is the tokenizer t the same as cm's (same ids rendering the same text)?
- * *why receives a short description of the first difference. */
-bool ckpt_same_tokenizer(const struct tokenizer *a, const struct tokenizer *b, char *why, size_t len);
+/* Do tokenizers a and b (of the files a_path and b_path) have the same ids
+ * rendering the same text?  When not, *why receives a message naming both
+ * files, both content hashes (tok_hash) and the first difference. */
+bool ckpt_same_tokenizer(const struct tokenizer *a, const char *a_path, const struct tokenizer *b,
+                         const char *b_path, char *why, size_t len);
 
 /* Write cm as an ensemble file at path (rank 0 writes a temp file, then an
  * atomic rename; every rank learns the outcome). */

@@ -29,6 +29,7 @@
 #define CFG_DATA_KEYS(X)                                                                         \
     X(data, corpus, STRING, "", 0, 0, NULL, 1, "UTF-8 text files or directories (comma-separated) to prepare when data.dataset does not exist") \
     X(data, dataset, STRING, "", 0, 0, NULL, 0, "HDF5 dataset file written by 'strata prepare'") \
+    X(data, tokenizer, STRING, "", 0, 0, NULL, 0, "strata file whose /tokenizer encodes the corpus instead of learning one (tokenizer file, dataset or checkpoint; empty = learn)") \
     X(data, ctx, INT, "256", 4, 65536, NULL, 0, "context length in tokens (chunks hold ctx+1 tokens)") \
     X(data, val_fraction, FLOAT, "0.05", 0, 0.5, NULL, 0, "share of chunks held out for validation") \
     X(data, split_seed, INT, "17", 0, 9007199254740992.0, NULL, 0, "seed of the train/validation split")

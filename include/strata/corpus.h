@@ -55,7 +55,10 @@ typedef struct corpus_options {
     int ctx;              /* tokens of context; chunks hold ctx+1 */
     double val_fraction;  /* share of chunks held out */
     uint64_t split_seed;
-    tok_options tok;
+    tok_options tok;      /* learning, when tokenizer_path is NULL */
+    /* a strata file whose /tokenizer encodes the corpus instead of a new
+     * one (data.tokenizer; NULL or "" = learn); borrowed */
+    const char *tokenizer_path;
     bool force;           /* overwrite an existing output */
     const char *config_text; /* resolved INI stored as /config, or NULL */
 } corpus_options;
@@ -73,6 +76,7 @@ typedef struct corpus_stats {
     uint64_t byte_tokens;  /* byte-fallback tokens */
     uint64_t n_chunks, n_train, n_val;
     double chars_per_token; /* chars / text_tokens */
+    double byte_fallback_rate; /* byte_tokens / text_tokens */
 } corpus_stats;
 
 /* Collective over comm: prepare the text files and directories in
@@ -80,6 +84,15 @@ typedef struct corpus_stats {
  * file `output`.  stats (may be NULL) is filled on every rank. */
 st_status corpus_prepare(const char *const *paths, int npaths, const char *output,
                          const corpus_options *o, MPI_Comm comm, corpus_stats *stats);
+
+/* Collective over comm: learn a tokenizer from the files and directories in
+ * paths[0..npaths) like corpus_prepare does, from the first sample_bytes of
+ * each file (cut at the next safe break; 0 = whole files), so one
+ * tokenizer can cover several corpora of different sizes.  *sources (may
+ * be NULL) gets a malloc'd list "bytes<TAB>path\n" of the parts used. */
+st_status corpus_learn_tokenizer(const char *const *paths, int npaths, uint64_t sample_bytes,
+                                 const tok_options *o, MPI_Comm comm, tokenizer **out,
+                                 char **sources);
 
 /* Split a comma-separated list (the data.corpus setting) into a malloc'd
  * array of malloc'd strings, empty items dropped; free with corpus_free_list. */

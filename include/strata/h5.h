@@ -116,6 +116,7 @@
 #define H5_KIND_SUBSTRATE "substrate"
 #define H5_KIND_CHECKPOINT "checkpoint"
 #define H5_KIND_ENSEMBLE "ensemble"
+#define H5_KIND_TOKENIZER "tokenizer"
 
 #define H5_MAX_RANK 8                   /* most dimensions of a dataset */
 #define H5_CHUNK_BYTES (1u << 20)       /* largest chunk (1 MiB) */

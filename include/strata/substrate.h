@@ -142,18 +142,4 @@ st_status substrate_items_from_tokenizer(const struct tokenizer *t, glyph_item *
 /* Row split used everywhere: rows of rank r out of n. */
 void substrate_rows(long vocab, int rank, int nranks, size_t *row0, size_t *n_local);
 
-/* SHA-256 (FIPS 180-4). */
-typedef struct sha256_ctx {
-    uint32_t h[8];
-    uint64_t nbytes;
-    uint8_t buf[64];
-    size_t nbuf;
-} sha256_ctx;
-void sha256_init(sha256_ctx *c);
-void sha256_update(sha256_ctx *c, const void *data, size_t len);
-void sha256_final(sha256_ctx *c, uint8_t out[32]);
-void sha256_hex(const uint8_t digest[32], char hex[65]);
-/* Digest of a whole file as hex; ST_EUSAGE when it cannot be opened. */
-st_status sha256_file(const char *path, char hex[65]);
-
 #endif

@@ -103,6 +103,11 @@ uint64_t tok_id_count(const tokenizer *t, int id);
 int tok_n_ngrams(const tokenizer *t);
 int tok_n_chars(const tokenizer *t);
 int tok_ngram_max(const tokenizer *t);
+/* Content hash: SHA-256 (lower-case hex) of the tokenizer's definition --
+ * mode, vocabulary size, and every id's kind and text in id order, not the
+ * learning counts (the byte layout is in docs/FORMAT-dataset.md).  Two
+ * tokenizers with the same hash encode every text to the same ids. */
+void tok_hash(const tokenizer *t, char hex[65]);
 
 /* ---- encoding ---------------------------------------------------------- */
 
@@ -141,11 +146,27 @@ st_status tok_decode(const tokenizer *t, const int32_t *ids, size_t n, char **ou
 
 /* Write / read the tokenizer as group `group` of f (a path from the file's
  * root, e.g. "tokenizer" or "model/tok").  Collective when the file is open
- * on several ranks; every rank passes the same tokenizer.  Loading validates
- * the group and fails with ST_EDATA naming the problem. */
+ * on several ranks; every rank passes the same tokenizer.  Saving stores
+ * the content hash as the group's attribute `sha256`.  Loading validates
+ * the group, recomputes the hash and fails with ST_EDATA naming the problem
+ * -- also when the group has a `sha256` attribute that differs (a
+ * tokenizer edited after it was written; files without the attribute are
+ * older and accepted). */
 struct h5_file;
 st_status tok_save(struct h5_file *f, const char *group, const tokenizer *t);
 st_status tok_load(struct h5_file *f, const char *group, tokenizer **out);
+
+/* Collective over comm: the /tokenizer group of any strata file (dataset,
+ * checkpoint, ensemble or tokenizer file).  A file that is missing, not a
+ * strata file or has no valid tokenizer is ST_EDATA naming it. */
+st_status tok_load_file(const char *path, MPI_Comm comm, tokenizer **out);
+
+/* Collective over comm: write a tokenizer file (root kind "tokenizer":
+ * /tokenizer, /config = config_text when not NULL, /sources = sources when
+ * not NULL), published atomically (publish.h).  The caller guards the
+ * output (outguard.h). */
+st_status tok_write_file(const char *path, const tokenizer *t, const char *config_text,
+                         const char *sources, MPI_Comm comm);
 
 /* Human summary (mode, sizes, most frequent n-grams). */
 void tok_describe(const tokenizer *t, FILE *out);

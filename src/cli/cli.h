@@ -57,7 +57,7 @@ int cli_list(const cli_args *a, const char *name, const char *const **items);
 int cli_report(st_status st);
 
 /* Commands (one file each). */
-extern const cli_cmd cmd_prepare, cmd_substrate, cmd_grow, cmd_eval, cmd_generate, cmd_merge,
+extern const cli_cmd cmd_prepare, cmd_tokenizer, cmd_substrate, cmd_grow, cmd_eval, cmd_generate, cmd_merge,
     cmd_metrics, cmd_inspect, cmd_config;
 
 #endif

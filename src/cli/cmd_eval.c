@@ -77,9 +77,9 @@ static int run(const cli_args *a)
         CHECK(out_guard(cli_value(a, "output"), true, inputs, 1));
     }
     CHECK(dataset_open(&ds, path, MPI_COMM_WORLD));
-    char why[128];
-    if (!ckpt_same_tokenizer(cm.tok, ds.tok, why, sizeof why))
-        FAIL(ST_EDATA, "dataset '%s' does not use the tokenizer of '%s' (%s)", path, a->pos[0], why);
+    char why[2048];
+    if (!ckpt_same_tokenizer(cm.tok, a->pos[0], ds.tok, path, why, sizeof why))
+        FAIL(ST_EDATA, "%s", why);
     CHECK(dataset_select(&ds, split, max_chunks, &ids, &n));
     eval_chunks d = {.chunks = ds.chunks, .chars = ds.chars, .ids = ids, .n = n, .T = ds.ctx};
     mem = calloc((size_t)cm.n, sizeof *mem);

@@ -7,6 +7,7 @@
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
+#include "strata/sha256.h"
 #include "strata/substrate.h"
 
 static const cli_opt opts[] = {
@@ -106,6 +107,7 @@ static int run(const cli_args *a)
     h5_file f;
     h5_file_zero(&f);
     char *kind = NULL;
+    tokenizer *tok = NULL;
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     FILE *out = rank == 0 ? stdout : NULL;
@@ -127,7 +129,12 @@ static int run(const cli_args *a)
         CHECK(substrate_describe(&f, "substrate", out));
     else if (strcmp(kind, H5_KIND_CHECKPOINT) == 0)
         CHECK(describe_checkpoint(&f, out));
+    else if (strcmp(kind, H5_KIND_TOKENIZER) == 0) {
+        CHECK(tok_load(&f, "tokenizer", &tok));
+        if (out) tok_describe(tok, out);
+    }
 out:
+    tok_free(tok);
     free(kind);
     h5_close(&f);
     return cli_report(st);
@@ -137,9 +144,10 @@ const cli_cmd cmd_inspect = {
     .name = "inspect",
     .summary = "summarise any strata HDF5 file",
     .usage = "[--sha256] FILE",
-    .description = "Datasets: counts, chunks, split, tokenizer.  Substrates: kind, fonts and their\n"
-                   "SHA-256, cell, duplicates, explained variance.  Checkpoints: state and the\n"
-                   "per-depth table.  The files also open with h5py and h5dump (docs/FORMAT.md).",
+    .description = "Datasets: counts, chunks, split, tokenizer.  Tokenizer files: the tokenizer\n"
+                   "with its hash.  Substrates: kind, fonts and their SHA-256, cell, duplicates,\n"
+                   "explained variance.  Checkpoints: state and the per-depth table.  The files\n"
+                   "also open with h5py and h5dump (docs/FORMAT.md).",
     .opts = opts,
     .run = run,
     .uses_config = false,

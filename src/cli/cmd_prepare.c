@@ -8,6 +8,7 @@
 
 static const cli_opt opts[] = {
     {"output", CLI_VALUE, "FILE", "data.dataset", "dataset file to write"},
+    {"tokenizer", CLI_VALUE, "FILE", "data.tokenizer", "encode with the tokenizer of this strata file instead of learning one"},
     {"force", CLI_FLAG, NULL, NULL, "replace the output file when it exists"},
     {NULL, 0, NULL, NULL, NULL},
 };
@@ -16,9 +17,15 @@ static int run(const cli_args *a)
 {
     st_config cfg;
     char **list = NULL, *ini = NULL;
+    const char **inputs = NULL;
     int nlist = 0;
     st_status st = cli_load_config(a, &cfg);
     if (st != ST_OK) goto out;
+    /* --tokenizer is data.tokenizer, so /config records what was used */
+    if (cli_value(a, "tokenizer")) {
+        st = cfg_set_value(&cfg, "data", "tokenizer", cli_value(a, "tokenizer"), "--tokenizer");
+        if (st != ST_OK) goto out;
+    }
     const char *output = cli_value(a, "output");
     if (!output) output = cfg.data.dataset;
     if (!output[0]) {
@@ -36,8 +43,16 @@ static int run(const cli_args *a)
     }
     /* Every rank, before any work: an existing output needs --force, and
      * the output may never be one of the corpus files (or inside a corpus
-     * directory), not even with --force. */
-    st = out_guard(output, cli_flag(a, "force"), paths, npaths);
+     * directory), not even with --force; nor the tokenizer's file. */
+    inputs = calloc((size_t)npaths + 1, sizeof *inputs);
+    if (!inputs) {
+        st = ST_ERROR(ST_ENOMEM, "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < npaths; i++) inputs[i] = paths[i];
+    int ninputs = npaths;
+    if (cfg.data.tokenizer[0]) inputs[ninputs++] = cfg.data.tokenizer;
+    st = out_guard(output, cli_flag(a, "force"), inputs, ninputs);
     if (st != ST_OK) goto out;
     corpus_options o;
     corpus_options_from_config(&cfg, &o);
@@ -47,6 +62,7 @@ static int run(const cli_args *a)
     st = corpus_prepare(paths, npaths, output, &o, MPI_COMM_WORLD, NULL);
 out:
     corpus_free_list(list, nlist);
+    free(inputs);
     free(ini);
     return cli_report(st);
 }
@@ -58,7 +74,11 @@ const cli_cmd cmd_prepare = {
     .description =
         "PATHs are UTF-8 text files or directories (read recursively, names sorted);\n"
         "without PATHs, data.corpus is used.  Each file is one document, followed by\n"
-        "<|eos|>.  The tokenizer ([tokenizer] settings) is learned from the files, the\n"
+        "<|eos|>.  The tokenizer ([tokenizer] settings) is learned from the files, or\n"
+        "with --tokenizer FILE (data.tokenizer) taken from any strata file that holds one\n"
+        "(a tokenizer file from 'strata tokenizer learn', a dataset, a checkpoint), so\n"
+        "several corpora share one tokenizer; the share of byte-fallback tokens is\n"
+        "logged and stored as the attribute /corpus byte_fallback_rate.  The\n"
         "token stream is cut into chunks of data.ctx+1 tokens (consecutive chunks share\n"
         "one token) and split into train/val by data.split_seed and data.val_fraction.\n"
         "Files that are mostly control bytes or invalid UTF-8 are skipped with a warning.\n"
@@ -67,8 +87,9 @@ const cli_cmd cmd_prepare = {
         "Exit codes: 2 no input/output given, output exists (without --force), is one\n"
         "of the inputs or inside an input directory (even with --force), or its\n"
         "directory is not writable; 3 a path is missing or unreadable, the corpus is\n"
-        "empty or smaller than one chunk; 1 writing failed (e.g. disk full).  The output\n"
-        "is written under a temporary name and renamed when complete.",
+        "empty or smaller than one chunk, or the --tokenizer file holds no valid\n"
+        "tokenizer; 1 writing failed (e.g. disk full).  The output is written\n"
+        "under a temporary name and renamed when complete.",
     .opts = opts,
     .run = run,
     .uses_config = true,

@@ -16,7 +16,7 @@
 #include "strata/utf8.h"
 
 static const cli_opt opts[] = {
-    {"dataset", CLI_VALUE, "FILE", "data.dataset", "dataset file whose tokenizer defines the vocabulary"},
+    {"dataset", CLI_VALUE, "FILE", "data.dataset", "dataset (or tokenizer file, checkpoint) whose tokenizer defines the vocabulary"},
     {"output", CLI_VALUE, "FILE", "substrate.file", "substrate file to write"},
     {"force", CLI_FLAG, NULL, NULL, "replace the output file (or the --dump-output image) when it exists"},
     {"bmp", CLI_FLAG, NULL, NULL, "use all 65,536 BMP code points (id = code point) instead of a tokenizer"},
@@ -88,7 +88,9 @@ static st_status load_items(const cli_args *a, const st_config *cfg, tokenizer *
     const char *ds = cli_value(a, "dataset") ? cli_value(a, "dataset") : cfg->data.dataset;
     if (!ds[0]) FAIL(ST_EUSAGE, "no vocabulary: give --dataset FILE, set data.dataset, or use --bmp");
     if (access(ds, R_OK) != 0) FAIL(ST_EDATA, "cannot read the dataset file '%s': %s", ds, strerror(errno));
-    CHECK(h5_open_kind(&f, ds, MPI_COMM_WORLD, H5_KIND_DATASET, ST_EDATA));
+    /* any strata file with a tokenizer: one substrate can serve every
+     * corpus prepared with a shared tokenizer file */
+    CHECK(h5_open_kind(&f, ds, MPI_COMM_WORLD, NULL, ST_EDATA));
     st = tok_load(&f, "tokenizer", tok);
     if (st != ST_OK) {
         st_add_context("dataset '%s'", ds);

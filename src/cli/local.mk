@@ -5,6 +5,7 @@ strata_SOURCES += \
 	src/cli/cli_config.c \
 	src/cli/cli_config.h \
 	src/cli/cmd_prepare.c \
+	src/cli/cmd_tokenizer.c \
 	src/cli/cmd_substrate.c \
 	src/cli/cmd_grow.c \
 	src/cli/cmd_eval.c \

@@ -100,7 +100,7 @@ static bool exists(const char *path) { return access(path, F_OK) == 0; }
  * apply, so the run takes the dataset's values (and /config records what was
  * used) and says which of its own were set otherwise. */
 static const char *const prepare_keys[][2] = {
-    {"data", "val_fraction"},  {"data", "split_seed"},   {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
+    {"data", "val_fraction"},  {"data", "split_seed"},   {"data", "tokenizer"},    {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
     {"tokenizer", "min_count"}, {"tokenizer", "ngram_max"}, {"tokenizer", "ngrams"},
 };
 

@@ -174,29 +174,33 @@ out:
     return st;
 }
 
-bool ckpt_same_tokenizer(const struct tokenizer *a, const struct tokenizer *b, char *why, size_t len)
+bool ckpt_same_tokenizer(const struct tokenizer *a, const char *a_path, const struct tokenizer *b,
+                         const char *b_path, char *why, size_t len)
 {
+    char diff[64] = "";
     int va = tok_vocab_size(a), vb = tok_vocab_size(b);
-    if (va != vb) {
-        snprintf(why, len, "vocabulary sizes %d and %d", va, vb);
-        return false;
-    }
-    for (int id = 0; id < va; id++) {
+    if (va != vb) snprintf(diff, sizeof diff, "vocabulary sizes %d and %d", va, vb);
+    for (int id = 0; !diff[0] && id < va; id++) {
         size_t la = 0, lb = 0;
         const char *ta = tok_render_text(a, id, &la), *tb = tok_render_text(b, id, &lb);
         if (tok_kind_of(a, id) != tok_kind_of(b, id) || (ta == NULL) != (tb == NULL) ||
-            (ta && (la != lb || memcmp(ta, tb, la) != 0))) {
-            snprintf(why, len, "token id %d differs", id);
-            return false;
-        }
+            (ta && (la != lb || memcmp(ta, tb, la) != 0)))
+            snprintf(diff, sizeof diff, "token id %d differs", id);
     }
-    return true;
+    if (!diff[0]) return true;
+    /* the hashes say which tokenizer each file holds (tokenizer show) */
+    char ha[65], hb[65];
+    tok_hash(a, ha);
+    tok_hash(b, hb);
+    snprintf(why, len, "'%s' (tokenizer %.16s...) and '%s' (tokenizer %.16s...) do not share the tokenizer: %s",
+             a_path, ha, b_path, hb, diff);
+    return false;
 }
 
 st_status ckpt_model_join(ckpt_model *dst, ckpt_model *src)
 {
     st_status st = ST_OK;
-    char why[128];
+    char why[2048];
     if (dst->n == 0) {
         /* take everything */
         char keep[sizeof dst->path];
@@ -206,8 +210,8 @@ st_status ckpt_model_join(ckpt_model *dst, ckpt_model *src)
         memset(src, 0, sizeof *src);
         goto out;
     }
-    if (!ckpt_same_tokenizer(dst->tok, src->tok, why, sizeof why))
-        FAIL(ST_EDATA, "'%s' and '%s' do not share the tokenizer (%s)", dst->mem[0].source, src->path, why);
+    if (!ckpt_same_tokenizer(dst->tok, dst->mem[0].source, src->tok, src->path, why, sizeof why))
+        FAIL(ST_EDATA, "%s", why);
     if (strcmp(dst->sub_kind, src->sub_kind) != 0)
         FAIL(ST_EDATA, "'%s' and '%s' do not share the substrate: kinds %s and %s", dst->mem[0].source,
              src->path, dst->sub_kind, src->sub_kind);

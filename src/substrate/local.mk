@@ -2,7 +2,6 @@
 libstrata_a_SOURCES += \
 	src/substrate/glyph.c \
 	src/substrate/pca.c \
-	src/substrate/sha256.c \
 	src/substrate/substrate.c \
 	src/substrate/substrate_file.c \
 	src/substrate/substrate_internal.h \

@@ -7,6 +7,7 @@
 #include "strata/log.h"
 #include "strata/pca.h"
 #include "strata/rng.h"
+#include "strata/sha256.h"
 #include "strata/substrate.h"
 #include "strata/timer.h"
 #include "strata/utf8.h"

@@ -4,7 +4,9 @@
  * before the next collective, so every rank returns the same status):
  *   1. rank 0 lists the files, checks them and the output, broadcasts;
  *   2. the concatenated bytes are cut into one range per rank at safe breaks;
- *   3. each rank counts its range, tok_learn reduces and builds the tokenizer;
+ *   3. each rank counts its range, tok_learn reduces and builds the tokenizer
+ *      (or every rank has loaded the given one before phase 1:
+ *      corpus_options.tokenizer_path);
  *   4. each rank encodes its range; tokens move to the ranks that write the
  *      chunks holding them; one collective write into a temporary file;
  *   5. it is published as the output (publish.h: fsync, rename, fsync dir).
@@ -40,6 +42,7 @@ void corpus_options_from_config(const struct st_config *c, corpus_options *o)
     o->val_fraction = c->data.val_fraction;
     o->split_seed = (uint64_t)c->data.split_seed;
     tok_options_from_config(c, &o->tok);
+    o->tokenizer_path = c->data.tokenizer[0] ? c->data.tokenizer : NULL;
 }
 
 st_status corpus_split_list(const char *list, char ***items, int *n)
@@ -607,8 +610,168 @@ static st_status write_dataset(h5_file *f, const write_job *w, MPI_Comm comm)
     for (size_t i = 0; i < sizeof counts / sizeof counts[0]; i++)
         AGREE(h5_attr_set_i64(f, "corpus", counts[i].name, (int64_t)counts[i].v));
     AGREE(h5_attr_set_f64(f, "corpus", "chars_per_token", s->chars_per_token));
+    AGREE(h5_attr_set_f64(f, "corpus", "byte_fallback_rate", s->byte_fallback_rate));
+    AGREE(h5_attr_set_str(f, "corpus", "tokenizer_source",
+                          o->tokenizer_path && o->tokenizer_path[0] ? o->tokenizer_path : "learned"));
 out:
     free(list);
+    return st;
+}
+
+/* The input of one command: the file list (on every rank) and this rank's
+ * byte range of the concatenation, read into memory as one segment per
+ * file part. */
+typedef struct input {
+    flist files;
+    uint8_t *text;
+    segment *segs;
+    size_t nseg;
+} input;
+
+static void input_free(input *in)
+{
+    flist_free(&in->files);
+    free(in->text);
+    free(in->segs);
+    memset(in, 0, sizeof *in);
+}
+
+/* Rank 0: keep only the first sample_bytes of each file, cut at the first
+ * safe break at or after that (so counting the part is counting text). */
+static st_status sample_files(flist *l, uint64_t sample_bytes)
+{
+    st_status st = ST_OK;
+    uint64_t total = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        cfile *f = &l->f[i];
+        if (f->size > sample_bytes) {
+            uint64_t brk = 0;
+            CHECK(find_break(l, f->start + sample_bytes, &brk));
+            if (brk > f->start + f->size) brk = f->start + f->size;
+            f->size = brk - f->start;
+        }
+    }
+    for (size_t i = 0; i < l->n; i++) {
+        l->f[i].start = total;
+        total += l->f[i].size;
+    }
+    l->total = total;
+out:
+    return st;
+}
+
+/* Collective: phases 1 and 2 (file list, output checks when output is not
+ * NULL, one byte range per rank read into memory). */
+static st_status input_read(const char *const *paths, int npaths, const char *output, bool force,
+                            uint64_t sample_bytes, MPI_Comm comm, input *in)
+{
+    st_status st = ST_OK;
+    int rank = 0, size = 1;
+    MPI_Comm_rank(comm, &rank);
+    MPI_Comm_size(comm, &size);
+    uint64_t *starts = NULL;
+    memset(in, 0, sizeof *in);
+    flist *files = &in->files;
+
+    /* 1. files and output */
+    if (rank == 0) {
+        if (npaths <= 0)
+            st = ST_ERROR(ST_EUSAGE, "no input: give text files or directories, or set data.corpus");
+        if (st == ST_OK && output) st = check_output(output, force);
+        for (int i = 0; st == ST_OK && i < npaths; i++) st = add_path(files, paths[i], 0);
+        if (st == ST_OK && sample_bytes > 0) st = sample_files(files, sample_bytes);
+    }
+    AGREE(st);
+    AGREE(share_list(files, rank, comm));
+    if (files->total == 0)
+        AGREE(ST_ERROR(ST_EDATA, "empty corpus: %s%s hold%s no text (%llu file(s), %llu skipped as binary)",
+                       npaths > 0 ? paths[0] : "", npaths > 1 ? " ..." : "", npaths > 1 ? "" : "s",
+                       (unsigned long long)files->found, (unsigned long long)files->binary));
+
+    /* 2. one byte range per rank, cut at safe breaks */
+    starts = calloc((size_t)size + 1, sizeof *starts);
+    AGREE(starts ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    uint64_t q = files->total / (uint64_t)size * (uint64_t)rank +
+                 files->total % (uint64_t)size * (uint64_t)rank / (uint64_t)size;
+    uint64_t my_start = 0;
+    AGREE(rank == 0 ? ST_OK : find_break(files, q, &my_start));
+    CHECK_MPI(MPI_Allgather(&my_start, 1, MPI_UINT64_T, starts, 1, MPI_UINT64_T, comm));
+    starts[size] = files->total;
+    for (int r = 1; r <= size; r++)
+        if (starts[r] < starts[r - 1]) starts[r] = starts[r - 1];
+    uint64_t a = starts[rank], b = starts[rank + 1];
+    in->text = malloc(b - a + 1);
+    in->segs = calloc(files->n + 1, sizeof *in->segs);
+    st = in->text && in->segs ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory reading %llu bytes",
+                                                  (unsigned long long)(b - a));
+    if (st == ST_OK && b > a) {
+        for (size_t i = file_of(files, a); i < files->n && files->f[i].start < b; i++) {
+            const cfile *cf = &files->f[i];
+            uint64_t lo = a > cf->start ? a : cf->start;
+            uint64_t hi = b < cf->start + cf->size ? b : cf->start + cf->size;
+            if (hi <= lo) continue;
+            segment *sg = &in->segs[in->nseg];
+            *sg = (segment){.off = (size_t)(lo - a), .len = (size_t)(hi - lo),
+                            .ends_file = hi == cf->start + cf->size};
+            st = read_at(cf, lo - cf->start, in->text + sg->off, sg->len);
+            if (st != ST_OK) break;
+            in->nseg++;
+        }
+    }
+    AGREE(st);
+out:
+    free(starts);
+    if (st != ST_OK) input_free(in);
+    return st;
+}
+
+/* Collective: phase 3, count the rank's text and learn the tokenizer. */
+static st_status input_learn(const input *in, const tok_options *o, MPI_Comm comm, tokenizer **tok)
+{
+    st_status st = ST_OK;
+    tok_counts *counts = NULL;
+    AGREE(tok_counts_init(&counts, o->ngram_max));
+    for (size_t i = 0; st == ST_OK && i < in->nseg; i++)
+        st = tok_counts_add(counts, in->text + in->segs[i].off, in->segs[i].len);
+    AGREE(st);
+    AGREE(tok_learn(counts, o, comm, tok));
+out:
+    tok_counts_free(counts);
+    return st;
+}
+
+st_status corpus_learn_tokenizer(const char *const *paths, int npaths, uint64_t sample_bytes,
+                                 const tok_options *o, MPI_Comm comm, tokenizer **out,
+                                 char **sources)
+{
+    st_status st = ST_OK;
+    input in;
+    memset(&in, 0, sizeof in);
+    *out = NULL;
+    if (sources) *sources = NULL;
+    CHECK(input_read(paths, npaths, NULL, false, sample_bytes, comm, &in));
+    CHECK(input_learn(&in, o, comm, out));
+    if (sources) {
+        size_t len = 1;
+        for (size_t i = 0; i < in.files.n; i++) len += strlen(in.files.f[i].path) + 24;
+        char *list = malloc(len);
+        AGREE(list ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory (file list)"));
+        size_t p = 0;
+        list[0] = '\0';
+        for (size_t i = 0; i < in.files.n; i++)
+            p += (size_t)snprintf(list + p, len - p, "%llu\t%s\n", (unsigned long long)in.files.f[i].size,
+                                  in.files.f[i].path);
+        *sources = list;
+    }
+    log_info("learned a %s tokenizer of %d ids (%d characters, %d n-grams) from %llu bytes of %zu file(s)",
+             tok_mode_of(*out) == TOK_MODE_BMP ? "bmp" : "compact", tok_vocab_size(*out), tok_n_chars(*out),
+             tok_n_ngrams(*out), (unsigned long long)in.files.total, in.files.n);
+out:
+    if (st != ST_OK) {
+        tok_free(*out);
+        *out = NULL;
+    }
+    input_free(&in);
     return st;
 }
 
@@ -619,12 +782,11 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    flist files = {0};
-    uint64_t *starts = NULL, *tok_off = NULL;
-    uint8_t *text = NULL, *is_val = NULL;
-    segment *segs = NULL;
-    size_t nseg = 0;
-    tok_counts *counts = NULL;
+    input in;
+    memset(&in, 0, sizeof in);
+    flist *fl = &in.files;
+    uint64_t *tok_off = NULL;
+    uint8_t *is_val = NULL;
     tokenizer *tok = NULL;
     tok_buf mine, need;
     uint16_t *rows = NULL;
@@ -637,72 +799,33 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     tok_buf_init(&need);
     corpus_stats s = {0};
     bool created = false;
+    bool given = o->tokenizer_path && o->tokenizer_path[0];
 
-    /* 1. files and output */
-    if (rank == 0) {
-        if (npaths <= 0)
-            st = ST_ERROR(ST_EUSAGE, "no input: give text files or directories, or set data.corpus");
-        if (st == ST_OK) st = check_output(output, o->force);
-        for (int i = 0; st == ST_OK && i < npaths; i++) st = add_path(&files, paths[i], 0);
-    }
-    AGREE(st);
-    AGREE(share_list(&files, rank, comm));
-    s.files = files.found;
-    s.files_binary = files.binary;
-    if (files.total == 0)
-        AGREE(ST_ERROR(ST_EDATA, "empty corpus: %s%s hold%s no text (%llu file(s), %llu skipped as binary)",
-                       npaths > 0 ? paths[0] : "", npaths > 1 ? " ..." : "", npaths > 1 ? "" : "s",
-                       (unsigned long long)files.found, (unsigned long long)files.binary));
+    /* A given tokenizer (every corpus encoded with it shares its ids, so
+     * models built on one can read the others) is loaded first: a bad file
+     * fails before the corpus is read. */
+    if (given) AGREE(tok_load_file(o->tokenizer_path, comm, &tok));
 
-    /* 2. one byte range per rank, cut at safe breaks */
-    starts = calloc((size_t)size + 1, sizeof *starts);
-    AGREE(starts ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
-    uint64_t q = files.total / (uint64_t)size * (uint64_t)rank +
-                 files.total % (uint64_t)size * (uint64_t)rank / (uint64_t)size;
-    uint64_t my_start = 0;
-    AGREE(rank == 0 ? ST_OK : find_break(&files, q, &my_start));
-    CHECK_MPI(MPI_Allgather(&my_start, 1, MPI_UINT64_T, starts, 1, MPI_UINT64_T, comm));
-    starts[size] = files.total;
-    for (int r = 1; r <= size; r++)
-        if (starts[r] < starts[r - 1]) starts[r] = starts[r - 1];
-    uint64_t a = starts[rank], b = starts[rank + 1];
-    text = malloc(b - a + 1);
-    segs = calloc(files.n + 1, sizeof *segs);
-    st = text && segs ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory reading %llu bytes",
-                                          (unsigned long long)(b - a));
-    if (st == ST_OK && b > a) {
-        for (size_t i = file_of(&files, a); i < files.n && files.f[i].start < b; i++) {
-            const cfile *cf = &files.f[i];
-            uint64_t lo = a > cf->start ? a : cf->start;
-            uint64_t hi = b < cf->start + cf->size ? b : cf->start + cf->size;
-            if (hi <= lo) continue;
-            segs[nseg] = (segment){.off = (size_t)(lo - a), .len = (size_t)(hi - lo),
-                                   .ends_file = hi == cf->start + cf->size};
-            st = read_at(cf, lo - cf->start, text + segs[nseg].off, segs[nseg].len);
-            if (st != ST_OK) break;
-            nseg++;
-        }
-    }
-    AGREE(st);
+    /* 1-2. files, output, this rank's text */
+    CHECK(input_read(paths, npaths, output, o->force, 0, comm, &in));
+    s.files = fl->found;
+    s.files_binary = fl->binary;
 
-    /* 3. counts -> tokenizer */
-    AGREE(tok_counts_init(&counts, o->tok.ngram_max));
-    for (size_t i = 0; st == ST_OK && i < nseg; i++) st = tok_counts_add(counts, text + segs[i].off, segs[i].len);
-    AGREE(st);
-    AGREE(tok_learn(counts, &o->tok, comm, &tok));
+    /* 3. the tokenizer, unless given: learned from this corpus */
+    if (!given) CHECK(input_learn(&in, &o->tok, comm, &tok));
     if (tok_vocab_size(tok) > 65536)
         AGREE(ST_ERROR(ST_EUSAGE, "vocabulary of %d ids does not fit the uint16 chunks", tok_vocab_size(tok)));
 
     /* 4. encode; every document ends with <|eos|> */
     tok_stats ts = {0};
     int eos = tok_special_id(tok, TOK_EOS);
-    for (size_t i = 0; st == ST_OK && i < nseg; i++) {
-        st = tok_encode(tok, text + segs[i].off, segs[i].len, &mine, &ts);
-        if (st == ST_OK && segs[i].ends_file) st = tok_buf_push(&mine, eos, 0);
+    for (size_t i = 0; st == ST_OK && i < in.nseg; i++) {
+        st = tok_encode(tok, in.text + in.segs[i].off, in.segs[i].len, &mine, &ts);
+        if (st == ST_OK && in.segs[i].ends_file) st = tok_buf_push(&mine, eos, 0);
     }
     AGREE(st);
-    free(text);
-    text = NULL;
+    free(in.text);
+    in.text = NULL;
     uint64_t local[6] = {ts.bytes, ts.chars, ts.invalid, mine.n, ts.tokens, ts.byte_tokens}, sum[6];
     CHECK_MPI(MPI_Allreduce(local, sum, 6, MPI_UINT64_T, MPI_SUM, comm));
     s.bytes = sum[0];
@@ -712,6 +835,7 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     s.text_tokens = sum[4];
     s.byte_tokens = sum[5];
     s.chars_per_token = s.text_tokens ? (double)s.chars / (double)s.text_tokens : 0.0;
+    s.byte_fallback_rate = s.text_tokens ? (double)s.byte_tokens / (double)s.text_tokens : 0.0;
 
     tok_off = calloc((size_t)size + 1, sizeof *tok_off);
     AGREE(tok_off ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
@@ -762,13 +886,13 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     CHECK(publish_begin(&pub, output, comm));
     created = true; /* from here on, failures remove the temporary file */
     if (rank == 0) {
-        size_t text_bytes = (o->config_text ? strlen(o->config_text) : 0) + 32 * files.n;
-        for (size_t i = 0; i < files.n; i++) text_bytes += strlen(files.f[i].path);
+        size_t text_bytes = (o->config_text ? strlen(o->config_text) : 0) + 32 * fl->n;
+        for (size_t i = 0; i < fl->n; i++) text_bytes += strlen(fl->f[i].path);
         st = preflight_space(pub.tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
     }
     AGREE(st);
     AGREE(h5_create(&f, pub.tmp, comm, H5_KIND_DATASET));
-    write_job w = {.o = o, .files = &files, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
+    write_job w = {.o = o, .files = fl, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
                    .c0 = c0, .c1 = c1, .tokens_total = T, .rows = rows, .chunk_chars = cc_all,
                    .is_val = is_val};
     CHECK(write_dataset(&f, &w, comm));
@@ -782,6 +906,11 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
              (unsigned long long)s.bytes, (unsigned long long)s.chars, (unsigned long long)s.invalid,
              (unsigned long long)s.tokens, s.chars_per_token, (unsigned long long)s.n_chunks,
              o->ctx + 1, (unsigned long long)s.n_train, (unsigned long long)s.n_val);
+    /* How well the tokenizer fits this corpus: a borrowed tokenizer that
+     * never saw its characters spells them out byte by byte. */
+    log_info("byte fallback: %.2f%% of the %llu text tokens are byte tokens (tokenizer %s)",
+             100.0 * s.byte_fallback_rate, (unsigned long long)s.text_tokens,
+             given ? o->tokenizer_path : "learned from this corpus");
 out:
     if (created) {
         /* no half-written output: close what is open, remove the temporary file */
@@ -791,13 +920,9 @@ out:
         if (keep) st_fail(st, __FILE__, __LINE__, "writing '%s' failed: %s", output, keep);
         free(keep);
     }
-    flist_free(&files);
-    free(starts);
+    input_free(&in);
     free(tok_off);
-    free(text);
-    free(segs);
     free(is_val);
-    tok_counts_free(counts);
     tok_free(tok);
     tok_buf_free(&mine);
     tok_buf_free(&need);

@@ -1,12 +1,15 @@
-/* tok_h5.c -- the tokenizer group of strata files (docs/FORMAT-dataset.md).
+/* tok_h5.c -- the tokenizer group of strata files and tokenizer files
+ * (docs/FORMAT-dataset.md).
  *
- * Only the definition is stored (kind, text, count per id); loading rebuilds
- * the index with tok_index(), which also validates the group.
+ * Only the definition is stored (kind, text, count per id) with its content
+ * hash; loading rebuilds the index with tok_index(), which also validates
+ * the group and recomputes the hash, compared with the stored one.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "strata/h5.h"
+#include "strata/publish.h"
 #include "tok_internal.h"
 
 #define TOK_FORMAT_VERSION 1
@@ -49,6 +52,7 @@ st_status tok_save(h5_file *f, const char *group, const tokenizer *t)
     CHECK(h5_attr_set_i64(f, group, "bos_id", t->special_id[TOK_BOS]));
     CHECK(h5_attr_set_i64(f, group, "eos_id", t->special_id[TOK_EOS]));
     CHECK(h5_attr_set_str(f, group, "kind_names", "0=special 1=byte 2=char 3=ngram 4=unused"));
+    CHECK(h5_attr_set_str(f, group, "sha256", t->hash));
     size_t dims[1] = {V};
     child(path, sizeof path, group, "kind");
     CHECK(h5_write(f, path, H5_DT_U8, 1, dims, t->kind));
@@ -87,7 +91,7 @@ st_status tok_load(h5_file *f, const char *group, tokenizer **out)
 {
     st_status st = ST_OK;
     tokenizer *t = NULL;
-    char *mode = NULL;
+    char *mode = NULL, *stored = NULL;
     uint8_t *kind = NULL, *text = NULL;
     int64_t *off = NULL;
     uint64_t *count = NULL;
@@ -145,14 +149,61 @@ st_status tok_load(h5_file *f, const char *group, tokenizer **out)
         st_add_context("%s: /%s", f->path, group);
         goto out;
     }
+    /* The hash is recomputed from what was read: a stale attribute means the
+     * group was changed after it was written, and ids would silently mean
+     * something else than in the models built on it. */
+    bool has_hash = false;
+    CHECK(h5_attr_exists(f, group, "sha256", &has_hash));
+    if (has_hash) {
+        CHECK(h5_attr_get_str(f, group, "sha256", &stored));
+        if (strcmp(stored, t->hash) != 0)
+            FAIL(ST_EDATA, "%s: the tokenizer /%s was changed after it was written: its content hash is %s, "
+                 "the file says %.64s", f->path, group, t->hash, stored);
+    }
     *out = t;
     t = NULL;
 out:
     tok_free(t);
     free(mode);
+    free(stored);
     free(kind);
     free(text);
     free(off);
     free(count);
+    return st;
+}
+
+st_status tok_load_file(const char *path, MPI_Comm comm, tokenizer **out)
+{
+    st_status st = ST_OK;
+    h5_file f;
+    h5_file_zero(&f);
+    *out = NULL;
+    CHECK(h5_open_kind(&f, path, comm, NULL, ST_EDATA));
+    CHECK(tok_load(&f, "tokenizer", out));
+out:
+    h5_close(&f);
+    return st;
+}
+
+st_status tok_write_file(const char *path, const tokenizer *t, const char *config_text,
+                         const char *sources, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    publish_file pub = {NULL, NULL};
+    h5_file f;
+    h5_file_zero(&f);
+    CHECK(publish_begin(&pub, path, comm));
+    CHECK(h5_create(&f, pub.tmp, comm, H5_KIND_TOKENIZER));
+    if (config_text) CHECK(h5_write_string(&f, "config", config_text));
+    if (sources) CHECK(h5_write_string(&f, "sources", sources));
+    CHECK(tok_save(&f, "tokenizer", t));
+    CHECK(h5_close(&f));
+    CHECK(publish_commit(&pub, comm));
+out:
+    if (st != ST_OK) {
+        h5_close(&f);
+        publish_abort(&pub, comm);
+    }
     return st;
 }

@@ -45,6 +45,7 @@ struct tokenizer {
     int32_t *sup_id;   /* [n_sup] */
     int n_sup;
     tok_trie trie;
+    char hash[65]; /* tok_hash of the definition, set by tok_index */
 };
 
 extern const char *const tok_special_names[TOK_N_SPECIALS];
@@ -52,7 +53,8 @@ extern const char *const tok_special_names[TOK_N_SPECIALS];
 /* Allocate an empty tokenizer for `vocab` ids whose text pool holds up to
  * text_cap bytes (NULs included). */
 st_status tok_alloc(tokenizer **out, tok_mode mode, int vocab, size_t text_cap);
-/* Build the index from kind/text/count; ST_EDATA when they are inconsistent. */
+/* Build the index (and the content hash) from kind/text/count; ST_EDATA
+ * when they are inconsistent. */
 st_status tok_index(tokenizer *t);
 
 #endif

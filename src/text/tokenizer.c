@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "strata/config.h"
+#include "strata/sha256.h"
 #include "strata/utf8.h"
 #include "tok_internal.h"
 
@@ -179,6 +180,41 @@ static int parse_byte_name(const char *s, size_t len)
 
 static bool bmp_reserved(uint32_t cp) { return cp >= 0xD800 && cp <= 0xF8FF; }
 
+static void put_u32(sha256_ctx *c, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    sha256_update(c, b, 4);
+}
+
+/* The content hash covers exactly what makes two tokenizers encode alike,
+ * in a fixed byte order (docs/FORMAT-dataset.md, "Content hash"): the
+ * header "strata tokenizer v1\n", the mode name and "\n", the vocabulary
+ * size (uint32 LE), then for every id in order its kind (one byte), the
+ * length of its text (uint32 LE; 0 for UNUSED) and the text bytes.  Counts
+ * and ngram_max are learning records, not part of the definition. */
+static void tok_compute_hash(tokenizer *t)
+{
+    sha256_ctx c;
+    uint8_t d[32];
+    static const char head[] = "strata tokenizer v1\n";
+    const char *mode = t->mode == TOK_MODE_BMP ? "bmp\n" : "compact\n";
+    sha256_init(&c);
+    sha256_update(&c, head, sizeof head - 1);
+    sha256_update(&c, mode, strlen(mode));
+    put_u32(&c, (uint32_t)t->vocab);
+    for (int id = 0; id < t->vocab; id++) {
+        uint8_t k = t->kind[id];
+        uint32_t len = k == TOK_UNUSED ? 0 : t->text_off[id + 1] - t->text_off[id] - 1;
+        sha256_update(&c, &k, 1);
+        put_u32(&c, len);
+        sha256_update(&c, t->text + t->text_off[id], len);
+    }
+    sha256_final(&c, d);
+    sha256_hex(d, t->hash);
+}
+
+void tok_hash(const tokenizer *t, char hex[65]) { memcpy(hex, t->hash, 65); }
+
 st_status tok_index(tokenizer *t)
 {
     st_status st = ST_OK;
@@ -283,6 +319,7 @@ st_status tok_index(tokenizer *t)
             FAIL(ST_EDATA, "tokenizer: U+%04X has two ids", t->sup_cp[i]);
     }
     t->n_sup = (int)n_sup;
+    tok_compute_hash(t);
 out:
     free(sup);
     return st;
@@ -521,7 +558,7 @@ void tok_describe(const tokenizer *t, FILE *out)
             t->mode == TOK_MODE_BMP ? "bmp" : "compact", t->vocab, TOK_N_SPECIALS, t->n_chars,
             t->n_ngrams);
     if (t->ngram_max > 1) fprintf(out, " of up to %d characters", t->ngram_max);
-    fprintf(out, ")\n");
+    fprintf(out, ")\n  sha256 %s\n", t->hash);
     /* n-grams are stored best first */
     int shown = 0;
     for (int id = 0; id < t->vocab && shown < 12; id++) {

@@ -1,4 +1,4 @@
-## util: logging, status codes, RNG, timers, BLAS sanity.
+## util: logging, status codes, RNG, timers, BLAS sanity, SHA-256.
 libstrata_a_SOURCES += \
 	src/util/error.c \
 	src/util/log.c \
@@ -8,7 +8,8 @@ libstrata_a_SOURCES += \
 	src/util/progress.c \
 	src/util/signals.c \
 	src/util/mpilife.c \
-	src/util/agree.c
+	src/util/agree.c \
+	src/util/sha256.c
 noinst_HEADERS += \
 	include/strata/error.h \
 	include/strata/log.h \
@@ -19,6 +20,7 @@ noinst_HEADERS += \
 	include/strata/signals.h \
 	include/strata/mpilife.h \
 	include/strata/agree.h \
+	include/strata/sha256.h \
 	tests/harness.h
 
 check_PROGRAMS += tests/util/test_util

@@ -13,7 +13,7 @@ expect_grep "unknown command 'frobnicate'" "$T/err" "unknown command is named"
 
 # Every command in DESIGN.md has --help; commands not built yet say so and exit 2.
 all_help=0
-for c in prepare substrate grow eval generate merge metrics inspect config; do
+for c in prepare tokenizer substrate grow eval generate merge metrics inspect config; do
     "$STRATA" "$c" --help >"$T/h" 2>&1 || all_help=1
     grep -q "Usage: strata $c" "$T/h" || all_help=1
 done

@@ -115,7 +115,8 @@ expect_exit 0 "grow a model with another tokenizer" -- run 1 -- grow $cfg --set 
 expect_exit 3 "merge refuses different tokenizers" -- run 1 -- merge --output "$T/bad.h5" "$ck" "$T/ck/tok/stage-001.h5"
 expect_grep "do not share the tokenizer" "$T/err" "the refusal names the tokenizer"
 expect_exit 3 "eval on a dataset with another tokenizer" -- run 2 -- eval "$ck" --dataset "$T/data300.h5"
-expect_grep "does not use the tokenizer" "$T/err" "the refusal explains the dataset mismatch"
+expect_grep "do not share the tokenizer" "$T/err" "the refusal explains the dataset mismatch"
+expect_grep "data300.h5' (tokenizer [0-9a-f]\{16\}" "$T/err" "the refusal names the dataset and its tokenizer hash"
 
 # 6. Bad input.
 expect_exit 3 "missing checkpoint" -- run 1 -- eval "$T/nothere.h5"

@@ -10,6 +10,7 @@
 #include "strata_build.h"
 #include "harness.h"
 #include "strata/glyph.h"
+#include "strata/sha256.h"
 #include "strata/substrate.h"
 
 enum { C = 32, NPIX = C * C };

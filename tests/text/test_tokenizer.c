@@ -521,6 +521,175 @@ static void hdf5_round_trip_and_validation(void **state)
     unlink(path);
 }
 
+/* ---- content hash -------------------------------------------------------- */
+
+/* Copy group `from` of f to group `to`, with id `edit`'s text replaced by
+ * `text` (edit < 0: unchanged), every count replaced by `count` (when
+ * nonzero), and the sha256 attribute copied from `hash_from` (NULL: none). */
+static void copy_group(h5_file *f, const char *from, const char *to, int edit, const char *text,
+                       uint64_t count, const char *hash_from)
+{
+    int rank;
+    size_t dims[H5_MAX_RANK];
+    uint8_t *kind = NULL, *pool = NULL;
+    int64_t *off = NULL;
+    uint64_t *cnt = NULL;
+    char p[128], *mode = NULL, *hash = NULL;
+    int64_t vocab = 0, nmax = 0;
+    snprintf(p, sizeof p, "%s/kind", from);
+    ST_ASSERT_OK(h5_read(f, p, H5_DT_U8, &rank, dims, (void **)&kind));
+    size_t V = dims[0];
+    snprintf(p, sizeof p, "%s/text", from);
+    ST_ASSERT_OK(h5_read(f, p, H5_DT_U8, &rank, dims, (void **)&pool));
+    snprintf(p, sizeof p, "%s/text_offsets", from);
+    ST_ASSERT_OK(h5_read(f, p, H5_DT_I64, &rank, dims, (void **)&off));
+    snprintf(p, sizeof p, "%s/count", from);
+    ST_ASSERT_OK(h5_read(f, p, H5_DT_U64, &rank, dims, (void **)&cnt));
+    ST_ASSERT_OK(h5_attr_get_str(f, from, "mode", &mode));
+    ST_ASSERT_OK(h5_attr_get_i64(f, from, "vocab_size", &vocab));
+    ST_ASSERT_OK(h5_attr_get_i64(f, from, "ngram_max", &nmax));
+    /* the new text pool */
+    size_t total = (size_t)off[V] + (text ? strlen(text) : 0);
+    uint8_t *np = malloc(total + 1);
+    int64_t *noff = malloc((V + 1) * sizeof *noff);
+    assert_non_null(np);
+    assert_non_null(noff);
+    size_t q = 0;
+    for (size_t i = 0; i < V; i++) {
+        noff[i] = (int64_t)q;
+        if ((int)i == edit) {
+            memcpy(np + q, text, strlen(text));
+            q += strlen(text);
+        } else {
+            memcpy(np + q, pool + off[i], (size_t)(off[i + 1] - off[i]));
+            q += (size_t)(off[i + 1] - off[i]);
+        }
+        if (count) cnt[i] = count;
+    }
+    noff[V] = (int64_t)q;
+    ST_ASSERT_OK(h5_group(f, to));
+    ST_ASSERT_OK(h5_attr_set_str(f, to, "mode", mode));
+    ST_ASSERT_OK(h5_attr_set_i64(f, to, "tokenizer_version", 1));
+    ST_ASSERT_OK(h5_attr_set_i64(f, to, "vocab_size", vocab));
+    ST_ASSERT_OK(h5_attr_set_i64(f, to, "ngram_max", nmax));
+    if (hash_from) {
+        ST_ASSERT_OK(h5_attr_get_str(f, hash_from, "sha256", &hash));
+        ST_ASSERT_OK(h5_attr_set_str(f, to, "sha256", hash));
+    }
+    size_t V1 = V + 1;
+    snprintf(p, sizeof p, "%s/kind", to);
+    ST_ASSERT_OK(h5_write(f, p, H5_DT_U8, 1, &V, kind));
+    snprintf(p, sizeof p, "%s/count", to);
+    ST_ASSERT_OK(h5_write(f, p, H5_DT_U64, 1, &V, cnt));
+    snprintf(p, sizeof p, "%s/text", to);
+    ST_ASSERT_OK(h5_write(f, p, H5_DT_U8, 1, &q, np));
+    snprintf(p, sizeof p, "%s/text_offsets", to);
+    ST_ASSERT_OK(h5_write(f, p, H5_DT_I64, 1, &V1, noff));
+    free(kind);
+    free(pool);
+    free(off);
+    free(cnt);
+    free(mode);
+    free(hash);
+    free(np);
+    free(noff);
+}
+
+static tokenizer *load_group(h5_file *f, const char *group)
+{
+    tokenizer *t = NULL;
+    ST_ASSERT_OK(tok_load(f, group, &t));
+    return t;
+}
+
+static void content_hash(void **state)
+{
+    (void)state;
+    char path[] = "/tmp/strata-tokhash-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    tokenizer *c = learn(sample, strlen(sample), TOK_MODE_COMPACT, 512, 4, 100, 1);
+    tokenizer *b = learn(sample, strlen(sample), TOK_MODE_BMP, 0, 3, 50, 1);
+    char hc[65], hb[65], h[65];
+    tok_hash(c, hc);
+    tok_hash(b, hb);
+    assert_int_equal(strlen(hc), 64);
+    assert_int_equal(strspn(hc, "0123456789abcdef"), 64);
+    assert_string_not_equal(hc, hb);
+    int last = tok_vocab_size(c) - 1;
+    assert_int_equal(tok_kind_of(c, last), TOK_NGRAM);
+    assert_int_not_equal(tok_id_count(c, last), 7);
+
+    h5_file f;
+    ST_ASSERT_OK(h5_create(&f, path, MPI_COMM_SELF, H5_KIND_TOKENIZER));
+    ST_ASSERT_OK(tok_save(&f, "tokenizer", c));
+    ST_ASSERT_OK(tok_save(&f, "bmp", b));
+    char *stored = NULL;
+    ST_ASSERT_OK(h5_attr_get_str(&f, "tokenizer", "sha256", &stored));
+    assert_string_equal(stored, hc); /* saved with the tokenizer */
+    free(stored);
+    /* one id's text changed: a different tokenizer (no stale hash: loads) */
+    copy_group(&f, "tokenizer", "edited", last, "\xE2\x98\x83\xE2\x98\x83", 0, NULL);
+    /* the same edit under the original's sha256: a tampered file */
+    copy_group(&f, "tokenizer", "tampered", last, "\xE2\x98\x83\xE2\x98\x83", 0, "tokenizer");
+    /* only the counts changed, original sha256: still the same tokenizer
+     * (learning counts are not part of the definition) */
+    copy_group(&f, "tokenizer", "recounted", -1, NULL, 7, "tokenizer");
+    ST_ASSERT_OK(h5_close(&f));
+
+    ST_ASSERT_OK(h5_open(&f, path, MPI_COMM_SELF, false));
+    tokenizer *t = load_group(&f, "tokenizer");
+    tok_hash(t, h);
+    assert_string_equal(h, hc); /* stable across save/load */
+    tok_free(t);
+    t = load_group(&f, "bmp");
+    tok_hash(t, h);
+    assert_string_equal(h, hb);
+    tok_free(t);
+    t = load_group(&f, "edited");
+    tok_hash(t, h);
+    assert_string_not_equal(h, hc);
+    assert_string_equal(tok_render_text(t, last, NULL), "\xE2\x98\x83\xE2\x98\x83");
+    tok_free(t);
+    t = load_group(&f, "recounted");
+    assert_int_equal(tok_id_count(t, last), 7);
+    tok_hash(t, h);
+    assert_string_equal(h, hc);
+    tok_free(t);
+    t = NULL;
+    assert_int_equal(tok_load(&f, "tampered", &t), ST_EDATA);
+    assert_null(t);
+    assert_non_null(strstr(st_last_error(), path));
+    assert_non_null(strstr(st_last_error(), "changed after it was written"));
+    ST_ASSERT_OK(h5_close(&f));
+
+    /* the file-level reader: any strata file, here kind "tokenizer" */
+    ST_ASSERT_OK(tok_load_file(path, MPI_COMM_SELF, &t));
+    tok_hash(t, h);
+    assert_string_equal(h, hc);
+    tok_free(t);
+    t = NULL;
+    assert_int_equal(tok_load_file("/nonexistent/tok.h5", MPI_COMM_SELF, &t), ST_EDATA);
+    assert_null(t);
+
+    /* tok_write_file: a published tokenizer file with the same hash */
+    char out[sizeof path + 8];
+    snprintf(out, sizeof out, "%s.tok", path);
+    ST_ASSERT_OK(tok_write_file(out, c, "[tokenizer]\nmode = compact\n", "1\tx\n", MPI_COMM_SELF));
+    ST_ASSERT_OK(h5_open_kind(&f, out, MPI_COMM_SELF, H5_KIND_TOKENIZER, ST_EDATA));
+    ST_ASSERT_OK(h5_close(&f));
+    ST_ASSERT_OK(tok_load_file(out, MPI_COMM_SELF, &t));
+    tok_hash(t, h);
+    assert_string_equal(h, hc);
+    tok_free(t);
+    unlink(out);
+
+    tok_free(c);
+    tok_free(b);
+    unlink(path);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -533,6 +702,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(lossless_on_random_bytes),
         cmocka_unit_test(lossless_on_word_list),
         cmocka_unit_test(hdf5_round_trip_and_validation),
+        cmocka_unit_test(content_hash),
     };
     return st_test_main(argc, argv, "test_tokenizer", tests, sizeof tests / sizeof tests[0]);
 }

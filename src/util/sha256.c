@@ -1,10 +1,11 @@
-/* sha256.c -- SHA-256 (FIPS 180-4), used to fingerprint font files in
- * substrate files.  No library in strata's dependency set provides it. */
+/* sha256.c -- SHA-256 (FIPS 180-4) (sha256.h): tokenizer content hashes,
+ * font fingerprints in substrate files, `inspect --sha256`.  No library in
+ * strata's dependency set provides it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
-#include "strata/substrate.h"
+#include "strata/sha256.h"
 
 static const uint32_t k256[64] = {
     0x428a2f98u, 0x71374491u, 0xb5c0fbcfu, 0xe9b5dba5u, 0x3956c25bu, 0x59f111f1u, 0x923f82a4u, 0xab1c5ed5u,
