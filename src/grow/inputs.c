@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "run.h"
+#include "strata/ckptdir.h"
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/log.h"
@@ -95,6 +96,23 @@ out:
 }
 
 static bool exists(const char *path) { return access(path, F_OK) == 0; }
+
+/* The directory an input file the run builds goes into (and its parents),
+ * as a user who names checkpoints/x/dataset.h5 expects. */
+static st_status make_parent(const char *path, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    char *dir = strdup(path);
+    CHECK_ALLOC(dir);
+    char *slash = strrchr(dir, '/');
+    if (slash && slash != dir) {
+        *slash = '\0';
+        CHECK(ckpt_dir_make(dir, comm));
+    }
+out:
+    free(dir);
+    return st;
+}
 
 /* Settings that only `prepare` uses: once the dataset exists they cannot
  * apply, so the run takes the dataset's values (and /config records what was
@@ -190,13 +208,19 @@ st_status grow_inputs_ensure(grow_run *g)
         (size_t)snprintf(c->substrate.file, sizeof c->substrate.file, "%s/substrate.h5", g->dir) >=
             sizeof c->substrate.file)
         FAIL(ST_EUSAGE, "run directory '%s' is too long for substrate.file inside it: set substrate.file", g->dir);
-    if (!exists(c->data.dataset)) CHECK(build_dataset(g));
+    if (!exists(c->data.dataset)) {
+        CHECK(make_parent(c->data.dataset, g->comm));
+        CHECK(build_dataset(g));
+    }
     CHECK(dataset_open(&g->data, c->data.dataset, g->comm));
     CHECK(adopt_dataset_settings(g));
     if (g->data.ctx != c->data.ctx)
         FAIL(ST_EDATA, "dataset '%s' holds chunks of ctx %d tokens but data.ctx = %ld (prepare it again or set data.ctx = %d)",
              c->data.dataset, g->data.ctx, c->data.ctx, g->data.ctx);
-    if (!exists(c->substrate.file)) CHECK(build_substrate(g));
+    if (!exists(c->substrate.file)) {
+        CHECK(make_parent(c->substrate.file, g->comm));
+        CHECK(build_substrate(g));
+    }
     CHECK(substrate_load_checked(g, c->substrate.file));
 out:
     return st;

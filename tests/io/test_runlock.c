@@ -91,6 +91,10 @@ static long dead_pid(void)
         if (fscanf(f, "%ld", &max) != 1) max = 32768;
         fclose(f);
     }
+    /* Pids are below pid_max, so pid_max itself can never be alive: a pid
+     * merely unused now could be handed to a new process while a test runs
+     * (pid_max is 32768 here and a busy machine wraps it in seconds). */
+    if (kill((pid_t)max, 0) != 0 && errno == ESRCH) return max;
     for (long p = max - 1; p > 1; p--)
         if (kill((pid_t)p, 0) != 0 && errno == ESRCH) return p;
     return -1;
