@@ -84,14 +84,8 @@ out:
 
 st_status live_rewind(grow_run *g)
 {
-    st_status st = ST_OK;
-    char path[sizeof g->dir + sizeof LIVE_NAME + 1];
-    snprintf(path, sizeof path, "%s/%s", g->dir, LIVE_NAME);
-    if (g->live) fclose(g->live);
-    g->live = NULL;
-    CHECK(live_open(g));
-out:
-    return st;
+    live_close(g);
+    return live_open(g);
 }
 
 void live_close(grow_run *g)
