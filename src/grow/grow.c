@@ -465,6 +465,7 @@ static void run_free(grow_run *g)
     live_close(g);
     free(g->xin);
     free(g->tokbuf);
+    branch_free(g);
 }
 
 /* Empty metric tables with the run's columns. */
@@ -674,7 +675,7 @@ out:
 /* Load checkpoint f (path) into g: read the state, build the structure it
  * describes, read the tensors into it, and restore the state last (building
  * drew from the init stream).  Every rank reads on its own; they agree. */
-static st_status resume_from(grow_run *g, h5_file *f, const char *path)
+st_status run_load(grow_run *g, h5_file *f, const char *path)
 {
     st_status st = ST_OK;
     grow_state s;
@@ -697,6 +698,7 @@ static st_status resume_from(grow_run *g, h5_file *f, const char *path)
     if (st == ST_OK) st = grow_tensors_read(f, g, !s.stage_done);
     if (st == ST_OK) st = met_read(&g->steps, f);
     if (st == ST_OK) st = met_read(&g->depth, f);
+    if (st == ST_OK) st = branch_read(f, g);
     if (st == ST_OK) g->st = s;
     return st_agree(st, g->comm);
 }
@@ -718,7 +720,7 @@ static st_status run_resume(grow_run *g, bool *found)
     for (;;) {
         CHECK(grow_checkpoint_open(g, (const char *const *)rejected, n_rejected, &f, &path));
         if (!path) goto out;
-        st = resume_from(g, &f, path);
+        st = run_load(g, &f, path);
         h5_close(&f);
         if (st == ST_OK) break;
         if (st == ST_EUSAGE || st == ST_ENOMEM) goto out;
@@ -752,7 +754,9 @@ out:
     return st;
 }
 
-st_status grow_main(const st_config *cfg, MPI_Comm comm)
+st_status grow_main(const st_config *cfg, MPI_Comm comm) { return grow_start(cfg, NULL, comm); }
+
+st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
 {
     st_status st = ST_OK;
     run_lock lock = RUN_LOCK_INIT;
@@ -765,6 +769,7 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     g->monolithic = strcmp(cfg->grow.schedule, "monolithic") == 0;
     g->cache.fd = -1;
     g->last_val = NAN;
+    g->config_path = o ? o->config_path : NULL;
     if ((size_t)snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name) >= sizeof g->dir)
         FAIL(ST_EUSAGE, "run.dir + run.name is too long a path");
 
@@ -777,9 +782,14 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     }
     /* One job per run directory, before anything is built or read there. */
     CHECK(run_lock_acquire(&lock, g->dir, g->comm));
+    CHECK(branch_plan(g, o ? o->from : NULL));
     CHECK(run_setup(g));
     bool found = false;
     CHECK(run_resume(g, &found));
+    if (!found && g->parent.set) {
+        CHECK(branch_start(g));
+        found = true;
+    }
     CHECK(live_open(g));
     if (!found) {
         g->st.stage = 1;

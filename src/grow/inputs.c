@@ -118,7 +118,7 @@ out:
  * apply, so the run takes the dataset's values (and /config records what was
  * used) and says which of its own were set otherwise. */
 static const char *const prepare_keys[][2] = {
-    {"data", "val_fraction"},  {"data", "split_seed"},   {"data", "tokenizer"},    {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
+    {"data", "val_fraction"},  {"data", "split_seed"},   {"data", "split"},   {"data", "tokenizer"},    {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
     {"tokenizer", "min_count"}, {"tokenizer", "ngram_max"}, {"tokenizer", "ngrams"},
 };
 
@@ -126,6 +126,13 @@ static st_status adopt_dataset_settings(grow_run *g)
 {
     st_status st = ST_OK;
     st_config *ds = NULL;
+    /* The split rule the file records wins (a file without /config too). */
+    if (strcmp(g->data.split_rule, g->cfg.data.split) != 0) {
+        log_warn("dataset '%s' exists with a %s split, so data.split = %s cannot apply: the run uses the dataset's "
+                 "(prepare a new dataset to change it)",
+                 g->data.path, g->data.split_rule, g->cfg.data.split);
+        CHECK(cfg_set_value(&g->cfg, "data", "split", g->data.split_rule, g->data.path));
+    }
     if (!g->data.config) goto out; /* an older file: nothing to compare with */
     ds = malloc(sizeof *ds);
     CHECK_ALLOC(ds);

@@ -11,7 +11,8 @@ libstrata_a_SOURCES += \
 	src/grow/checkpoint.c \
 	src/grow/state.c \
 	src/grow/tensors.c \
-	src/grow/live.c
+	src/grow/live.c \
+	src/grow/branch.c
 noinst_HEADERS += include/strata/grow.h include/strata/cache.h src/grow/run.h
 TESTS += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh
 EXTRA_DIST += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/data/moby-60k.txt jobs/local/grow.sh
