@@ -125,6 +125,16 @@ static st_status run_eval(grow_run *g, int depth, eval_row *out)
     return eval_depths(&mem, 1, &d, depth, depth, (int)B, g->comm, out);
 }
 
+/* The whole test set (data.test) at one depth, from the tokens: the
+ * activation cache holds the training dataset's chunks only. */
+static st_status run_eval_test(grow_run *g, int depth, eval_row *out)
+{
+    eval_chunks d = {.chunks = g->test.chunks, .chars = g->test.chars, .ids = g->test_ids, .n = g->n_test,
+                     .T = g->test.ctx};
+    eval_member mem = {.m = &g->m, .ws = &g->ws};
+    return eval_depths(&mem, 1, &d, depth, depth, (int)g->cfg.train.batch, g->comm, out);
+}
+
 /* ---- stages ------------------------------------------------------------- */
 
 static st_status set_trainable(grow_run *g)
@@ -218,6 +228,13 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
                     : NAN;
     r[MD_FLOPS] = flops * (double)g->st.sched.steps;
     CHECK(met_set(&g->depth, g->depth.nrows - 1, "rollbacks", (double)g->st.stage_rollbacks));
+    eval_row te = {.loss = LIVE_MISSING, .bpc = LIVE_MISSING, .top1 = LIVE_MISSING};
+    if (g->n_test > 0) {
+        CHECK(run_eval_test(g, depth, &te));
+        CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_loss", te.loss));
+        CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_bits_per_char", te.bpc));
+        CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_top1", te.top1));
+    }
     g->st.stage_done = true;
     log_info("stage %d done: %ld steps, val loss %.4f nats/token, %.4f bits/char, top-1 %.3f",
              g->st.stage, g->st.sched.steps, ev.loss, ev.bpc, ev.top1);
@@ -226,7 +243,8 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
     CHECK(grow_checkpoint_save(g, name));
     live_write(g, "stage", "depth", (double)depth, "steps", r[MD_STEPS], "train_loss", r[MD_TRAIN_LOSS], "val_loss",
                ev.loss, "val_bits_per_char", ev.bpc, "val_top1", ev.top1, "wall_s", stage_wall, "rollbacks",
-               (double)g->st.stage_rollbacks, NULL);
+               (double)g->st.stage_rollbacks, "test_loss", te.loss, "test_bits_per_char", te.bpc, "test_top1",
+               te.top1, NULL);
 out:
     return st;
 }
@@ -455,6 +473,8 @@ static void run_free(grow_run *g)
     cache_free(&g->cache);
     data_order_free(&g->order);
     dataset_free(&g->data);
+    dataset_free(&g->test);
+    free(g->test_ids);
     free(g->sub.table);
     free(g->sub.init);
     met_free(&g->steps);
@@ -479,6 +499,14 @@ static st_status run_metrics_init(grow_run *g)
     g->steps_val_col = met_col(&g->steps, "val_loss");
     CHECK(met_add_column(&g->depth, "rollbacks", H5_DT_I64, "1",
                          "times this stage went back to its last good state after diverging"));
+    if (g->n_test > 0) {
+        /* The test set (data.test), named like the validation columns. */
+        CHECK(met_add_column(&g->depth, "test_loss", H5_DT_F64, "nats/token", "test-set loss (data.test) at this depth"));
+        CHECK(met_add_column(&g->depth, "test_bits_per_char", H5_DT_F64, "bits/char",
+                             "test-set bits per character (data.test) at this depth"));
+        CHECK(met_add_column(&g->depth, "test_top1", H5_DT_F64, "1",
+                             "test-set share of positions whose argmax is the target (data.test)"));
+    }
 out:
     return st;
 }

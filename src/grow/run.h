@@ -95,6 +95,9 @@ typedef struct grow_run {
     char dir[2 * CFG_STR_MAX]; /* <run.dir>/<run.name> */
     bool monolithic;
     dataset data;
+    dataset test;          /* data.test: the test set (test.n_chunks == 0: none) */
+    long *test_ids;        /* [n_test] every chunk of the test set */
+    long n_test;
     grow_substrate sub;
     model m;
     model_ws ws;           /* training/eval workspace, up to train.batch chunks */
