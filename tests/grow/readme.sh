@@ -19,10 +19,12 @@ n=$(wc -l <"$T/cmds")
 grep -q -- '--from' "$T/cmds" && grep -q 'n_layers' "$T/cmds" && ok "it grows deeper and branches" ||
     not_ok "the section lacks --from or model.n_layers"
 
+top=$(cd "$top_srcdir" && pwd)
+real=$(command -v "$STRATA")
+case $real in /*) ;; *) real=$PWD/$real ;; esac
 mkdir -p "$T/tree/tests"
-ln -s "$top_srcdir/jobs" "$T/tree/jobs"
-ln -s "$top_srcdir/tests/data" "$T/tree/tests/data"
-real=$STRATA
+ln -s "$top/jobs" "$T/tree/jobs"
+ln -s "$top/tests/data" "$T/tree/tests/data"
 strata() {
     if [ "$1" = grow ]; then timeout 120 "$real" "$@" --set grow.steps="$STEPS" --set eval.interval=10
     else "$real" "$@"; fi
@@ -41,6 +43,6 @@ done <"$T/cmds"
 sum=$(sha256sum checkpoints/smoke/stage-002.h5 | cut -d' ' -f1)
 cat "$T"/out.* | grep -q "sha256 $sum" && ok "inspect shows the parent's SHA-256" || not_ok "no 'sha256 $sum' in inspect"
 "$real" inspect --sha256 checkpoints/smoke/stage-002.h5 | grep 'block_00[12]' >"$T/p.sha"
-"$real" inspect --sha256 checkpoints/smoke-b/stage-003.h5 | grep 'block_00[12]' | cmp -s - "$T/p.sha" &&
+[ -s "$T/p.sha" ] && "$real" inspect --sha256 checkpoints/smoke-b/stage-003.h5 | grep 'block_00[12]' | cmp -s - "$T/p.sha" &&
     ok "the branch keeps the parent's blocks 1-2 bit for bit" || not_ok "the branch's blocks 1-2 differ"
 finish
