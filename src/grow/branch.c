@@ -76,6 +76,8 @@ static st_status resolve_local(const char *from, char *out, size_t len)
         FAIL(ST_EUSAGE, "--from '%s' is neither a checkpoint file nor a run directory", from);
     }
     if (!realpath(dir, out) || strlen(out) >= len) FAIL(ST_EUSAGE, "--from '%s': %s", dir, strerror(errno));
+    /* PARENT holds it on one line. */
+    if (strchr(out, '\n')) FAIL(ST_EUSAGE, "--from '%s': a path with a newline cannot be recorded", out);
 out:
     ckpt_list_free(&l);
     return st;
