@@ -65,6 +65,20 @@ sha "$T/ck/deeper/stage-003.h5" >"$T/deeper.sha"
 sha "$T/ck/same/stage-003.h5" | cmp -s - "$T/deeper.sha" &&
     ok "a branch with the same settings equals growing the parent itself" || not_ok "same-settings branch differs"
 
+# 3b. Other growth settings: LoRA on the parent's blocks (merged into them at
+#     the stage end); the trainable substrate, whose trained table the branch
+#     takes over (with the same settings: the parent grown on, bitwise).
+expect_exit 0 "a branch with LoRA on the parent's frozen blocks" -- \
+    run 2 -- grow $cfg --from "$p1" --set run.name=lora --set grow.lora_from_depth=2 --set grow.lora_rank=2
+sha "$T/ck/lora/stage-002.h5" | grep block_001 | cmp -s - "$T/a.b1" && not_ok "LoRA left the parent's block 1 alone" ||
+    ok "LoRA adapted and merged into the parent's block 1"
+tcfg="$cfg --set substrate.kind=trainable --set substrate.file=$T/sub-tr.h5"
+expect_exit 0 "a parent on the trainable substrate" -- run 2 -- grow $tcfg --set run.name=tr
+expect_exit 0 "its branch" -- run 2 -- grow $tcfg --from "$T/ck/tr/stage-001.h5" --set run.name=trb
+sha "$T/ck/tr/stage-002.h5" >"$T/tr.sha"
+sha "$T/ck/trb/stage-002.h5" | cmp -s - "$T/tr.sha" && ok "the trainable table comes along: the branch equals the parent" ||
+    not_ok "trainable-substrate branch differs from its parent"
+
 # 4. Refusals.
 expect_exit 3 "a branch with another model shape is refused" -- \
     run 1 -- grow $cfg --from "$p1" --set run.name=shape --set model.d_ff=32
