@@ -32,7 +32,9 @@
     X(data, tokenizer, STRING, "", 0, 0, NULL, 0, "strata file whose /tokenizer encodes the corpus instead of learning one (tokenizer file, dataset or checkpoint; empty = learn)") \
     X(data, ctx, INT, "256", 4, 65536, NULL, 0, "context length in tokens (chunks hold ctx+1 tokens)") \
     X(data, val_fraction, FLOAT, "0.05", 0, 0.5, NULL, 0, "share of chunks held out for validation") \
-    X(data, split_seed, INT, "17", 0, 9007199254740992.0, NULL, 0, "seed of the train/validation split")
+    X(data, split_seed, INT, "17", 0, 9007199254740992.0, NULL, 0, "seed of the train/validation split (split = random)") \
+    X(data, split, CHOICE, "random", 0, 0, "random|tail", 0, "validation chunks: random (by split_seed) or tail (the last val_fraction of each document)") \
+    X(data, test, STRING, "", 0, 0, NULL, 1, "test set evaluated at every stage end (test_* columns of /metrics/depth): a dataset with the run's tokenizer, or text encoded with it into <run dir>/test.h5")
 
 #define CFG_TOKENIZER_KEYS(X)                                                                    \
     X(tokenizer, mode, CHOICE, "compact", 0, 0, "bmp|compact", 0, "bmp: id = code point (65,536 ids); compact: dense ids for seen characters") \

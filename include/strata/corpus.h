@@ -16,7 +16,14 @@
  * val_fraction > 0 and n_chunks >= 2, and never all) are chosen by a
  * Fisher-Yates shuffle of 0..n_chunks-1 driven by rng(split_seed, rank 0,
  * RNG_DATA); the first n_val of the shuffle are validation.  It depends only
- * on n_chunks and the seed.
+ * on n_chunks and the seed (split rule "random", data.split = random).
+ * Split rule "tail" (data.split = tail): a document is one input file;
+ * chunk c belongs to the document that holds its first target token
+ * t[c*ctx+1], so each document owns a contiguous run of m chunks, and its
+ * last round(val_fraction * m) chunks (never all m) are validation: "train
+ * on the first 90 %, test on the last 10 %" of every document.  When that
+ * gives no validation chunk at all (every document too short) but
+ * val_fraction > 0 and n_chunks >= 2, the corpus's last chunk is.
  *
  * Parallelism: the concatenated input is cut into one byte range per rank
  * at safe breaks (utf8.h), so counting, n-gram learning and encoding give
@@ -55,6 +62,7 @@ typedef struct corpus_options {
     int ctx;              /* tokens of context; chunks hold ctx+1 */
     double val_fraction;  /* share of chunks held out */
     uint64_t split_seed;
+    bool split_tail;      /* split rule "tail" instead of "random" (see Split) */
     tok_options tok;      /* learning, when tokenizer_path is NULL */
     /* a strata file whose /tokenizer encodes the corpus instead of a new
      * one (data.tokenizer; NULL or "" = learn); borrowed */
@@ -93,6 +101,12 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
 st_status corpus_learn_tokenizer(const char *const *paths, int npaths, uint64_t sample_bytes,
                                  const tok_options *o, MPI_Comm comm, tokenizer **out,
                                  char **sources);
+
+/* The tail split (see Split above): documents end at stream positions
+ * doc_end[0..n_docs) (exclusive, increasing; the last may lie beyond the
+ * chunks); *is_val malloc'd [n_chunks], *n_val its count.  Pure. */
+st_status corpus_split_tail(uint64_t n_chunks, int ctx, const uint64_t *doc_end, size_t n_docs, double frac,
+                            uint8_t **is_val, uint64_t *n_val);
 
 /* Split a comma-separated list (the data.corpus setting) into a malloc'd
  * array of malloc'd strings, empty items dropped; free with corpus_free_list. */

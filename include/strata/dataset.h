@@ -36,6 +36,7 @@ typedef struct dataset {
     long *val;        /* [n_val] chunk ids of the validation split */
     long n_val;
     char *config;     /* the settings `prepare` ran with (INI text), NULL if the file has none */
+    char split_rule[16]; /* how val was chosen: "random" or "tail" (split/rule; older files: random) */
 } dataset;
 
 /* Read and check the dataset at path.  Not a dataset file, inconsistent or

@@ -43,6 +43,28 @@
  * checkpoint is written from a model with a non-finite weight. */
 st_status grow_main(const st_config *cfg, MPI_Comm comm);
 
+/* How a run starts, besides its settings (`strata grow` options). */
+typedef struct grow_options {
+    /* --from: branch a new run from another run's stage checkpoint -- a
+     * stage-NNN.h5 file, a run directory or its LATEST (both: the newest
+     * stage checkpoint there).  NULL: a new run, or resume the run directory
+     * (a branch directory resumes from its checkpoints, or restarts from its
+     * PARENT file when it has none).  See docs/HPC.md "Branching". */
+    const char *from;
+    const char *config_path; /* --config file, named in messages (NULL: none) */
+} grow_options;
+
+/* grow_main with options (o may be NULL).  A branch: the new run directory
+ * <run.dir>/<run.name> must hold no checkpoint (else ST_EUSAGE); the run
+ * starts at stage K+1 after the parent's stage K with the parent's blocks
+ * (frozen), head, trainable table (if any), data position, step count and
+ * metric tables, and a fresh optimizer (as every stage); settings that fix
+ * the model's shape, substrate, tokenizer and context must equal the
+ * parent's (else ST_EDATA naming the setting, both values and the files). A
+ * mid-stage parent is refused (ST_EUSAGE naming its stage file).  Every
+ * checkpoint of the branch records its parent in /parent (docs/FORMAT.md). */
+st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm);
+
 /* Testing hooks, read from the environment: STRATA_TEST_STOP_AT_STEP=N acts
  * as if SIGUSR1 arrived during global step N; STRATA_TEST_DIVERGE_AT_STEP=N
  * makes step N's loss NaN the first time (N:always: every time). */

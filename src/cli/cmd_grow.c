@@ -4,6 +4,8 @@
 #include "strata/grow.h"
 
 static const cli_opt opts[] = {
+    {"from", CLI_VALUE, "CHECKPOINT", NULL,
+     "branch: start a new run (run.dir/run.name) from a stage checkpoint, run directory or LATEST of another run"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -15,14 +17,15 @@ static int run(const cli_args *a)
         return 2;
     }
     st_status st = cli_load_config(a, &cfg);
-    if (st == ST_OK) st = grow_main(&cfg, MPI_COMM_WORLD);
+    grow_options o = {.from = cli_value(a, "from"), .config_path = cli_value(a, "config")};
+    if (st == ST_OK) st = grow_start(&cfg, &o, MPI_COMM_WORLD);
     return cli_report(st);
 }
 
 const cli_cmd cmd_grow = {
     .name = "grow",
     .summary = "grow a model block by block (resumes from the newest checkpoint)",
-    .usage = "[--config FILE] [--set SECTION.KEY=VALUE]...",
+    .usage = "[--from CHECKPOINT] [--config FILE] [--set SECTION.KEY=VALUE]...",
     .description =
         "Trains block 1 with the head, freezes it, stacks block 2, and so on up to\n"
         "model.n_layers (grow.schedule = monolithic trains all blocks end to end instead).\n"
@@ -31,6 +34,11 @@ const cli_cmd cmd_grow = {
         "grow again on the same run directory resumes from the newest complete checkpoint.\n"
         "If data.dataset or substrate.file does not exist it is built first (from\n"
         "data.corpus).  SIGUSR1/SIGTERM: finish the step, checkpoint, exit 75.\n"
+        "Raise model.n_layers to grow a finished run deeper.  --from P branches: a new\n"
+        "run directory starts after the stage of checkpoint P (frozen blocks, head and data\n"
+        "position from P; other growth settings allowed; model shape, substrate, tokenizer\n"
+        "and data.ctx must match P, else exit 3).  The new directory must hold no\n"
+        "checkpoint (exit 2); later starts resume it with plain 'strata grow --config'.\n"
         "Run under mpirun for several ranks: mpirun -np 4 strata grow --config run.ini",
     .opts = opts,
     .run = run,

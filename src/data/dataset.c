@@ -106,11 +106,24 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
     CHECK(read_vector(&f, "split/train_index", H5_DT_I64, &d->n_train, n, (void **)&d->train));
     CHECK(read_vector(&f, "split/val_index", H5_DT_I64, &d->n_val, n, (void **)&d->val));
     CHECK(check_contents(d));
+    /* The split rule travels with the split, so a run cannot silently use another. */
+    snprintf(d->split_rule, sizeof d->split_rule, "random");
+    bool has_rule = false;
+    CHECK(h5_attr_exists(&f, "split", "rule", &has_rule));
+    if (has_rule) {
+        char *rule = NULL;
+        CHECK(h5_attr_get_str(&f, "split", "rule", &rule));
+        bool known = strcmp(rule, "random") == 0 || strcmp(rule, "tail") == 0;
+        if (known) snprintf(d->split_rule, sizeof d->split_rule, "%s", rule);
+        if (!known) st = ST_ERROR(ST_EDATA, "dataset '%s': split/rule = '%.40s' is not random or tail", path, rule);
+        free(rule);
+        CHECK(st);
+    }
     bool has_config = false;
     CHECK(h5_exists(&f, "config", &has_config));
     if (has_config) CHECK(h5_read_string(&f, "config", &d->config));
-    log_info("dataset %s: %ld chunks of %d tokens (%ld train, %ld validation), vocabulary %d", path, d->n_chunks,
-             d->ctx, d->n_train, d->n_val, tok_vocab_size(d->tok));
+    log_info("dataset %s: %ld chunks of %d tokens (%ld train, %ld validation, %s split), vocabulary %d", path,
+             d->n_chunks, d->ctx, d->n_train, d->n_val, d->split_rule, tok_vocab_size(d->tok));
 out:
     h5_close(&f);
     /* Whatever HDF5 said, an unreadable dataset file is bad input (exit 3). */

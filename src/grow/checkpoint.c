@@ -6,6 +6,7 @@
  *   /model/..., /optim/{m,v}/...  tensors (tensors.c, layout.h)
  *   /state                        the run-state table (state.c)
  *   /metrics/steps, /metrics/depth column tables
+ *   /parent                       a branch's parent (branch.c), attributes only
  * Written by rank 0 on MPI_COMM_SELF (the weights are replicated); every
  * rank learns the outcome, so a failure (disk full) stops all ranks alike.
  * The order of a resume (state, structure, tensors, RNG) is grow.c's. */
@@ -47,6 +48,7 @@ static st_status write_contents(grow_run *g, const char *path)
     CHECK(grow_state_write(&f, "state", &g->st));
     CHECK(met_write(&g->steps, &f));
     CHECK(met_write(&g->depth, &f));
+    CHECK(branch_write(&f, g));
     CHECK(h5_close(&f));
 out:
     if (st != ST_OK) h5_close(&f);

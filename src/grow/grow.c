@@ -125,6 +125,16 @@ static st_status run_eval(grow_run *g, int depth, eval_row *out)
     return eval_depths(&mem, 1, &d, depth, depth, (int)B, g->comm, out);
 }
 
+/* The whole test set (data.test) at one depth, from the tokens: the
+ * activation cache holds the training dataset's chunks only. */
+static st_status run_eval_test(grow_run *g, int depth, eval_row *out)
+{
+    eval_chunks d = {.chunks = g->test.chunks, .chars = g->test.chars, .ids = g->test_ids, .n = g->n_test,
+                     .T = g->test.ctx};
+    eval_member mem = {.m = &g->m, .ws = &g->ws};
+    return eval_depths(&mem, 1, &d, depth, depth, (int)g->cfg.train.batch, g->comm, out);
+}
+
 /* ---- stages ------------------------------------------------------------- */
 
 static st_status set_trainable(grow_run *g)
@@ -218,6 +228,13 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
                     : NAN;
     r[MD_FLOPS] = flops * (double)g->st.sched.steps;
     CHECK(met_set(&g->depth, g->depth.nrows - 1, "rollbacks", (double)g->st.stage_rollbacks));
+    eval_row te = {.loss = LIVE_MISSING, .bpc = LIVE_MISSING, .top1 = LIVE_MISSING};
+    if (g->n_test > 0) {
+        CHECK(run_eval_test(g, depth, &te));
+        CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_loss", te.loss));
+        CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_bits_per_char", te.bpc));
+        CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_top1", te.top1));
+    }
     g->st.stage_done = true;
     log_info("stage %d done: %ld steps, val loss %.4f nats/token, %.4f bits/char, top-1 %.3f",
              g->st.stage, g->st.sched.steps, ev.loss, ev.bpc, ev.top1);
@@ -226,7 +243,8 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
     CHECK(grow_checkpoint_save(g, name));
     live_write(g, "stage", "depth", (double)depth, "steps", r[MD_STEPS], "train_loss", r[MD_TRAIN_LOSS], "val_loss",
                ev.loss, "val_bits_per_char", ev.bpc, "val_top1", ev.top1, "wall_s", stage_wall, "rollbacks",
-               (double)g->st.stage_rollbacks, NULL);
+               (double)g->st.stage_rollbacks, "test_loss", te.loss, "test_bits_per_char", te.bpc, "test_top1",
+               te.top1, NULL);
 out:
     return st;
 }
@@ -455,6 +473,8 @@ static void run_free(grow_run *g)
     cache_free(&g->cache);
     data_order_free(&g->order);
     dataset_free(&g->data);
+    dataset_free(&g->test);
+    free(g->test_ids);
     free(g->sub.table);
     free(g->sub.init);
     met_free(&g->steps);
@@ -465,6 +485,7 @@ static void run_free(grow_run *g)
     live_close(g);
     free(g->xin);
     free(g->tokbuf);
+    branch_free(g);
 }
 
 /* Empty metric tables with the run's columns. */
@@ -478,6 +499,14 @@ static st_status run_metrics_init(grow_run *g)
     g->steps_val_col = met_col(&g->steps, "val_loss");
     CHECK(met_add_column(&g->depth, "rollbacks", H5_DT_I64, "1",
                          "times this stage went back to its last good state after diverging"));
+    if (g->n_test > 0) {
+        /* The test set (data.test), named like the validation columns. */
+        CHECK(met_add_column(&g->depth, "test_loss", H5_DT_F64, "nats/token", "test-set loss (data.test) at this depth"));
+        CHECK(met_add_column(&g->depth, "test_bits_per_char", H5_DT_F64, "bits/char",
+                             "test-set bits per character (data.test) at this depth"));
+        CHECK(met_add_column(&g->depth, "test_top1", H5_DT_F64, "1",
+                             "test-set share of positions whose argmax is the target (data.test)"));
+    }
 out:
     return st;
 }
@@ -674,7 +703,7 @@ out:
 /* Load checkpoint f (path) into g: read the state, build the structure it
  * describes, read the tensors into it, and restore the state last (building
  * drew from the init stream).  Every rank reads on its own; they agree. */
-static st_status resume_from(grow_run *g, h5_file *f, const char *path)
+st_status run_load(grow_run *g, h5_file *f, const char *path)
 {
     st_status st = ST_OK;
     grow_state s;
@@ -697,6 +726,7 @@ static st_status resume_from(grow_run *g, h5_file *f, const char *path)
     if (st == ST_OK) st = grow_tensors_read(f, g, !s.stage_done);
     if (st == ST_OK) st = met_read(&g->steps, f);
     if (st == ST_OK) st = met_read(&g->depth, f);
+    if (st == ST_OK) st = branch_read(f, g);
     if (st == ST_OK) g->st = s;
     return st_agree(st, g->comm);
 }
@@ -718,7 +748,7 @@ static st_status run_resume(grow_run *g, bool *found)
     for (;;) {
         CHECK(grow_checkpoint_open(g, (const char *const *)rejected, n_rejected, &f, &path));
         if (!path) goto out;
-        st = resume_from(g, &f, path);
+        st = run_load(g, &f, path);
         h5_close(&f);
         if (st == ST_OK) break;
         if (st == ST_EUSAGE || st == ST_ENOMEM) goto out;
@@ -752,7 +782,9 @@ out:
     return st;
 }
 
-st_status grow_main(const st_config *cfg, MPI_Comm comm)
+st_status grow_main(const st_config *cfg, MPI_Comm comm) { return grow_start(cfg, NULL, comm); }
+
+st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
 {
     st_status st = ST_OK;
     run_lock lock = RUN_LOCK_INIT;
@@ -765,6 +797,7 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     g->monolithic = strcmp(cfg->grow.schedule, "monolithic") == 0;
     g->cache.fd = -1;
     g->last_val = NAN;
+    g->config_path = o ? o->config_path : NULL;
     if ((size_t)snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name) >= sizeof g->dir)
         FAIL(ST_EUSAGE, "run.dir + run.name is too long a path");
 
@@ -777,9 +810,14 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm)
     }
     /* One job per run directory, before anything is built or read there. */
     CHECK(run_lock_acquire(&lock, g->dir, g->comm));
+    CHECK(branch_plan(g, o ? o->from : NULL));
     CHECK(run_setup(g));
     bool found = false;
     CHECK(run_resume(g, &found));
+    if (!found && g->parent.set) {
+        CHECK(branch_start(g));
+        found = true;
+    }
     CHECK(live_open(g));
     if (!found) {
         g->st.stage = 1;

@@ -118,7 +118,7 @@ out:
  * apply, so the run takes the dataset's values (and /config records what was
  * used) and says which of its own were set otherwise. */
 static const char *const prepare_keys[][2] = {
-    {"data", "val_fraction"},  {"data", "split_seed"},   {"data", "tokenizer"},    {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
+    {"data", "val_fraction"},  {"data", "split_seed"},   {"data", "split"},   {"data", "tokenizer"},    {"tokenizer", "mode"},    {"tokenizer", "vocab_size"},
     {"tokenizer", "min_count"}, {"tokenizer", "ngram_max"}, {"tokenizer", "ngrams"},
 };
 
@@ -126,6 +126,13 @@ static st_status adopt_dataset_settings(grow_run *g)
 {
     st_status st = ST_OK;
     st_config *ds = NULL;
+    /* The split rule the file records wins (a file without /config too). */
+    if (strcmp(g->data.split_rule, g->cfg.data.split) != 0) {
+        log_warn("dataset '%s' exists with a %s split, so data.split = %s cannot apply: the run uses the dataset's "
+                 "(prepare a new dataset to change it)",
+                 g->data.path, g->data.split_rule, g->cfg.data.split);
+        CHECK(cfg_set_value(&g->cfg, "data", "split", g->data.split_rule, g->data.path));
+    }
     if (!g->data.config) goto out; /* an older file: nothing to compare with */
     ds = malloc(sizeof *ds);
     CHECK_ALLOC(ds);
@@ -196,6 +203,63 @@ out:
     return st;
 }
 
+/* Does path start with the HDF5 signature (a dataset file, not text)? */
+static bool is_hdf5(const char *path)
+{
+    static const unsigned char sig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
+    unsigned char head[8] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && memcmp(head, sig, sizeof sig) == 0;
+}
+
+/* data.test: a dataset with the run's tokenizer, or text files encoded with
+ * it into <run dir>/test.h5 (again at every start: the text may change). */
+static st_status test_ensure(grow_run *g)
+{
+    st_status st = ST_OK;
+    char **paths = NULL;
+    int n = 0;
+    const st_config *c = &g->cfg;
+    char out[sizeof g->dir + 16];
+    const char *path = c->data.test;
+    if (!path[0]) goto out;
+    int hdf5 = g->rank == 0 && is_hdf5(path);
+    CHECK_MPI(MPI_Bcast(&hdf5, 1, MPI_INT, 0, g->comm));
+    if (!hdf5) {
+        snprintf(out, sizeof out, "%s/test.h5", g->dir);
+        CHECK(corpus_split_list(path, &paths, &n));
+        if (n < 1) FAIL(ST_EUSAGE, "data.test = '%s' names no file", path);
+        corpus_options o;
+        corpus_options_from_config(c, &o);
+        o.val_fraction = 0;
+        o.split_tail = false;
+        o.tokenizer_path = c->data.dataset; /* the run's tokenizer */
+        o.force = true;
+        log_info("encoding test set %s into %s with the tokenizer of %s", path, out, c->data.dataset);
+        CHECK(corpus_prepare((const char *const *)paths, n, out, &o, g->comm, NULL));
+        path = out;
+    }
+    CHECK(dataset_open(&g->test, path, g->comm));
+    char ha[65], hb[65];
+    tok_hash(g->data.tok, ha);
+    tok_hash(g->test.tok, hb);
+    if (strcmp(ha, hb) != 0)
+        FAIL(ST_EDATA,
+             "test set '%s' (data.test) has another tokenizer than dataset '%s': sha256 %.16s... and %.16s...; "
+             "prepare it with 'strata prepare --tokenizer %s', or give data.test as text",
+             path, c->data.dataset, hb, ha, c->data.dataset);
+    if (g->test.ctx != g->data.ctx)
+        FAIL(ST_EDATA, "test set '%s' (data.test) holds chunks of ctx %d but dataset '%s' of ctx %d", path,
+             g->test.ctx, c->data.dataset, g->data.ctx);
+    CHECK(dataset_select(&g->test, "all", 0, &g->test_ids, &g->n_test));
+out:
+    corpus_free_list(paths, n);
+    return st;
+}
+
 st_status grow_inputs_ensure(grow_run *g)
 {
     st_status st = ST_OK;
@@ -222,6 +286,7 @@ st_status grow_inputs_ensure(grow_run *g)
         CHECK(build_substrate(g));
     }
     CHECK(substrate_load_checked(g, c->substrate.file));
+    CHECK(test_ensure(g));
 out:
     return st;
 }

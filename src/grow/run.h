@@ -78,6 +78,16 @@ typedef struct grow_snapshot {
     bool valid;
 } grow_snapshot;
 
+/* Where a branch started (branch.c): its parent checkpoint. */
+typedef struct grow_parent {
+    bool set;
+    char path[CFG_STR_MAX]; /* the parent file, absolute */
+    char sha256[65];        /* of the whole parent file ("" until known) */
+    int stage;              /* the parent's finished stage */
+    long step;              /* its global step */
+    char *lineage;          /* "stage<TAB>sha256<TAB>path\n" per ancestor, parent first (malloc'd) */
+} grow_parent;
+
 typedef struct grow_run {
     st_config cfg;
     MPI_Comm comm;
@@ -85,6 +95,9 @@ typedef struct grow_run {
     char dir[2 * CFG_STR_MAX]; /* <run.dir>/<run.name> */
     bool monolithic;
     dataset data;
+    dataset test;          /* data.test: the test set (test.n_chunks == 0: none) */
+    long *test_ids;        /* [n_test] every chunk of the test set */
+    long n_test;
     grow_substrate sub;
     model m;
     model_ws ws;           /* training/eval workspace, up to train.batch chunks */
@@ -104,6 +117,8 @@ typedef struct grow_run {
     FILE *live;            /* metrics.jsonl on rank 0 (live.c), else NULL */
     float *xin;            /* [batch, T, D] inputs of the first trained block */
     int32_t *tokbuf;       /* [batch, T + 1] token rows of the local chunks */
+    grow_parent parent;    /* a branch's parent (parent.set), else zero */
+    const char *config_path; /* --config file for messages, or NULL */
 } grow_run;
 
 /* ---- grow.c ------------------------------------------------------------ */
@@ -113,6 +128,28 @@ typedef struct grow_run {
  * `fresh` applies the stage-start options (grow.reinit_head); a resume then
  * overwrites every value from the checkpoint. */
 st_status run_build_stage(grow_run *g, bool fresh);
+
+/* Load checkpoint f (path) into g: state, structure, tensors, metric
+ * tables, and /parent when present (collective; ST_EUSAGE when it holds
+ * more blocks than model.n_layers). */
+st_status run_load(grow_run *g, h5_file *f, const char *path);
+
+/* ---- branch.c: a run started from another run's stage checkpoint -------- */
+
+/* Before the inputs are set up (collective).  With `from` (--from): the run
+ * directory must hold no checkpoint (ST_EUSAGE), `from` is resolved to a
+ * stage file (a run directory or its LATEST: the newest stage-NNN.h5 there)
+ * and g->parent is set.  Without: a run directory that holds no checkpoint
+ * but a PARENT file is a branch that wrote none yet: g->parent comes from
+ * PARENT (with the hash the parent must still have). */
+st_status branch_plan(grow_run *g, const char *from);
+/* After setup, when no checkpoint of the run itself was resumed: check the
+ * parent against the run's settings and inputs, load it, write PARENT. */
+st_status branch_start(grow_run *g);
+/* /parent of a checkpoint: written when g->parent.set; read when present. */
+st_status branch_write(h5_file *f, const grow_run *g);
+st_status branch_read(h5_file *f, grow_run *g);
+void branch_free(grow_run *g);
 
 /* ---- inputs.c ---------------------------------------------------------- */
 

@@ -41,6 +41,7 @@ void corpus_options_from_config(const struct st_config *c, corpus_options *o)
     o->ctx = (int)c->data.ctx;
     o->val_fraction = c->data.val_fraction;
     o->split_seed = (uint64_t)c->data.split_seed;
+    o->split_tail = strcmp(c->data.split, "tail") == 0;
     tok_options_from_config(c, &o->tok);
     o->tokenizer_path = c->data.tokenizer[0] ? c->data.tokenizer : NULL;
 }
@@ -472,6 +473,33 @@ out:
     return st;
 }
 
+st_status corpus_split_tail(uint64_t n_chunks, int ctx, const uint64_t *doc_end, size_t n_docs, double frac,
+                            uint8_t **is_val, uint64_t *n_val)
+{
+    st_status st = ST_OK;
+    uint8_t *v = calloc(n_chunks ? n_chunks : 1, 1);
+    CHECK_ALLOC(v);
+    uint64_t k_total = 0, c = 0;
+    for (size_t d = 0; d < n_docs && c < n_chunks; d++) {
+        /* This document's chunks: those whose first target lies before its end. */
+        uint64_t first = c;
+        while (c < n_chunks && c * (uint64_t)ctx + 1 < doc_end[d]) c++;
+        uint64_t m = c - first;
+        uint64_t k = (uint64_t)floor(frac * (double)m + 0.5);
+        if (m > 0 && k >= m) k = m - 1;
+        for (uint64_t i = c - k; i < c; i++) v[i] = 1;
+        k_total += k;
+    }
+    if (k_total == 0 && frac > 0 && n_chunks >= 2) {
+        v[n_chunks - 1] = 1;
+        k_total = 1;
+    }
+    *n_val = k_total;
+out:
+    *is_val = v;
+    return st;
+}
+
 static st_status write_index(h5_file *f, const char *path, const uint8_t *is_val, uint64_t n,
                              uint8_t want, uint64_t count)
 {
@@ -556,6 +584,7 @@ typedef struct write_job {
     const uint16_t *rows;      /* [(c1-c0) x (ctx+1)] */
     const uint32_t *chunk_chars; /* [n_chunks] */
     const uint8_t *is_val;     /* [n_chunks] */
+    uint64_t n_docs;           /* documents (input files) in the stream */
 } write_job;
 
 static st_status write_dataset(h5_file *f, const write_job *w, MPI_Comm comm)
@@ -586,6 +615,8 @@ static st_status write_dataset(h5_file *f, const write_job *w, MPI_Comm comm)
     AGREE(h5_write(f, "split/is_val", H5_DT_U8, 1, dims, w->is_val));
     AGREE(write_index(f, "split/train_index", w->is_val, w->n_chunks, 0, s->n_train));
     AGREE(write_index(f, "split/val_index", w->is_val, w->n_chunks, 1, s->n_val));
+    AGREE(h5_attr_set_str(f, "split", "rule", o->split_tail ? "tail" : "random"));
+    AGREE(h5_attr_set_i64(f, "split", "documents", (int64_t)w->n_docs));
     AGREE(h5_attr_set_i64(f, "split", "seed", (int64_t)o->split_seed));
     AGREE(h5_attr_set_f64(f, "split", "val_fraction", o->val_fraction));
     AGREE(h5_attr_set_i64(f, "split", "n_train", (int64_t)s->n_train));
@@ -787,6 +818,8 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     flist *fl = &in.files;
     uint64_t *tok_off = NULL;
     uint8_t *is_val = NULL;
+    uint64_t *doc_end = NULL, *doc_all = NULL, n_docs = 0;
+    int *ecnt = NULL, *edisp = NULL;
     tokenizer *tok = NULL;
     tok_buf mine, need;
     uint16_t *rows = NULL;
@@ -819,9 +852,14 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     /* 4. encode; every document ends with <|eos|> */
     tok_stats ts = {0};
     int eos = tok_special_id(tok, TOK_EOS);
+    /* Where each document (file) ends in this rank's tokens: the tail split. */
+    doc_end = malloc((in.nseg ? in.nseg : 1) * sizeof *doc_end);
+    AGREE(doc_end ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    int n_end = 0;
     for (size_t i = 0; st == ST_OK && i < in.nseg; i++) {
         st = tok_encode(tok, in.text + in.segs[i].off, in.segs[i].len, &mine, &ts);
         if (st == ST_OK && in.segs[i].ends_file) st = tok_buf_push(&mine, eos, 0);
+        if (st == ST_OK && in.segs[i].ends_file) doc_end[n_end++] = mine.n;
     }
     AGREE(st);
     free(in.text);
@@ -843,6 +881,19 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     CHECK_MPI(MPI_Allgather(&my_n, 1, MPI_UINT64_T, tok_off + 1, 1, MPI_UINT64_T, comm));
     for (int r = 0; r < size; r++) tok_off[r + 1] += tok_off[r];
     uint64_t T = tok_off[size];
+    /* Every rank learns every document end, as a global stream position. */
+    for (int i = 0; i < n_end; i++) doc_end[i] += tok_off[rank];
+    ecnt = calloc((size_t)size, sizeof *ecnt);
+    edisp = calloc((size_t)size, sizeof *edisp);
+    AGREE(ecnt && edisp ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    CHECK_MPI(MPI_Allgather(&n_end, 1, MPI_INT, ecnt, 1, MPI_INT, comm));
+    for (int r = 0; r < size; r++) {
+        edisp[r] = r ? edisp[r - 1] + ecnt[r - 1] : 0;
+        n_docs += (uint64_t)ecnt[r];
+    }
+    doc_all = malloc((n_docs ? n_docs : 1) * sizeof *doc_all);
+    AGREE(doc_all ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+    CHECK_MPI(MPI_Allgatherv(doc_end, n_end, MPI_UINT64_T, doc_all, ecnt, edisp, MPI_UINT64_T, comm));
     s.n_chunks = T > (uint64_t)o->ctx ? (T - 1) / (uint64_t)o->ctx : 0;
     if (s.n_chunks == 0)
         AGREE(ST_ERROR(ST_EDATA, "corpus too small: %s%s give%s %llu tokens, one chunk needs data.ctx+1 = %d",
@@ -879,7 +930,10 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     }
     if (s.n_chunks > INT_MAX) AGREE(ST_ERROR(ST_ERR, "more than %d chunks", INT_MAX));
     CHECK_MPI(MPI_Allgatherv(cc_mine, (int)nrows, MPI_UINT32_T, cc_all, cnt, disp, MPI_UINT32_T, comm));
-    AGREE(make_split(s.n_chunks, o->val_fraction, o->split_seed, &is_val, &s.n_val));
+    if (o->split_tail)
+        AGREE(corpus_split_tail(s.n_chunks, o->ctx, doc_all, (size_t)n_docs, o->val_fraction, &is_val, &s.n_val));
+    else
+        AGREE(make_split(s.n_chunks, o->val_fraction, o->split_seed, &is_val, &s.n_val));
     s.n_train = s.n_chunks - s.n_val;
 
     /* 5. write under a temporary name, then publish */
@@ -894,7 +948,7 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     AGREE(h5_create(&f, pub.tmp, comm, H5_KIND_DATASET));
     write_job w = {.o = o, .files = fl, .tok = tok, .stats = &s, .n_chunks = s.n_chunks,
                    .c0 = c0, .c1 = c1, .tokens_total = T, .rows = rows, .chunk_chars = cc_all,
-                   .is_val = is_val};
+                   .is_val = is_val, .n_docs = n_docs};
     CHECK(write_dataset(&f, &w, comm));
     AGREE(h5_close(&f));
     CHECK(publish_commit(&pub, comm));
@@ -923,6 +977,10 @@ out:
     input_free(&in);
     free(tok_off);
     free(is_val);
+    free(doc_end);
+    free(doc_all);
+    free(ecnt);
+    free(edisp);
     tok_free(tok);
     tok_buf_free(&mine);
     tok_buf_free(&need);

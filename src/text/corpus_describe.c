@@ -41,7 +41,7 @@ static void print_escaped(FILE *out, const char *s, size_t n, size_t max)
 st_status corpus_describe(h5_file *f, FILE *out)
 {
     st_status st = ST_OK;
-    char *text = NULL;
+    char *text = NULL, *rule = NULL;
     tokenizer *tok = NULL;
     int32_t *first = NULL;
     CHECK(h5_check_kind(f, H5_KIND_DATASET, ST_EDATA));
@@ -59,6 +59,9 @@ st_status corpus_describe(h5_file *f, FILE *out)
     CHECK(h5_attr_get_i64(f, "split", "n_val", &n_val));
     CHECK(h5_attr_get_i64(f, "split", "seed", &seed));
     CHECK(h5_attr_get_f64(f, "split", "val_fraction", &frac));
+    bool has_rule = false;
+    CHECK(h5_attr_exists(f, "split", "rule", &has_rule));
+    if (has_rule) CHECK(h5_attr_get_str(f, "split", "rule", &rule));
     CHECK(tok_load(f, "tokenizer", &tok));
     if (n_chunks < 1 || ctx < 1) FAIL(ST_EDATA, "%s: no chunks", f->path);
     first = malloc((size_t)(ctx + 1) * sizeof *first);
@@ -75,8 +78,12 @@ st_status corpus_describe(h5_file *f, FILE *out)
                 (long long)v[5], (long long)v[6], (long long)v[7], cpt);
         fprintf(out, "  chunks: %lld of ctx+1 = %lld tokens (stride %lld, %lld tail tokens dropped)\n",
                 (long long)n_chunks, (long long)ctx + 1, (long long)ctx, (long long)dropped);
-        fprintf(out, "  split: %lld train, %lld val (val_fraction %g, seed %lld)\n", (long long)n_train,
-                (long long)n_val, frac, (long long)seed);
+        if (rule && strcmp(rule, "tail") == 0)
+            fprintf(out, "  split: %lld train, %lld val (val_fraction %g, rule tail: the last chunks of each document)\n",
+                    (long long)n_train, (long long)n_val, frac);
+        else
+            fprintf(out, "  split: %lld train, %lld val (val_fraction %g, seed %lld, rule random)\n",
+                    (long long)n_train, (long long)n_val, frac, (long long)seed);
         fputs("  ", out);
         tok_describe(tok, out);
         fputs("  chunk 0: \"", out);
@@ -88,5 +95,6 @@ out:
     tok_free(tok);
     free(first);
     free(text);
+    free(rule);
     return st;
 }

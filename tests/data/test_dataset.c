@@ -498,10 +498,97 @@ static void missing_file_is_refused(void **state)
     dataset_free(&d);
 }
 
+/* The tail split rule on hand-made document ends (corpus.h "Split"). */
+static void tail_split_rule(void **state)
+{
+    (void)state;
+    /* ctx 4: chunk c's first target is stream token 4c+1; documents end
+     * (exclusive) at 21 and 41, so chunks 0..4 and 5..9 are theirs. */
+    const uint64_t ends[] = {21, 41};
+    uint8_t *v = NULL;
+    uint64_t n_val = 0;
+    ST_ASSERT_OK(corpus_split_tail(10, 4, ends, 2, 0.4, &v, &n_val));
+    const uint8_t want[10] = {0, 0, 0, 1, 1, 0, 0, 0, 1, 1};
+    assert_int_equal(n_val, 4);
+    assert_memory_equal(v, want, 10);
+    free(v);
+    /* too short for any: the corpus's last chunk */
+    ST_ASSERT_OK(corpus_split_tail(10, 4, ends, 2, 0.05, &v, &n_val));
+    assert_int_equal(n_val, 1);
+    for (int c = 0; c < 10; c++) assert_int_equal(v[c], c == 9);
+    free(v);
+    /* never a whole document; val_fraction 0: none */
+    ST_ASSERT_OK(corpus_split_tail(10, 4, ends, 2, 0.5, &v, &n_val));
+    assert_int_equal(n_val, 6); /* round(2.5) = 3 of 5 each */
+    free(v);
+    ST_ASSERT_OK(corpus_split_tail(10, 4, ends, 2, 0.0, &v, &n_val));
+    assert_int_equal(n_val, 0);
+    free(v);
+}
+
+/* data.split = tail through corpus_prepare on this many ranks: validation is
+ * exactly the last round(0.1 m) chunks of each document (file), found
+ * independently from the <|eos|> tokens in the chunks; the rule is recorded. */
+static void tail_split_holds_each_documents_end(void **state)
+{
+    (void)state;
+    char t1[700], t2[700], out[700];
+    snprintf(t1, sizeof t1, "%s/doc1.txt", dir);
+    snprintf(t2, sizeof t2, "%s/doc2.txt", dir);
+    snprintf(out, sizeof out, "%s/tail.h5", dir);
+    if (st_test_rank() == 0) {
+        write_text(t1, 2500);
+        write_text(t2, 900);
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    const char *paths[] = {t1, t2};
+    corpus_options o = {.ctx = CTX, .val_fraction = 0.1, .split_seed = 11, .split_tail = true,
+                        .tok = {.mode = TOK_MODE_COMPACT, .vocab_size = 400, .min_count = 1,
+                                .ngram_max = 4, .ngrams = 40}};
+    ST_ASSERT_OK(corpus_prepare(paths, 2, out, &o, MPI_COMM_WORLD, NULL));
+    dataset d;
+    ST_ASSERT_OK(dataset_open(&d, out, MPI_COMM_WORLD));
+    assert_string_equal(d.split_rule, "tail");
+    /* document ends: one past each <|eos|> in the stream */
+    const int eos = tok_special_id(d.tok, TOK_EOS);
+    long ends[4];
+    int n_docs = 0;
+    for (long c = 0; c < d.n_chunks; c++)
+        for (int j = c ? 1 : 0; j <= CTX; j++) /* token 0 of chunk c is token CTX of chunk c-1 */
+            if (dataset_chunk(&d, c)[j] == eos) {
+                assert_true(n_docs < 4);
+                ends[n_docs++] = c * CTX + j + 1;
+            }
+    assert_true(n_docs >= 1 && n_docs <= 2); /* the last <|eos|> may be in the dropped tail */
+    if (n_docs == 1) ends[n_docs++] = d.n_chunks * CTX + 1;
+    uint8_t *want = calloc((size_t)d.n_chunks, 1);
+    long n_want = 0, c = 0;
+    for (int k = 0; k < n_docs; k++) {
+        long first = c;
+        while (c < d.n_chunks && c * CTX + 1 < ends[k]) c++;
+        long m = c - first, nv = lround(0.1 * (double)m);
+        assert_true(m > 20);
+        for (long i = c - nv; i < c; i++) want[i] = 1;
+        n_want += nv;
+    }
+    assert_int_equal(c, d.n_chunks);
+    assert_int_equal(d.n_val, n_want);
+    for (long i = 0; i < d.n_val; i++) assert_int_equal(want[d.val[i]], 1);
+    for (long i = 0; i < d.n_train; i++) assert_int_equal(want[d.train[i]], 0);
+    free(want);
+    dataset_free(&d);
+    /* the random split says so too */
+    ST_ASSERT_OK(dataset_open(&d, good, MPI_COMM_WORLD));
+    assert_string_equal(d.split_rule, "random");
+    dataset_free(&d);
+}
+
 static const struct CMUnitTest dataset_tests[] = {
     cmocka_unit_test(prepare_writes_the_files),
     cmocka_unit_test(opens_what_prepare_wrote),
     cmocka_unit_test(select_splits),
+    cmocka_unit_test(tail_split_rule),
+    cmocka_unit_test(tail_split_holds_each_documents_end),
     cmocka_unit_test(hostile_files_are_refused),
     cmocka_unit_test(missing_file_is_refused),
     cmocka_unit_test(remove_the_files),

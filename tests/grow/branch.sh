@@ -1,0 +1,124 @@
+#!/bin/sh
+# branch.sh -- `strata grow --from`: a new run directory starts after a
+# stage of another run, with other growth settings; the parent's blocks stay
+# bit for bit; provenance (/parent: path, sha256, stage) in every checkpoint
+# and in inspect; settings that must match are refused with exit 3, a
+# directory with checkpoints and a mid-stage parent with exit 2; a branch
+# resumes (and restarts from its PARENT file) with plain `strata grow`.
+. "$top_srcdir/tests/lib.sh"
+
+H5DUMP=${H5DUMP:-h5dump}
+tiny_config "$T/tiny.ini"
+cfg="--config $T/tiny.ini --set model.n_layers=2 --set grow.steps=6 --set ckpt.interval=3"
+sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
+attr() { # attr FILE /parent NAME: the attribute's value as text
+    "$H5DUMP" -a "$2/$3" "$1" 2>/dev/null | sed -n 's/^ *(0): *//p' | tr -d '"'
+}
+
+expect_exit 0 "a 2-stage parent run" -- run 2 -- grow $cfg --set run.name=a
+p1="$T/ck/a/stage-001.h5"
+
+# 1. A branch from stage 1 with another learning rate and step count.
+expect_exit 0 "branch from stage 1 with other lr and steps" -- \
+    run 2 -- grow $cfg --from "$p1" --set run.name=b --set train.lr=5e-3 --set grow.steps=4
+expect_grep "branch: starting after stage 1 of $p1" "$T/err" "the start is announced"
+[ -f "$T/ck/b/stage-002.h5" ] && [ ! -f "$T/ck/b/stage-001.h5" ] && ok "the branch writes stage 2 only" ||
+    not_ok "branch files: $(ls "$T/ck/b" | tr '\n' ' ')"
+sha "$p1" | grep block_001 >"$T/a.b1"
+sha "$T/ck/b/stage-002.h5" | grep block_001 >"$T/b.b1"
+[ -s "$T/a.b1" ] && cmp -s "$T/a.b1" "$T/b.b1" && ok "the parent's block 1 is bit for bit the branch's" ||
+    not_ok "block 1 differs from the parent's"
+sha "$T/ck/a/stage-002.h5" | grep block_002 >"$T/a.b2"
+sha "$T/ck/b/stage-002.h5" | grep block_002 | cmp -s - "$T/a.b2" && not_ok "the branch's block 2 equals the parent's" ||
+    ok "the branch trained its own block 2"
+steps=$("$STRATA" metrics "$T/ck/b/stage-002.h5" | awk -F, 'NR > 1 { printf "%s ", $2 }')
+[ "$steps" = "6 4 " ] && ok "/metrics/depth: the parent's stage 1 row, then the branch's 4 steps" ||
+    not_ok "depth steps column: '$steps'"
+
+# 2. Provenance in every checkpoint of the branch, and in inspect.
+psha=$(sha256sum "$p1" | cut -d' ' -f1)
+real=$(realpath "$p1")
+bad=
+for f in "$T"/ck/b/*.h5; do
+    [ "$(attr "$f" /parent sha256)" = "$psha" ] && [ "$(attr "$f" /parent stage)" = 1 ] &&
+        [ "$(attr "$f" /parent path)" = "$real" ] || bad="$bad $(basename "$f")"
+done
+[ -z "$bad" ] && ok "every branch checkpoint records the parent's path, sha256 and stage" ||
+    not_ok "provenance missing or wrong in:$bad"
+[ "$(attr "$T/ck/b/stage-002.h5" /parent sha256)" = "$psha" ] && ok "the recorded hash is sha256sum of the parent" ||
+    not_ok "recorded '$(attr "$T/ck/b/stage-002.h5" /parent sha256)', sha256sum '$psha'"
+expect_exit 0 "inspect a branch checkpoint" -- "$STRATA" inspect "$T/ck/b/stage-002.h5"
+expect_grep "branched from" "$T/out" "inspect shows the parent"
+expect_grep "sha256 $psha" "$T/out" "with its hash"
+expect_grep "stage  1" "$T/out" "and its stage"
+grep -q "^path = $real" "$T/ck/b/PARENT" && ok "the run directory's PARENT names the parent" || not_ok "no PARENT"
+"$H5DUMP" -A "$T/ck/a/stage-002.h5" 2>/dev/null | grep -q '"parent"' && not_ok "an unbranched run has /parent" ||
+    ok "an unbranched run has no /parent"
+
+# 3. A branch with the parent's own settings is the parent continued, bitwise.
+expect_exit 0 "branch from the run directory (its newest stage)" -- \
+    run 2 -- grow $cfg --from "$T/ck/a" --set run.name=same --set model.n_layers=3
+expect_grep "stage-002.h5, the newest stage checkpoint" "$T/err" "a run directory means its newest stage file"
+expect_exit 0 "the parent grown one deeper, for comparison" -- \
+    sh -c "cp -r '$T/ck/a' '$T/ck/deeper' && rm -f '$T/ck/deeper'/step-* && $MPIRUN -np 2 $STRATA grow $cfg --set run.name=deeper --set model.n_layers=3"
+sha "$T/ck/deeper/stage-003.h5" >"$T/deeper.sha"
+sha "$T/ck/same/stage-003.h5" | cmp -s - "$T/deeper.sha" &&
+    ok "a branch with the same settings equals growing the parent itself" || not_ok "same-settings branch differs"
+
+# 3b. Other growth settings: LoRA on the parent's blocks (merged into them at
+#     the stage end); the trainable substrate, whose trained table the branch
+#     takes over (with the same settings: the parent grown on, bitwise).
+expect_exit 0 "a branch with LoRA on the parent's frozen blocks" -- \
+    run 2 -- grow $cfg --from "$p1" --set run.name=lora --set grow.lora_from_depth=2 --set grow.lora_rank=2
+sha "$T/ck/lora/stage-002.h5" | grep block_001 | cmp -s - "$T/a.b1" && not_ok "LoRA left the parent's block 1 alone" ||
+    ok "LoRA adapted and merged into the parent's block 1"
+tcfg="$cfg --set substrate.kind=trainable --set substrate.file=$T/sub-tr.h5"
+expect_exit 0 "a parent on the trainable substrate" -- run 2 -- grow $tcfg --set run.name=tr
+expect_exit 0 "its branch" -- run 2 -- grow $tcfg --from "$T/ck/tr/stage-001.h5" --set run.name=trb
+sha "$T/ck/tr/stage-002.h5" >"$T/tr.sha"
+sha "$T/ck/trb/stage-002.h5" | cmp -s - "$T/tr.sha" && ok "the trainable table comes along: the branch equals the parent" ||
+    not_ok "trainable-substrate branch differs from its parent"
+
+# 4. Refusals.
+expect_exit 3 "a branch with another model shape is refused" -- \
+    run 1 -- grow $cfg --from "$p1" --set run.name=shape --set model.d_ff=32
+expect_grep "model.d_ff = 32 in $T/tiny.ini but 64 in the parent" "$T/err" "naming the setting, both values and the files"
+expect_grep "$real" "$T/err" "and the parent file"
+[ -z "$(ls "$T/ck/shape" 2>/dev/null | grep '\.h5$')" ] && ok "nothing is written on a refusal" || not_ok "files after a refusal"
+expect_exit 3 "a branch with another context length is refused" -- \
+    run 1 -- grow $cfg --from "$p1" --set run.name=ctx --set data.ctx=8 --set data.dataset="$T/data8.h5"
+expect_grep "data.ctx = 8" "$T/err" "naming data.ctx"
+expect_exit 2 "branching into a directory with checkpoints is refused" -- \
+    run 1 -- grow $cfg --from "$p1" --set run.name=b
+expect_grep "holds checkpoints already" "$T/err" "saying why"
+expect_exit 2 "a mid-stage parent is refused" -- run 1 -- grow $cfg --from "$T/ck/a/step-00000009.h5" --set run.name=mid
+expect_grep "mid-stage checkpoint (stage 2 at step 9).*stage-001.h5" "$T/err" "naming the stage file to use"
+
+# 5. A branch stopped mid-stage resumes with plain `strata grow`, bitwise.
+STRATA_TEST_STOP_AT_STEP=8 run 2 -- grow $cfg --from "$p1" --set run.name=stop --set train.lr=5e-3 \
+    --set grow.steps=4 >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 75 ] && ok "a stopped branch exits 75" || not_ok "stopped branch: exit $rc"
+expect_exit 0 "plain grow --config resumes the branch" -- \
+    run 2 -- grow $cfg --set run.name=stop --set train.lr=5e-3 --set grow.steps=4
+expect_grep "resuming from .*step-00000008.h5" "$T/err" "from its own checkpoint"
+sha "$T/ck/b/stage-002.h5" >"$T/b.sha"
+sha "$T/ck/stop/stage-002.h5" | cmp -s - "$T/b.sha" &&
+    ok "the resumed branch ends bitwise equal to the uninterrupted one" || not_ok "resumed branch differs"
+[ "$(attr "$T/ck/stop/stage-002.h5" /parent sha256)" = "$psha" ] && ok "and keeps its provenance" ||
+    not_ok "provenance lost on resume"
+
+# 6. A branch that has trained nothing yet (nothing left to train) restarts
+#    from PARENT with plain `strata grow`; a branch of a branch lists its
+#    ancestors.
+expect_exit 0 "a branch after the last stage trains nothing" -- \
+    run 1 -- grow $cfg --from "$T/ck/b/stage-002.h5" --set run.name=later
+[ -f "$T/ck/later/PARENT" ] && [ -z "$(ls "$T/ck/later" | grep '\.h5$')" ] && ok "it records PARENT only" ||
+    not_ok "later: $(ls "$T/ck/later" | tr '\n' ' ')"
+expect_exit 0 "plain grow with a deeper model starts it from PARENT" -- \
+    run 2 -- grow $cfg --set run.name=later --set model.n_layers=3 --set grow.steps=3
+expect_grep "holds no checkpoint yet: starting it from there" "$T/err" "saying so"
+expect_exit 0 "inspect the branch of a branch" -- "$STRATA" inspect "$T/ck/later/stage-003.h5"
+expect_grep "ancestors" "$T/out" "lists the ancestors"
+expect_grep "1  $psha  $real" "$T/out" "with the first parent's stage, hash and path"
+finish
