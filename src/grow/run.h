@@ -104,6 +104,11 @@ typedef struct grow_run {
     FILE *live;            /* metrics.jsonl on rank 0 (live.c), else NULL */
     float *xin;            /* [batch, T, D] inputs of the first trained block */
     int32_t *tokbuf;       /* [batch, T + 1] token rows of the local chunks */
+    long *batch_ids;       /* [batch] chunk ids of the local share of a step */
+    long n_evalrows;       /* validation chunks evaluated: min(n_val, eval.batches x batch) */
+    int32_t *evaltok;      /* [n_evalrows, T + 1] their tokens, read at the first evaluation */
+    double *evalchars;     /* [n_evalrows] their character counts */
+    long *evalids;         /* [n_evalrows] 0..n-1: rows of evaltok (the chunk id is data.val[i]) */
 } grow_run;
 
 /* ---- grow.c ------------------------------------------------------------ */
