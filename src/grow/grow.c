@@ -406,12 +406,24 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     comm_share(B, g->rank, g->size, &first, &count);
     int start = run_first_trained(g);
     bool use_cache = run_cache_usable(g);
-    /* This rank's batch slots, read from the file (only these rows). */
-    for (long i = 0; i < count; i++)
-        g->batch_ids[i] = g->data.train[data_order_chunk(&g->order, g->st.cursor + first + i)];
-    CHECK(dataset_read_chunks(&g->data, g->batch_ids, count, g->tokbuf));
+    /* This rank's batch slots, read from the file (only these rows), a
+     * window of steps at a time.  Every rank takes the same branch: the
+     * window depends on the cursor only. */
+    long off = g->st.cursor - g->pf_cursor;
+    if (g->pf_cursor < 0 || off < 0 || off % B != 0 || off / B >= g->pf_steps) {
+        g->pf_cursor = g->st.cursor;
+        off = 0;
+        for (long s = 0; s < g->pf_steps; s++)
+            for (long i = 0; i < count; i++)
+                g->batch_ids[s * count + i] =
+                    g->data.train[data_order_chunk(&g->order, g->st.cursor + s * B + first + i)];
+        CHECK(dataset_read_chunks(&g->data, g->batch_ids, g->pf_steps * count, g->pf_tok));
+    }
+    const long *ids = g->batch_ids + off / B * count;
+    memcpy(g->tokbuf, g->pf_tok + (size_t)(off / B * count) * (size_t)(T + 1),
+           sizeof(int32_t) * (size_t)count * (size_t)(T + 1));
     for (long i = 0; i < count && start > 0; i++)
-        CHECK(run_prefix(g, g->batch_ids[i], g->tokbuf + i * (T + 1), start, use_cache,
+        CHECK(run_prefix(g, ids[i], g->tokbuf + i * (T + 1), start, use_cache,
                          g->xin + (size_t)i * (size_t)T * (size_t)D));
     model_zero_grad(m);
     double loss = 0.0;
@@ -498,6 +510,7 @@ static void run_free(grow_run *g)
     free(g->xin);
     free(g->tokbuf);
     free(g->batch_ids);
+    free(g->pf_tok);
     free(g->evaltok);
     free(g->evalchars);
     free(g->evalids);
@@ -556,10 +569,23 @@ static st_status run_setup(grow_run *g)
     CHECK(model_ws_init(&g->ws1, &d, 1, T, 1, r_max));
     g->xin = malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)d.D);
     g->tokbuf = malloc(sizeof(int32_t) * (size_t)B * (size_t)(T + 1));
-    g->batch_ids = malloc(sizeof *g->batch_ids * (size_t)B);
+    {
+        /* a window of up to 64 steps, at most 16 MiB of rows */
+        long first, count;
+        comm_share(B, g->rank, g->size, &first, &count);
+        long row_bytes = (long)sizeof(int32_t) * (T + 1) * (count > 0 ? count : 1);
+        g->pf_steps = (16L << 20) / row_bytes;
+        if (g->pf_steps > 64) g->pf_steps = 64;
+        if (g->pf_steps < 1) g->pf_steps = 1;
+        g->pf_cap = g->pf_steps * (count > 0 ? count : 1);
+        g->pf_cursor = -1;
+    }
+    g->batch_ids = malloc(sizeof *g->batch_ids * (size_t)g->pf_cap);
+    g->pf_tok = malloc(sizeof *g->pf_tok * (size_t)g->pf_cap * (size_t)(T + 1));
     CHECK_ALLOC(g->xin);
     CHECK_ALLOC(g->tokbuf);
     CHECK_ALLOC(g->batch_ids);
+    CHECK_ALLOC(g->pf_tok);
 
     cache_mode cm;
     CHECK(cache_mode_parse(c->grow.cache, &cm));
