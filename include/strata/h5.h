@@ -13,8 +13,8 @@
  * strings, h5_write, table appends) is taken from rank 0; other ranks must
  * pass a valid pointer of the same shape (usually the same replicated
  * buffer), which is not read.  Readers return the full object on every rank.
- * Only h5_write_rows/h5_read_rows distribute data: each rank passes its own
- * row range.
+ * Only h5_write_rows/h5_read_rows/h5_read_row_set distribute data: each rank
+ * passes its own rows.
  *
  * Paths.  Object paths are '/'-separated and relative to the file root
  * ("model/block_001/attn_qkv_w" == "/model/block_001/attn_qkv_w").  Writers
@@ -283,6 +283,14 @@ st_status h5_write_rows(h5_file *f, const char *path, h5_dtype t, size_t n_total
  * its own range (nrows may be 0). */
 st_status h5_read_rows(h5_file *f, const char *path, h5_dtype t, size_t ncols, size_t row0,
                        size_t nrows, void *data);
+
+/* Rows rows[0..nrows) of a 2-D dataset, in any order and possibly
+ * repeated, into data[nrows][ncols] (data[i] = row rows[i]), converted to
+ * t; ncols must match the file, every row must exist (else ST_EDATA naming
+ * the row).  Collective; each rank passes its own rows (nrows may be 0).
+ * Reads only the HDF5 chunks that hold those rows. */
+st_status h5_read_row_set(h5_file *f, const char *path, h5_dtype t, size_t ncols, const size_t *rows,
+                          size_t nrows, void *data);
 
 /* ---- column tables ------------------------------------------------------
  * A table is a group holding 1-D extendable columns of equal length.  The

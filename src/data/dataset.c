@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strata/agree.h"
 #include "strata/h5.h"
 #include "strata/log.h"
 #include "strata/tokenizer.h"
@@ -15,6 +16,10 @@
 void dataset_free(dataset *d)
 {
     tok_free(d->tok);
+    if (d->file) {
+        h5_close(d->file);
+        free(d->file);
+    }
     free(d->chunks);
     free(d->chars);
     free(d->train);
@@ -40,7 +45,8 @@ static st_status check_contents(const dataset *d)
     st_status st = ST_OK;
     unsigned char *seen = NULL; /* [n_chunks] 0 none, 1 train, 2 val */
     const int V = tok_vocab_size(d->tok);
-    const size_t n = (size_t)d->n_chunks * (size_t)(d->ctx + 1);
+    /* Sharded: no tokens here yet; dataset_read_chunks checks each row read. */
+    const size_t n = d->chunks ? (size_t)d->n_chunks * (size_t)(d->ctx + 1) : 0;
     for (size_t i = 0; i < n; i++)
         if (d->chunks[i] < 0 || d->chunks[i] >= V)
             FAIL(ST_EDATA, "dataset '%s': chunks/tokens row %zu holds token id %d outside the vocabulary [0, %d)",
@@ -83,7 +89,9 @@ out:
     return st;
 }
 
-st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
+/* dataset_open (whole) and dataset_open_sharded (!whole): the same file
+ * and checks; sharded leaves the token array in the file, kept open. */
+static st_status open_dataset(dataset *d, const char *path, MPI_Comm comm, bool whole)
 {
     st_status st = ST_OK;
     h5_file f;
@@ -95,7 +103,12 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
     CHECK(h5_open_kind(&f, path, comm, H5_KIND_DATASET, ST_EDATA));
     CHECK(tok_load(&f, "tokenizer", &d->tok));
     const h5_expect tokens = {.rank = 2, .dims = {H5_ANY, H5_ANY}};
-    CHECK(h5_read_expect(&f, "chunks/tokens", H5_DT_I32, &tokens, &rank, dims, (void **)&d->chunks));
+    if (whole) {
+        CHECK(h5_read_expect(&f, "chunks/tokens", H5_DT_I32, &tokens, &rank, dims, (void **)&d->chunks));
+    } else {
+        CHECK(h5_shape(&f, "chunks/tokens", &rank, dims));
+        if (rank != 2) FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
+    }
     if (dims[1] < 2 || dims[1] > (1u << 24))
         FAIL(ST_EDATA, "dataset '%s': chunks/tokens is not [n_chunks, ctx+1]", path);
     d->n_chunks = (long)dims[0];
@@ -122,6 +135,15 @@ st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
     bool has_config = false;
     CHECK(h5_exists(&f, "config", &has_config));
     if (has_config) CHECK(h5_read_string(&f, "config", &d->config));
+    if (!whole) {
+        /* Type and width of the token array checked now (a read of no rows),
+         * not at the first step. */
+        CHECK(h5_read_row_set(&f, "chunks/tokens", H5_DT_I32, (size_t)d->ctx + 1, NULL, 0, NULL));
+        d->file = malloc(sizeof *d->file);
+        CHECK_ALLOC(d->file);
+        *d->file = f;
+        h5_file_zero(&f);
+    }
     log_info("dataset %s: %ld chunks of %d tokens (%ld train, %ld validation, %s split), vocabulary %d", path,
              d->n_chunks, d->ctx, d->n_train, d->n_val, d->split_rule, tok_vocab_size(d->tok));
 out:
@@ -137,6 +159,51 @@ out:
         dataset_free(d);
         memcpy(d->path, keep, sizeof keep);
     }
+    return st;
+}
+
+st_status dataset_open(dataset *d, const char *path, MPI_Comm comm)
+{
+    return open_dataset(d, path, comm, true);
+}
+
+st_status dataset_open_sharded(dataset *d, const char *path, MPI_Comm comm)
+{
+    return open_dataset(d, path, comm, false);
+}
+
+st_status dataset_read_chunks(dataset *d, const long *ids, long n, int32_t *dst)
+{
+    st_status st = ST_OK, bad = ST_OK;
+    const size_t W = (size_t)d->ctx + 1;
+    size_t *rows = NULL;
+    if (!d->file) {
+        /* whole dataset in memory: a copy (every rank calls alike anyway) */
+        for (long i = 0; i < n; i++) memcpy(dst + (size_t)i * W, dataset_chunk(d, ids[i]), sizeof *dst * W);
+        goto out;
+    }
+    rows = malloc(sizeof *rows * (size_t)(n > 0 ? n : 1));
+    if (!rows) bad = ST_ERROR(ST_ENOMEM, "out of memory for %ld chunk ids", n);
+    for (long i = 0; bad == ST_OK && i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= d->n_chunks)
+            bad = ST_ERROR(ST_ERR, "dataset '%s': chunk id %ld outside 0..%ld", d->path, ids[i], d->n_chunks - 1);
+        else
+            rows[i] = (size_t)ids[i];
+    }
+    CHECK(st_agree(bad, d->file->comm));
+    CHECK(h5_read_row_set(d->file, "chunks/tokens", H5_DT_I32, W, rows, (size_t)n, dst));
+    /* What dataset_open checks of the whole array, for the rows read. */
+    const int V = tok_vocab_size(d->tok);
+    for (long i = 0; bad == ST_OK && i < n; i++)
+        for (size_t j = 0; j < W; j++)
+            if (dst[(size_t)i * W + j] < 0 || dst[(size_t)i * W + j] >= V) {
+                bad = ST_ERROR(ST_EDATA, "dataset '%s': chunks/tokens row %ld holds token id %d outside the vocabulary [0, %d)",
+                             d->path, ids[i], (int)dst[(size_t)i * W + j], V);
+                break;
+            }
+    CHECK(st_agree(bad, d->file->comm));
+out:
+    free(rows);
     return st;
 }
 

@@ -41,10 +41,10 @@ static bool run_cache_usable(const grow_run *g)
     return strcmp(g->cfg.grow.cache, "off") != 0 && run_first_trained(g) > 0;
 }
 
-/* x_start [T, D] of one chunk: output of blocks [0, start) (from the cache
+/* x_start [T, D] of one chunk (tokens [T + 1] its row): output of blocks [0, start) (from the cache
  * when allowed, else computed for that chunk alone -- the same arithmetic
  * either way, which keeps cache on and off bitwise equal). */
-static st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *dst)
+static st_status run_prefix(grow_run *g, long chunk, const int32_t *tokens, int start, bool use_cache, float *dst)
 {
     st_status st = ST_OK;
     const int T = g->data.ctx, D = g->sub.D;
@@ -54,7 +54,7 @@ static st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, 
     /* Advance a shallower entry by the blocks frozen since, or start from
      * the tokens; one block at a time is the same arithmetic either way. */
     if (have > start) have = -1;
-    model_batch b = {.tokens = dataset_chunk(&g->data, chunk), .targets = NULL, .ld = T + 1};
+    model_batch b = {.tokens = tokens, .targets = NULL, .ld = T + 1};
     CHECK(model_forward_blocks(&g->m, &g->ws1, &b, have > 0 ? dst : NULL, have > 0 ? have : 0, start, 1, T,
                                false));
     memcpy(dst, model_ws_output(&g->ws1), sizeof(float) * (size_t)T * (size_t)D);
@@ -107,22 +107,52 @@ static double measure_sgemm_peak(void)
 /* ---- evaluation --------------------------------------------------------- */
 
 /* eval.h's prefix source: the frozen blocks, from the cache when usable. */
-static st_status eval_prefix(void *ctx, long chunk, int start, float *dst)
+/* `row` is a row of g->evaltok; the cache knows it by its chunk id. */
+static st_status eval_prefix(void *ctx, long row, int start, float *dst)
 {
     grow_run *g = ctx;
-    return run_prefix(g, chunk, start, run_cache_usable(g) && start > 0, dst);
+    return run_prefix(g, g->data.val[row], g->evaltok + (size_t)row * (size_t)(g->data.ctx + 1), start,
+                      run_cache_usable(g) && start > 0, dst);
+}
+
+/* The evaluated validation chunks, read once: the first
+ * min(n_val, eval.batches x batch) of the split, on every rank (eval_depths
+ * shares them out).  eval.batches may change on resume, so the count is
+ * taken from the settings of this session. */
+static st_status run_eval_rows(grow_run *g)
+{
+    st_status st = ST_OK;
+    const int T = g->data.ctx;
+    long n = g->data.n_val, cap = g->cfg.eval.batches * g->cfg.train.batch;
+    if (g->evaltok) goto out;
+    g->n_evalrows = n < cap ? n : cap;
+    g->evaltok = malloc(sizeof *g->evaltok * (size_t)g->n_evalrows * (size_t)(T + 1));
+    g->evalchars = malloc(sizeof *g->evalchars * (size_t)g->n_evalrows);
+    g->evalids = malloc(sizeof *g->evalids * (size_t)g->n_evalrows);
+    st = g->evaltok && g->evalchars && g->evalids ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory for %ld validation chunks", g->n_evalrows);
+    CHECK_AGREE(st, g->comm);
+    for (long i = 0; i < g->n_evalrows; i++) {
+        g->evalids[i] = i;
+        g->evalchars[i] = g->data.chars[g->data.val[i]];
+    }
+    CHECK(dataset_read_chunks(&g->data, g->data.val, g->n_evalrows, g->evaltok));
+out:
+    return st;
 }
 
 /* The validation split at one depth (at most eval.batches batches). */
 static st_status run_eval(grow_run *g, int depth, eval_row *out)
 {
+    st_status st = ST_OK;
     const long B = g->cfg.train.batch;
-    long n = g->data.n_val, cap = g->cfg.eval.batches * B;
-    eval_chunks d = {.chunks = g->data.chunks, .chars = g->data.chars, .ids = g->data.val,
-                     .n = n < cap ? n : cap, .T = g->data.ctx};
+    CHECK(run_eval_rows(g));
+    eval_chunks d = {.chunks = g->evaltok, .chars = g->evalchars, .ids = g->evalids, .n = g->n_evalrows,
+                     .T = g->data.ctx};
     eval_member mem = {.m = &g->m, .ws = &g->ws, .prefix = eval_prefix, .prefix_ctx = g,
                        .prefix_depth = run_first_trained(g)};
-    return eval_depths(&mem, 1, &d, depth, depth, (int)B, g->comm, out);
+    CHECK(eval_depths(&mem, 1, &d, depth, depth, (int)B, g->comm, out));
+out:
+    return st;
 }
 
 /* The whole test set (data.test) at one depth, from the tokens: the
@@ -394,11 +424,25 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     comm_share(B, g->rank, g->size, &first, &count);
     int start = run_first_trained(g);
     bool use_cache = run_cache_usable(g);
-    for (long i = 0; i < count; i++) {
-        long chunk = g->data.train[data_order_chunk(&g->order, g->st.cursor + first + i)];
-        memcpy(g->tokbuf + i * (T + 1), dataset_chunk(&g->data, chunk), sizeof(int32_t) * (size_t)(T + 1));
-        if (start > 0) CHECK(run_prefix(g, chunk, start, use_cache, g->xin + (size_t)i * (size_t)T * (size_t)D));
+    /* This rank's batch slots, read from the file (only these rows), a
+     * window of steps at a time.  Every rank takes the same branch: the
+     * window depends on the cursor only. */
+    long off = g->st.cursor - g->pf_cursor;
+    if (g->pf_cursor < 0 || off < 0 || off % B != 0 || off / B >= g->pf_steps) {
+        g->pf_cursor = g->st.cursor;
+        off = 0;
+        for (long s = 0; s < g->pf_steps; s++)
+            for (long i = 0; i < count; i++)
+                g->batch_ids[s * count + i] =
+                    g->data.train[data_order_chunk(&g->order, g->st.cursor + s * B + first + i)];
+        CHECK(dataset_read_chunks(&g->data, g->batch_ids, g->pf_steps * count, g->pf_tok));
     }
+    const long *ids = g->batch_ids + off / B * count;
+    memcpy(g->tokbuf, g->pf_tok + (size_t)(off / B * count) * (size_t)(T + 1),
+           sizeof(int32_t) * (size_t)count * (size_t)(T + 1));
+    for (long i = 0; i < count && start > 0; i++)
+        CHECK(run_prefix(g, ids[i], g->tokbuf + i * (T + 1), start, use_cache,
+                         g->xin + (size_t)i * (size_t)T * (size_t)D));
     model_zero_grad(m);
     double loss = 0.0;
     if (count > 0) {
@@ -486,6 +530,11 @@ static void run_free(grow_run *g)
     free(g->xin);
     free(g->tokbuf);
     branch_free(g);
+    free(g->batch_ids);
+    free(g->pf_tok);
+    free(g->evaltok);
+    free(g->evalchars);
+    free(g->evalids);
 }
 
 /* Empty metric tables with the run's columns. */
@@ -549,8 +598,23 @@ static st_status run_setup(grow_run *g)
     CHECK(model_ws_init(&g->ws1, &d, 1, T, 1, r_max));
     g->xin = malloc(sizeof(float) * (size_t)B * (size_t)T * (size_t)d.D);
     g->tokbuf = malloc(sizeof(int32_t) * (size_t)B * (size_t)(T + 1));
+    {
+        /* a window of up to 64 steps, at most 16 MiB of rows */
+        long first, count;
+        comm_share(B, g->rank, g->size, &first, &count);
+        long row_bytes = (long)sizeof(int32_t) * (T + 1) * (count > 0 ? count : 1);
+        g->pf_steps = (16L << 20) / row_bytes;
+        if (g->pf_steps > 64) g->pf_steps = 64;
+        if (g->pf_steps < 1) g->pf_steps = 1;
+        g->pf_cap = g->pf_steps * (count > 0 ? count : 1);
+        g->pf_cursor = -1;
+    }
+    g->batch_ids = malloc(sizeof *g->batch_ids * (size_t)g->pf_cap);
+    g->pf_tok = malloc(sizeof *g->pf_tok * (size_t)g->pf_cap * (size_t)(T + 1));
     CHECK_ALLOC(g->xin);
     CHECK_ALLOC(g->tokbuf);
+    CHECK_ALLOC(g->batch_ids);
+    CHECK_ALLOC(g->pf_tok);
 
     cache_mode cm;
     CHECK(cache_mode_parse(c->grow.cache, &cm));

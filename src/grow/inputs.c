@@ -276,7 +276,8 @@ st_status grow_inputs_ensure(grow_run *g)
         CHECK(make_parent(c->data.dataset, g->comm));
         CHECK(build_dataset(g));
     }
-    CHECK(dataset_open(&g->data, c->data.dataset, g->comm));
+    /* Sharded: each rank reads only the token rows it trains and evaluates on. */
+    CHECK(dataset_open_sharded(&g->data, c->data.dataset, g->comm));
     CHECK(adopt_dataset_settings(g));
     if (g->data.ctx != c->data.ctx)
         FAIL(ST_EDATA, "dataset '%s' holds chunks of ctx %d tokens but data.ctx = %ld (prepare it again or set data.ctx = %d)",

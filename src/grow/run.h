@@ -119,6 +119,18 @@ typedef struct grow_run {
     int32_t *tokbuf;       /* [batch, T + 1] token rows of the local chunks */
     grow_parent parent;    /* a branch's parent (parent.set), else zero */
     const char *config_path; /* --config file for messages, or NULL */
+    /* Prefetch window: the local rows of pf_steps consecutive steps from
+     * data position pf_cursor, read in one collective read (a per-step read
+     * would decompress and checksum a whole HDF5 chunk per row). */
+    long *batch_ids;       /* [pf_cap] chunk ids of the local shares, step after step */
+    int32_t *pf_tok;       /* [pf_cap, T + 1] their token rows */
+    long pf_cap;           /* rows the window holds */
+    long pf_cursor;        /* data position of the window's first step, -1: empty */
+    long pf_steps;         /* steps in the window */
+    long n_evalrows;       /* validation chunks evaluated: min(n_val, eval.batches x batch) */
+    int32_t *evaltok;      /* [n_evalrows, T + 1] their tokens, read at the first evaluation */
+    double *evalchars;     /* [n_evalrows] their character counts */
+    long *evalids;         /* [n_evalrows] 0..n-1: rows of evaltok (the chunk id is data.val[i]) */
 } grow_run;
 
 /* ---- grow.c ------------------------------------------------------------ */

@@ -415,6 +415,96 @@ out:
     return st;
 }
 
+/* Sort key of h5_read_row_set: a requested row and where it goes. */
+typedef struct row_want {
+    size_t row, slot;
+} row_want;
+
+static int row_want_cmp(const void *a, const void *b)
+{
+    const row_want *x = a, *y = b;
+    return x->row < y->row ? -1 : x->row > y->row ? 1 : (x->slot > y->slot) - (x->slot < y->slot);
+}
+
+st_status h5_read_row_set(h5_file *f, const char *path, h5_dtype t, size_t ncols, const size_t *rows,
+                          size_t nrows, void *data)
+{
+    st_status st = ST_OK;
+    hid_t d = H5I_INVALID_HID, ms = H5I_INVALID_HID, fs = H5I_INVALID_HID, x = H5I_INVALID_HID;
+    hsize_t dims[H5_MAX_RANK];
+    int r = 0;
+    row_want *w = NULL;
+    unsigned char *buf = NULL; /* [n_unique, ncols] in file order */
+    size_t nu = 0;
+    const size_t esz = h5_dtype_size(t);
+    CHECK_DTYPE(t, path);
+    st_status bad = h5_dataset_open_read(f, path, (int)t, NULL, &d, &r, dims);
+    if (bad == ST_OK && r != 2)
+        bad = h5_fail_at(ST_EDATA, __FILE__, __LINE__, f, path, "rank %d, expected a 2-D array", r);
+    else if (bad == ST_OK && dims[1] != ncols)
+        bad = h5_fail_at(ST_EDATA, __FILE__, __LINE__, f, path, "%llu columns, expected %zu",
+                         (unsigned long long)dims[1], ncols);
+    if (bad == ST_OK && nrows > 0) {
+        w = malloc(sizeof *w * nrows);
+        if (!w) bad = h5_fail_at(ST_ENOMEM, __FILE__, __LINE__, f, path, "out of memory for %zu rows", nrows);
+    }
+    for (size_t i = 0; bad == ST_OK && i < nrows; i++) {
+        if (rows[i] >= dims[0])
+            bad = h5_fail_at(ST_EDATA, __FILE__, __LINE__, f, path, "row %zu requested, the array has %llu",
+                             rows[i], (unsigned long long)dims[0]);
+        else
+            w[i] = (row_want){rows[i], i};
+    }
+    if (bad == ST_OK && nrows > 0) {
+        /* A union of hyperslabs comes back in file order, each row once:
+         * sort, read the distinct rows, then put each where it was asked. */
+        qsort(w, nrows, sizeof *w, row_want_cmp);
+        for (size_t i = 0; i < nrows; i++)
+            if (i == 0 || w[i].row != w[i - 1].row) nu++;
+        buf = malloc(nu * ncols * esz + 1);
+        if (!buf) bad = h5_fail_at(ST_ENOMEM, __FILE__, __LINE__, f, path, "out of memory for %zu rows", nu);
+    }
+    /* The read below is collective: every rank stops alike. */
+    CHECK(st_agree(bad, f->comm));
+    if (dims[0] == 0 || ncols == 0) goto out;
+    hsize_t mdims[2] = {nu ? nu : 1, ncols};
+    ms = H5Screate_simple(2, mdims, NULL);
+    fs = H5Dget_space(d);
+    x = h5_dxpl_for(f);
+    H5TRY(ms, path, "dataspace");
+    H5TRY(fs, path, "dataspace");
+    H5TRY(x, path, "transfer property list");
+    if (nu == 0) {
+        H5Sselect_none(ms);
+        H5Sselect_none(fs);
+    } else {
+        H5TRY(H5Sselect_none(fs), path, "cannot clear the selection");
+        /* one hyperslab per run of consecutive rows */
+        for (size_t i = 0; i < nrows;) {
+            size_t j = i + 1;
+            while (j < nrows && w[j].row <= w[j - 1].row + 1) j++;
+            hsize_t start[2] = {w[i].row, 0}, count[2] = {w[j - 1].row - w[i].row + 1, ncols};
+            H5TRY(H5Sselect_hyperslab(fs, H5S_SELECT_OR, start, NULL, count, NULL), path,
+                  "cannot select rows %zu..%zu", w[i].row, w[j - 1].row + 1);
+            i = j;
+        }
+    }
+    H5TRY(H5Dread(d, h5_mem_type(t), ms, fs, x, nu ? (void *)buf : (void *)h5_dummy_buf), path,
+          "cannot read %zu rows (corrupt file?)", nu);
+    for (size_t i = 0, u = 0; i < nrows; i++) {
+        if (i > 0 && w[i].row != w[i - 1].row) u++;
+        memcpy((unsigned char *)data + w[i].slot * ncols * esz, buf + u * ncols * esz, ncols * esz);
+    }
+out:
+    free(buf);
+    free(w);
+    h5_close_id(&x);
+    h5_close_id(&fs);
+    h5_close_id(&ms);
+    h5_close_id(&d);
+    return st;
+}
+
 /* ---- whole-file checks -------------------------------------------------- */
 
 typedef struct read_all_ctx {

@@ -2,7 +2,8 @@
  * 1 and 2 ranks: a file written by corpus_prepare opens with the shapes,
  * counts and split it was written with; dataset_select picks splits; and
  * hostile files (each a good file with one object overwritten) are refused
- * with ST_EDATA naming the file and the object. */
+ * with ST_EDATA naming the file and the object; sharded reading gives the
+ * rows asked and checks them. */
 #include <math.h>
 #include <string.h>
 
@@ -583,6 +584,68 @@ static void tail_split_holds_each_documents_end(void **state)
     dataset_free(&d);
 }
 
+/* dataset_open_sharded + dataset_read_chunks: the same rows as the whole
+ * array, in the order asked (unsorted, repeated, consecutive runs), each
+ * rank its own ids (one rank none); the token array is not in memory. */
+static void sharded_reads_the_rows_asked(void **state)
+{
+    (void)state;
+    dataset whole, sh;
+    ST_ASSERT_OK(dataset_open(&whole, good, MPI_COMM_WORLD));
+    ST_ASSERT_OK(dataset_open_sharded(&sh, good, MPI_COMM_WORLD));
+    assert_null(sh.chunks);
+    assert_int_equal(sh.n_chunks, whole.n_chunks);
+    assert_int_equal(sh.ctx, whole.ctx);
+    assert_int_equal(sh.n_train, whole.n_train);
+    assert_int_equal(sh.n_val, whole.n_val);
+    assert_memory_equal(sh.chars, whole.chars, sizeof *sh.chars * (size_t)sh.n_chunks);
+    const long N = whole.n_chunks, r = st_test_rank();
+    assert_true(N > 40);
+    /* unsorted, a repeat, a run of 3 consecutive rows, the first and last */
+    long ids[] = {N - 1, 7 + r, 3, 7 + r, 0, 20 + r, 21 + r, 22 + r, 5 * r + 1};
+    const long n = r == 1 ? 0 : (long)(sizeof ids / sizeof ids[0]);
+    int32_t got[sizeof ids / sizeof ids[0]][CTX + 1];
+    memset(got, 0xff, sizeof got);
+    ST_ASSERT_OK(dataset_read_chunks(&sh, ids, n, &got[0][0]));
+    for (long i = 0; i < n; i++)
+        assert_memory_equal(got[i], dataset_chunk(&whole, ids[i]), sizeof got[i]);
+    /* a whole dataset copies through the same call */
+    ST_ASSERT_OK(dataset_read_chunks(&whole, ids, n, &got[0][0]));
+    for (long i = 0; i < n; i++) assert_memory_equal(got[i], dataset_chunk(&whole, ids[i]), sizeof got[i]);
+    /* an id past the end on one rank: every rank fails alike */
+    long past = r == 0 ? N : 1;
+    st_status st = dataset_read_chunks(&sh, &past, 1, &got[0][0]);
+    ST_ASSERT_ALL(st == ST_ERR);
+    dataset_free(&sh);
+    dataset_free(&whole);
+}
+
+/* A token outside the vocabulary in row 2 opens sharded (the tokens are not
+ * read) and is refused, naming file and row, when a rank reads that row. */
+static void sharded_checks_the_rows_read(void **state)
+{
+    (void)state;
+    char path[800];
+    snprintf(path, sizeof path, "%s/sharded-bad-token.h5", dir);
+    if (st_test_rank() == 0) {
+        copy_file(good, path);
+        h5_file f;
+        ST_ASSERT_OK(h5_open(&f, path, MPI_COMM_SELF, true));
+        token_above_vocab(&f);
+        ST_ASSERT_OK(h5_close(&f));
+    }
+    MPI_Barrier(MPI_COMM_WORLD);
+    dataset d;
+    ST_ASSERT_OK(dataset_open_sharded(&d, path, MPI_COMM_WORLD));
+    int32_t row[CTX + 1];
+    long fine = 1, bad = 2;
+    ST_ASSERT_OK(dataset_read_chunks(&d, &fine, 1, row));
+    st_status st = dataset_read_chunks(&d, st_test_rank() == 0 ? &bad : &fine, 1, row);
+    const char *msg = st_last_error();
+    ST_ASSERT_ALL(st == ST_EDATA && strstr(msg, path) && strstr(msg, "row 2 ") && strstr(msg, "vocabulary"));
+    dataset_free(&d);
+}
+
 static const struct CMUnitTest dataset_tests[] = {
     cmocka_unit_test(prepare_writes_the_files),
     cmocka_unit_test(opens_what_prepare_wrote),
@@ -591,6 +654,8 @@ static const struct CMUnitTest dataset_tests[] = {
     cmocka_unit_test(tail_split_holds_each_documents_end),
     cmocka_unit_test(hostile_files_are_refused),
     cmocka_unit_test(missing_file_is_refused),
+    cmocka_unit_test(sharded_reads_the_rows_asked),
+    cmocka_unit_test(sharded_checks_the_rows_read),
     cmocka_unit_test(remove_the_files),
 };
 
