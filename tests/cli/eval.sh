@@ -94,10 +94,10 @@ run 1 -- eval "$T/ensAA.h5" --max-chunks 12 --output "$T/ensAA.csv" >/dev/null 2
 cmp -s "$T/ensAA.csv" "$T/e1.csv" && ok "mean of two equal members' logits equals the member" || not_ok "A+A ensemble differs"
 expect_exit 0 "merge stage 3 and stage 2 (and an ensemble, flattened)" -- run 1 -- merge --output "$T/ens2.h5" "$ck" "$T/ck/a/stage-002.h5" "$T/ens1.h5"
 expect_exit 0 "eval the 3-member ensemble" -- run 2 -- eval "$T/ens2.h5" --max-chunks 12 --output "$T/ens2.csv"
-[ "$(sed 1d "$T/ens2.csv" | wc -l)" -eq 2 ] && ok "the ensemble's depth is its smallest member's (2)" || not_ok "ensemble depth"
+[ "$(sed 1d "$T/ens2.csv" | wc -l)" -eq 3 ] && ok "the ensemble's depth is its deepest member's (3)" || not_ok "ensemble depth"
 cmp -s "$T/ens2.csv" "$T/d2.csv" && not_ok "ensemble equals a member" || ok "the ensemble is a different model"
-expect_exit 2 "eval an ensemble beyond its depth" -- run 1 -- eval "$T/ens2.h5" --depth 3
-expect_grep "largest depth is 2" "$T/err" "the message names the limit"
+expect_exit 2 "eval an ensemble beyond its depth" -- run 1 -- eval "$T/ens2.h5" --depth 4
+expect_grep "largest depth is 3" "$T/err" "the message names the limit"
 expect_exit 0 "generate from an ensemble" -- run 1 -- generate "$T/ens2.h5" --prompt "Call" --tokens 10
 
 # 5. Models that do not belong together.
