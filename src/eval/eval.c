@@ -208,16 +208,13 @@ void eval_mix_row(ckpt_combine how, int n, const float *const *z, const double *
         }
         return;
     }
-    /* log sum_j exp(lw_j - lz_j + z_j[q]), shifted by the largest term */
-    double mx = -INFINITY;
-    for (int j = 0; j < n; j++) {
-        double c = lw[j] - lz[j];
-        for (int q = 0; q < V; q++) mx = fmax(mx, c + (double)z[j][q]);
-    }
+    /* log sum_j exp(lw_j - lz_j + z_j[q]): every exponent is <= lw_j <= 0
+     * (z_j[q] <= lz_j), so no shift is needed; a token no member can
+     * produce (all terms underflow) gets the masked value -1e30 */
     for (int q = 0; q < V; q++) {
         double s = 0;
-        for (int j = 0; j < n; j++) s += exp(lw[j] - lz[j] + (double)z[j][q] - mx);
-        out[q] = (float)(mx + log(s));
+        for (int j = 0; j < n; j++) s += exp(lw[j] - lz[j] + (double)z[j][q]);
+        out[q] = s > 0 ? (float)log(s) : -1e30f;
     }
 }
 
