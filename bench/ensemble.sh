@@ -113,8 +113,10 @@ for x in en-train ru-train en-test ru-test mix-test; do
     P prepare $cfg --tokenizer "$W/tok.h5" --output "$W/$x.h5" "$W/$x.txt" >/dev/null
 done
 for x in en ru; do
-    P grow $cfg --set run.name=$x --set data.dataset="$W/$x-train.h5" --set data.tokenizer="$W/tok.h5" >/dev/null
+    P grow $cfg --set run.name=$x --set data.dataset="$W/$x-train.h5" --set data.tokenizer="$W/tok.h5" \
+        --log-level info >/dev/null 2>"$W/$x-grow.log" || { cat "$W/$x-grow.log" >&2; exit 1; }
 done
+echo "# $(lscpu | grep 'Model name' | tr -s ' '); $(grep -o 'OpenBLAS core [^,]*' "$W/en-grow.log" | head -1)"
 t1=$(date +%s)
 EN_CK=$W/ck/en/stage-002.h5
 RU_CK=$W/ck/ru/stage-002.h5
