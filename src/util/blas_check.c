@@ -10,6 +10,7 @@
 
 #include "strata/log.h"
 #include "strata/rng.h"
+#include "strata/timer.h"
 
 bool blas_core_is_generic(const char *core)
 {
@@ -93,4 +94,32 @@ st_status blas_check(void)
                  "OPENBLAS_CORETYPE=%s for several times faster matrix products",
                  info.core, info.cpu_avx512 ? "AVX-512" : "AVX2", info.suggest_coretype);
     return ST_OK;
+}
+
+double blas_sgemm_peak(double min_seconds)
+{
+    enum { N = 512, MIN_REPS = 5 };
+    float *a = malloc(sizeof(float) * N * N), *b = malloc(sizeof(float) * N * N),
+          *c = malloc(sizeof(float) * N * N);
+    double best = 0.0;
+    if (a && b && c) {
+        for (int i = 0; i < N * N; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
+        /* One untimed product first: OpenBLAS allocates its buffers and the
+         * core leaves its idle clock.  Then the best of as many products as
+         * fit in min_seconds: a short measurement on a cold or briefly
+         * contended core underestimates the peak, which makes MFU exceed 1. */
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+        double t_end = timer_now() + min_seconds;
+        for (int rep = 0; rep < MIN_REPS || timer_now() < t_end; rep++) {
+            double t0 = timer_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
+            double dt = timer_now() - t0;
+            double rate = dt > 0 ? 2.0 * N * N * (double)N / dt : 0.0;
+            if (rate > best) best = rate;
+        }
+    }
+    free(a);
+    free(b);
+    free(c);
+    return best;
 }
