@@ -173,6 +173,7 @@ static st_status stage_begin(grow_run *g)
     g->st.stage_wall_s = 0;
     g->st.stage_loss_sum = 0;
     g->st.stage_flops = 0;
+    g->last_val = NAN; /* the previous stage's value is not this stage's */
     CHECK(run_build_stage(g, true));
     log_info("stage %d/%ld: training %s%s%s", g->st.stage, g->monolithic ? 1L : g->cfg.model.n_layers,
              g->monolithic ? "all blocks end to end" : "the new block + head",
@@ -579,8 +580,16 @@ static st_status run_stages(grow_run *g)
     const char *stop_env = getenv("STRATA_TEST_STOP_AT_STEP");
     long stop_at = stop_env ? atol(stop_env) : -1;
     progress prog;
-    progress_init(&prog, g->comm, c->log.interval);
+    progress_mode pmode;
+    CHECK(progress_mode_parse(c->log.progress, &pmode));
+    progress_init(&prog, g->comm, c->log.interval, pmode);
     double session_t0 = timer_now(), wall0 = g->st.wall_s;
+    /* A resume mid-stage shows the stage's last validation loss, not "-". */
+    for (size_t i = g->steps.nrows; !g->st.stage_done && i-- > 0 && met_get(&g->steps, i, MS_STAGE) == g->st.stage;)
+        if (!isnan(met_get(&g->steps, i, g->steps_val_col))) {
+            g->last_val = met_get(&g->steps, i, g->steps_val_col);
+            break;
+        }
 
     const int until = c->grow.until_stage > 0 && c->grow.until_stage < n_stages ? (int)c->grow.until_stage : n_stages;
     if (g->st.stage_done) {
@@ -642,11 +651,13 @@ static st_status run_stages(grow_run *g)
             progress_format_eta(per_step * (double)(planned - g->st.sched.steps) +
                                     per_step * (double)planned * (double)(n_stages - g->st.stage),
                                 eta, sizeof eta);
-            char val[32] = "-";
+            /* Only values of the current stage: "-" until its first evaluation. */
+            char val[32] = "-", mfus[32] = "-";
             if (!isnan(g->last_val)) snprintf(val, sizeof val, "%.4f", g->last_val);
-            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %.2f eta %s",
+            if (mfu != LIVE_MISSING) snprintf(mfus, sizeof mfus, "%.2f", mfu);
+            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %s eta %s",
                             g->st.stage, n_stages, g->st.sched.steps, planned, loss, val,
-                            row[MS_TOKENS_PER_S], mfu == LIVE_MISSING ? 0.0 : mfu, eta);
+                            row[MS_TOKENS_PER_S], mfus, eta);
 
             CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
             if (done) break;
