@@ -97,4 +97,7 @@ mkfifo "$T/fifo.h5" 2>/dev/null && bad 4 "a FIFO" "fifo.h5: not a regular file" 
 printf 'depth,loss\n1,2\n' >"$T/nopos.csv"
 bad 3 "a per-position CSV without positions" "nopos.csv: no 'position' column" "$T/ck/mono" --per-position "$T/nopos.csv"
 expect_exit 2 "no --output is a usage error" -- "$STRATA" report "$T/ck/mono"
+STRATA_REPORT="$T/nowhere" "$STRATA" report "$T/ck/mono" --output "$T/x" >"$T/out" 2>"$T/err"
+[ $? -eq 1 ] && grep -q "cannot run .*nowhere.*python3-matplotlib" "$T/err" &&
+    ok "a missing report program: exit 1 naming it and what it needs" || not_ok "missing report program"
 finish
