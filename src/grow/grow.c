@@ -20,6 +20,7 @@
 #include "strata/comm.h"
 #include "strata/layout.h"
 #include "strata/log.h"
+#include "strata/lora.h"
 #include "strata/progress.h"
 #include "strata/runlock.h"
 #include "strata/signals.h"
@@ -45,6 +46,7 @@ static bool run_cache_usable(const grow_run *g)
  * when allowed, else computed for that chunk alone -- the same arithmetic
  * either way, which keeps cache on and off bitwise equal). */
 static double block_fwd_flops(const grow_run *g);
+static st_status run_measure_peak(grow_run *g, double seconds, bool quiet);
 
 static st_status run_prefix(grow_run *g, long chunk, int start, bool use_cache, float *dst, double *flops)
 {
@@ -93,7 +95,11 @@ static double trained_token_flops(const grow_run *g, int start)
     double f = 3.0 * 2.0 * D * V;
     for (int l = start; l < m->n_blocks; l++) {
         f += m->blocks[l].trainable ? 3.0 * (proj + attn) : 2.0 * proj + 3.0 * attn;
-        if (m->lora[l].r > 0) f += 3.0 * 2.0 * m->lora[l].r * (4.0 * D + 4.0 * D + (D + F) + (F + D));
+        for (int mat = 0; m->lora[l].r > 0 && mat < LORA_NMATS; mat++) {
+            int out, in;
+            lora_mat_shape(mat, d->D, d->F, &out, &in);
+            f += 3.0 * 2.0 * m->lora[l].r * (double)(in + out);
+        }
     }
     return f;
 }
@@ -174,6 +180,7 @@ static st_status stage_begin(grow_run *g)
     g->st.stage_loss_sum = 0;
     g->st.stage_flops = 0;
     g->last_val = NAN; /* the previous stage's value is not this stage's */
+    if (g->st.stage > 1) CHECK(run_measure_peak(g, 0.05, true));
     CHECK(run_build_stage(g, true));
     log_info("stage %d/%ld: training %s%s%s", g->st.stage, g->monolithic ? 1L : g->cfg.model.n_layers,
              g->monolithic ? "all blocks end to end" : "the new block + head",
@@ -503,16 +510,21 @@ out:
 
 /* The same-run sgemm peak behind MFU: every rank measures at once (after a
  * barrier), so ranks sharing cores measure under the contention they train
- * under; MFU divides by the sum over ranks. */
-static st_status run_measure_peak(grow_run *g)
+ * under; MFU divides by the sum over ranks.  Measured for `seconds` at start
+ * and again briefly at every stage start, keeping each rank's best: on a
+ * shared machine one measurement may still catch a busy moment. */
+static st_status run_measure_peak(grow_run *g, double seconds, bool quiet)
 {
     st_status st = ST_OK;
-    free(g->peak_ranks);
-    g->peak_ranks = malloc(sizeof(double) * (size_t)g->size);
-    CHECK_ALLOC(g->peak_ranks);
+    if (!g->peak_ranks) {
+        g->peak_ranks = calloc((size_t)g->size, sizeof(double));
+        CHECK_ALLOC(g->peak_ranks);
+    }
     CHECK_MPI(MPI_Barrier(g->comm));
-    g->peak_flops = blas_sgemm_peak(0.2);
+    double p = blas_sgemm_peak(seconds);
+    if (p > g->peak_flops) g->peak_flops = p;
     snprintf(g->blas_core, sizeof g->blas_core, "%s", openblas_get_corename());
+    double before = g->peak_total;
     CHECK_MPI(MPI_Allgather(&g->peak_flops, 1, MPI_DOUBLE, g->peak_ranks, 1, MPI_DOUBLE, g->comm));
     double lo = g->peak_ranks[0], hi = lo;
     g->peak_total = 0;
@@ -521,6 +533,7 @@ static st_status run_measure_peak(grow_run *g)
         lo = g->peak_ranks[r] < lo ? g->peak_ranks[r] : lo;
         hi = g->peak_ranks[r] > hi ? g->peak_ranks[r] : hi;
     }
+    if (quiet && g->peak_total < 1.05 * before) goto out; /* log only what changed */
     if (g->size == 1)
         log_info("sgemm peak %.1f GFLOP/s (OpenBLAS core %s; the MFU denominator)", g->peak_flops / 1e9,
                  g->blas_core);
@@ -565,7 +578,7 @@ static st_status run_setup(grow_run *g)
                      g->rank));
     CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
     CHECK(sched_cfg_from_config(c, g->monolithic ? c->model.n_layers : 1, &g->sched));
-    CHECK(run_measure_peak(g));
+    CHECK(run_measure_peak(g, 0.2, false));
 out:
     return st;
 }
@@ -580,6 +593,7 @@ static st_status run_stages(grow_run *g)
     const char *stop_env = getenv("STRATA_TEST_STOP_AT_STEP");
     long stop_at = stop_env ? atol(stop_env) : -1;
     progress prog;
+    memset(&prog, 0, sizeof prog); /* progress_end at out: is safe before init */
     progress_mode pmode;
     CHECK(progress_mode_parse(c->log.progress, &pmode));
     progress_init(&prog, g->comm, c->log.interval, pmode);
