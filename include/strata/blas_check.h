@@ -33,5 +33,9 @@ void blas_default_threads(void);
 st_status blas_check(void);
 /* True for OpenBLAS core names that are generic fallbacks on x86-64. */
 bool blas_core_is_generic(const char *core);
+/* This process's sgemm rate in FLOP/s (the peak behind MFU): the best of
+ * 256x256x256 products repeated for at least min_seconds (and 20 times),
+ * after one untimed warm-up product.  0 when out of memory. */
+double blas_sgemm_peak(double min_seconds);
 
 #endif

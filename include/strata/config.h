@@ -100,7 +100,8 @@
     X(ckpt, keep, INT, "2", 1, 1000000, NULL, 1, "periodic checkpoints kept (stage checkpoints are always kept)")
 
 #define CFG_LOG_KEYS(X)                                                                          \
-    X(log, interval, FLOAT, "10", 0, 1e6, NULL, 1, "seconds between progress lines when stderr is not a terminal")
+    X(log, interval, FLOAT, "10", 0, 1e6, NULL, 1, "seconds between progress lines (log.progress = lines)") \
+    X(log, progress, CHOICE, "auto", 0, 0, "auto|bar|lines", 1, "progress display of rank 0: bar (one line redrawn with \\r, also through mpirun's pipe), lines (a line every log.interval s), auto (bar when stderr is a terminal, else lines; under mpirun stderr is a pipe: set bar)")
 
 #define CFG_SECTIONS(S)                                                                          \
     S(run, CFG_RUN_KEYS)                                                                         \

@@ -13,7 +13,15 @@ strata_SOURCES += \
 	src/cli/cmd_merge.c \
 	src/cli/cmd_metrics.c \
 	src/cli/cmd_inspect.c \
-	src/cli/cmd_config.c
+	src/cli/cmd_config.c \
+	src/cli/cmd_report.c
+
+## strata report's figures: a Python program installed beside strata.
+bin_SCRIPTS = strata-report
+CLEANFILES += strata-report
+EXTRA_DIST += tools/strata-report.py
+strata-report: $(top_srcdir)/tools/strata-report.py
+	$(AM_V_GEN)cp $(top_srcdir)/tools/strata-report.py $@ && chmod +x $@
 
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh

@@ -16,7 +16,7 @@
 
 static const cli_cmd *const commands[] = {
     &cmd_prepare, &cmd_tokenizer, &cmd_substrate, &cmd_grow,    &cmd_eval,
-    &cmd_generate, &cmd_merge,    &cmd_metrics,   &cmd_inspect, &cmd_config,
+    &cmd_generate, &cmd_merge,    &cmd_metrics,   &cmd_inspect, &cmd_config,  &cmd_report,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 
@@ -231,6 +231,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "strata: unknown command '%s' (see 'strata --help')\n", argv[1]);
         return 2;
     }
+    /* The report program parses its own arguments (and --help). */
+    if (c == &cmd_report) return cmd_report_exec(argc, argv);
     cli_args args;
     int rc = parse_args(c, argc - 2, argv + 2, &args);
     if (rc) goto done;

@@ -49,6 +49,9 @@ static st_status write_contents(grow_run *g, const char *path)
     CHECK(met_write(&g->steps, &f));
     CHECK(met_write(&g->depth, &f));
     CHECK(branch_write(&f, g));
+    /* The session's sgemm peak behind /metrics/depth's mfu (FORMAT.md). */
+    CHECK(h5_attr_set_array(&f, "metrics", "sgemm_peak_flops", H5_DT_F64, (size_t)g->size, g->peak_ranks));
+    CHECK(h5_attr_set_str(&f, "metrics", "blas_core", g->blas_core));
     CHECK(h5_close(&f));
 out:
     if (st != ST_OK) h5_close(&f);

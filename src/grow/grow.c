@@ -20,6 +20,7 @@
 #include "strata/comm.h"
 #include "strata/layout.h"
 #include "strata/log.h"
+#include "strata/lora.h"
 #include "strata/progress.h"
 #include "strata/runlock.h"
 #include "strata/signals.h"
@@ -44,7 +45,11 @@ static bool run_cache_usable(const grow_run *g)
 /* x_start [T, D] of one chunk (tokens [T + 1] its row): output of blocks [0, start) (from the cache
  * when allowed, else computed for that chunk alone -- the same arithmetic
  * either way, which keeps cache on and off bitwise equal). */
-static st_status run_prefix(grow_run *g, long chunk, const int32_t *tokens, int start, bool use_cache, float *dst)
+static double block_fwd_flops(const grow_run *g);
+static st_status run_measure_peak(grow_run *g, double seconds, bool quiet);
+
+static st_status run_prefix(grow_run *g, long chunk, const int32_t *tokens, int start, bool use_cache, float *dst,
+                            double *flops)
 {
     st_status st = ST_OK;
     const int T = g->data.ctx, D = g->sub.D;
@@ -54,6 +59,7 @@ static st_status run_prefix(grow_run *g, long chunk, const int32_t *tokens, int 
     /* Advance a shallower entry by the blocks frozen since, or start from
      * the tokens; one block at a time is the same arithmetic either way. */
     if (have > start) have = -1;
+    if (flops) *flops += (double)(start - (have > 0 ? have : 0)) * (double)T * block_fwd_flops(g);
     model_batch b = {.tokens = tokens, .targets = NULL, .ld = T + 1};
     CHECK(model_forward_blocks(&g->m, &g->ws1, &b, have > 0 ? dst : NULL, have > 0 ? have : 0, start, 1, T,
                                false));
@@ -63,45 +69,40 @@ out:
     return st;
 }
 
-/* Training FLOPs of one step of the current stage (matmuls + attention of
- * the trained blocks, the head; frozen blocks cost nothing with the cache). */
-static double run_step_flops(const grow_run *g)
+/* FLOPs counted are those of the matrix products, as computed (elementwise
+ * work is left out): per token of a block's forward, the projections
+ * 2(3D^2 + D^2 + 2DF) plus the attention's scores and mixing 2 * 2 T D (the
+ * full T x T products: ops.c computes the upper triangle and discards it),
+ * plus a LoRA adapter's 2r(in + out) per adapted matrix. */
+static double block_fwd_flops(const grow_run *g)
 {
     const model_dims *d = &g->m.dims;
-    const double T = g->data.ctx, D = d->D, F = d->F, V = d->V;
-    const double tokens = (double)g->cfg.train.batch * T;
-    /* per token and block: projections 2(3D^2 + D^2 + 2DF), attention
-     * scores and mixing 2 * 2 T D (full T x T products); backward = 2x forward */
-    double block_fwd = 2.0 * (4.0 * D * D + 2.0 * D * F) + 4.0 * T * D;
-    double head_fwd = 2.0 * D * V;
-    int first = run_first_trained(g);
-    int depth = g->m.n_blocks;
-    double trained = depth - first;
-    /* Blocks below `first` run forward only when the cache cannot serve them. */
-    double frozen_fwd = run_cache_usable(g) ? 0.0 : first;
-    return tokens * (3.0 * (trained * block_fwd + head_fwd) + frozen_fwd * block_fwd);
+    const double T = g->data.ctx, D = d->D, F = d->F;
+    return 2.0 * (4.0 * D * D + 2.0 * D * F) + 4.0 * T * D;
 }
 
-static double measure_sgemm_peak(void)
+/* FLOPs of one token through the trained part of the model (blocks
+ * [start, depth) and the head), forward and backward.  A trained block or
+ * the head costs 3x its forward (backward: input and weight gradients); a
+ * frozen block the gradient flows through (LoRA, a trainable table) costs
+ * its forward, the input gradients of its projections (1x) and the
+ * attention backward (2x); LoRA adapters 3x their forward. */
+static double trained_token_flops(const grow_run *g, int start)
 {
-    enum { N = 512 };
-    float *a = calloc((size_t)N * N, sizeof(float)), *b = calloc((size_t)N * N, sizeof(float)),
-          *c = calloc((size_t)N * N, sizeof(float));
-    double best = 0.0;
-    if (a && b && c) {
-        for (int i = 0; i < N * N; i++) a[i] = b[i] = 1e-3f * (float)(i % 97);
-        for (int rep = 0; rep < 5; rep++) {
-            double t0 = timer_now();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, N, N, 1.0f, a, N, b, N, 0.0f, c, N);
-            double dt = timer_now() - t0;
-            double rate = 2.0 * N * N * (double)N / dt;
-            if (rate > best) best = rate;
+    const model *m = &g->m;
+    const model_dims *d = &m->dims;
+    const double T = g->data.ctx, D = d->D, F = d->F, V = d->V;
+    const double proj = 2.0 * (4.0 * D * D + 2.0 * D * F), attn = 4.0 * T * D;
+    double f = 3.0 * 2.0 * D * V;
+    for (int l = start; l < m->n_blocks; l++) {
+        f += m->blocks[l].trainable ? 3.0 * (proj + attn) : 2.0 * proj + 3.0 * attn;
+        for (int mat = 0; m->lora[l].r > 0 && mat < LORA_NMATS; mat++) {
+            int out, in;
+            lora_mat_shape(mat, d->D, d->F, &out, &in);
+            f += 3.0 * 2.0 * m->lora[l].r * (double)(in + out);
         }
     }
-    free(a);
-    free(b);
-    free(c);
-    return best;
+    return f;
 }
 
 /* ---- evaluation --------------------------------------------------------- */
@@ -111,8 +112,9 @@ static double measure_sgemm_peak(void)
 static st_status eval_prefix(void *ctx, long row, int start, float *dst)
 {
     grow_run *g = ctx;
+    /* Evaluation is not counted in the flops column (training only). */
     return run_prefix(g, g->data.val[row], g->evaltok + (size_t)row * (size_t)(g->data.ctx + 1), start,
-                      run_cache_usable(g) && start > 0, dst);
+                      run_cache_usable(g) && start > 0, dst, NULL);
 }
 
 /* The evaluated validation chunks, read once: the first
@@ -217,6 +219,9 @@ static st_status stage_begin(grow_run *g)
     g->st.loss_n = 0;
     g->st.stage_wall_s = 0;
     g->st.stage_loss_sum = 0;
+    g->st.stage_flops = 0;
+    g->last_val = NAN; /* the previous stage's value is not this stage's */
+    if (g->st.stage > 1) CHECK(run_measure_peak(g, 0.05, true));
     CHECK(run_build_stage(g, true));
     log_info("stage %d/%ld: training %s%s%s", g->st.stage, g->monolithic ? 1L : g->cfg.model.n_layers,
              g->monolithic ? "all blocks end to end" : "the new block + head",
@@ -240,7 +245,6 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
     int depth = m->n_blocks;
     eval_row ev;
     CHECK(run_eval(g, depth, &ev));
-    double flops = run_step_flops(g);
     double *r = NULL;
     CHECK(met_append(&g->depth, &r));
     r[MD_DEPTH] = depth;
@@ -252,11 +256,9 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
     r[MD_VAL_BPC] = ev.bpc;
     r[MD_VAL_TOP1] = ev.top1;
     r[MD_TOKENS_PER_S] = stage_tokens_per_s;
-    r[MD_MFU] = g->peak_flops > 0 && stage_tokens_per_s > 0
-                    ? flops / ((double)g->cfg.train.batch * g->data.ctx) * stage_tokens_per_s /
-                          (g->peak_flops * g->size)
-                    : NAN;
-    r[MD_FLOPS] = flops * (double)g->st.sched.steps;
+    /* Achieved FLOP/s over the stage's wall time / the ranks' summed peak. */
+    r[MD_MFU] = g->peak_total > 0 && stage_wall > 0 ? g->st.stage_flops / stage_wall / g->peak_total : NAN;
+    r[MD_FLOPS] = g->st.stage_flops;
     CHECK(met_set(&g->depth, g->depth.nrows - 1, "rollbacks", (double)g->st.stage_rollbacks));
     eval_row te = {.loss = LIVE_MISSING, .bpc = LIVE_MISSING, .top1 = LIVE_MISSING};
     if (g->n_test > 0) {
@@ -274,7 +276,8 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
     live_write(g, "stage", "depth", (double)depth, "steps", r[MD_STEPS], "train_loss", r[MD_TRAIN_LOSS], "val_loss",
                ev.loss, "val_bits_per_char", ev.bpc, "val_top1", ev.top1, "wall_s", stage_wall, "rollbacks",
                (double)g->st.stage_rollbacks, "test_loss", te.loss, "test_bits_per_char", te.bpc, "test_top1",
-               te.top1, NULL);
+               te.top1, "flops", isnan(r[MD_FLOPS]) ? LIVE_MISSING : r[MD_FLOPS], "mfu",
+               isnan(r[MD_MFU]) ? LIVE_MISSING : r[MD_MFU], NULL);
 out:
     return st;
 }
@@ -362,6 +365,7 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
     snapshot_restore(g);
     g->st.wall_s = now.wall_s;
     g->st.stage_wall_s = now.stage_wall_s;
+    g->st.stage_flops = now.stage_flops;
     g->st.rollbacks = now.rollbacks + 1;
     g->st.stage_rollbacks = now.stage_rollbacks + 1;
     g->st.lr_scale = now.lr_scale * c->train.rollback_lr_factor;
@@ -424,6 +428,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     comm_share(B, g->rank, g->size, &first, &count);
     int start = run_first_trained(g);
     bool use_cache = run_cache_usable(g);
+    double flops = (double)count * g->data.ctx * trained_token_flops(g, start); /* this rank's share */
     /* This rank's batch slots, read from the file (only these rows), a
      * window of steps at a time.  Every rank takes the same branch: the
      * window depends on the cursor only. */
@@ -442,7 +447,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
            sizeof(int32_t) * (size_t)count * (size_t)(T + 1));
     for (long i = 0; i < count && start > 0; i++)
         CHECK(run_prefix(g, ids[i], g->tokbuf + i * (T + 1), start, use_cache,
-                         g->xin + (size_t)i * (size_t)T * (size_t)D));
+                         g->xin + (size_t)i * (size_t)T * (size_t)D, &flops));
     model_zero_grad(m);
     double loss = 0.0;
     if (count > 0) {
@@ -455,8 +460,13 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
         cblas_sscal((int)m->n_train, (float)count / (float)B, m->grad, 1);
     }
     CHECK(comm_allreduce_sum(m->grad, m->n_train, g->comm));
-    double wl = loss * (double)count / (double)B;
-    CHECK(comm_allreduce_sum_f64(&wl, 1, g->comm));
+    /* [weighted loss, FLOPs]: summed over ranks in one all-reduce */
+    double sums[2] = {loss * (double)count / (double)B, flops};
+    CHECK(comm_allreduce_sum_f64(sums, 2, g->comm));
+    double wl = sums[0];
+    /* Computed whether or not the step is then accepted (rollbacks keep it). */
+    g->step_flops = sums[1];
+    g->st.stage_flops += sums[1];
     if (test_diverge(g)) wl = NAN;
 
     const st_config *c = &g->cfg;
@@ -526,6 +536,7 @@ static void run_free(grow_run *g)
     free(g->good.w);
     free(g->good.m);
     free(g->good.v);
+    free(g->peak_ranks);
     live_close(g);
     free(g->xin);
     free(g->tokbuf);
@@ -571,6 +582,43 @@ static st_status run_model_fresh(grow_run *g, const model_dims *d)
     rng_init(&g->st.rng, (uint64_t)g->cfg.run.seed, 0, RNG_INIT);
     CHECK(model_init(&g->m, d, g->sub.table, &g->st.rng));
     if (g->sub.init) memcpy(g->m.embed.w, g->sub.init, sizeof(float) * g->m.embed.numel);
+out:
+    return st;
+}
+
+/* The same-run sgemm peak behind MFU: every rank measures at once (after a
+ * barrier), so ranks sharing cores measure under the contention they train
+ * under; MFU divides by the sum over ranks.  Measured for `seconds` at start
+ * and again briefly at every stage start, keeping each rank's best: on a
+ * shared machine one measurement may still catch a busy moment. */
+static st_status run_measure_peak(grow_run *g, double seconds, bool quiet)
+{
+    st_status st = ST_OK;
+    if (!g->peak_ranks) {
+        g->peak_ranks = calloc((size_t)g->size, sizeof(double));
+        CHECK_ALLOC(g->peak_ranks);
+    }
+    CHECK_MPI(MPI_Barrier(g->comm));
+    double p = blas_sgemm_peak(seconds);
+    if (p > g->peak_flops) g->peak_flops = p;
+    snprintf(g->blas_core, sizeof g->blas_core, "%s", openblas_get_corename());
+    double before = g->peak_total;
+    CHECK_MPI(MPI_Allgather(&g->peak_flops, 1, MPI_DOUBLE, g->peak_ranks, 1, MPI_DOUBLE, g->comm));
+    double lo = g->peak_ranks[0], hi = lo;
+    g->peak_total = 0;
+    for (int r = 0; r < g->size; r++) {
+        g->peak_total += g->peak_ranks[r];
+        lo = g->peak_ranks[r] < lo ? g->peak_ranks[r] : lo;
+        hi = g->peak_ranks[r] > hi ? g->peak_ranks[r] : hi;
+    }
+    if (quiet && g->peak_total < 1.05 * before) goto out; /* log only what changed */
+    if (g->size == 1)
+        log_info("sgemm peak %.1f GFLOP/s (OpenBLAS core %s; the MFU denominator)", g->peak_flops / 1e9,
+                 g->blas_core);
+    else
+        log_info("sgemm peak %.1f GFLOP/s over %d ranks (%.1f..%.1f per rank; OpenBLAS core %s; the MFU "
+                 "denominator)",
+                 g->peak_total / 1e9, g->size, lo / 1e9, hi / 1e9, g->blas_core);
 out:
     return st;
 }
@@ -623,7 +671,7 @@ static st_status run_setup(grow_run *g)
                      g->rank));
     CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
     CHECK(sched_cfg_from_config(c, g->monolithic ? c->model.n_layers : 1, &g->sched));
-    g->peak_flops = measure_sgemm_peak();
+    CHECK(run_measure_peak(g, 0.2, false));
 out:
     return st;
 }
@@ -638,8 +686,17 @@ static st_status run_stages(grow_run *g)
     const char *stop_env = getenv("STRATA_TEST_STOP_AT_STEP");
     long stop_at = stop_env ? atol(stop_env) : -1;
     progress prog;
-    progress_init(&prog, g->comm, c->log.interval);
+    memset(&prog, 0, sizeof prog); /* progress_end at out: is safe before init */
+    progress_mode pmode;
+    CHECK(progress_mode_parse(c->log.progress, &pmode));
+    progress_init(&prog, g->comm, c->log.interval, pmode);
     double session_t0 = timer_now(), wall0 = g->st.wall_s;
+    /* A resume mid-stage shows the stage's last validation loss, not "-". */
+    for (size_t i = g->steps.nrows; !g->st.stage_done && i-- > 0 && met_get(&g->steps, i, MS_STAGE) == g->st.stage;)
+        if (!isnan(met_get(&g->steps, i, g->steps_val_col))) {
+            g->last_val = met_get(&g->steps, i, g->steps_val_col);
+            break;
+        }
 
     const int until = c->grow.until_stage > 0 && c->grow.until_stage < n_stages ? (int)c->grow.until_stage : n_stages;
     if (g->st.stage_done) {
@@ -691,7 +748,7 @@ static st_status run_stages(grow_run *g)
             row[MS_TOKENS_PER_S] = (double)B * T / dt;
             row[MS_WALL_S] = g->st.wall_s;
             row[g->steps_val_col] = val_loss;
-            const double mfu = g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : LIVE_MISSING;
+            const double mfu = g->peak_total > 0 && dt > 0 ? g->step_flops / dt / g->peak_total : LIVE_MISSING;
             live_write(g, "step", "tokens", (double)g->st.tokens, "loss", loss, "lr", lr, "grad_norm", gnorm,
                        "tokens_per_s", row[MS_TOKENS_PER_S], "mfu", mfu, "wall_s", g->st.wall_s, "mem_mb",
                        live_rss_mb(), NULL);
@@ -701,11 +758,13 @@ static st_status run_stages(grow_run *g)
             progress_format_eta(per_step * (double)(planned - g->st.sched.steps) +
                                     per_step * (double)planned * (double)(n_stages - g->st.stage),
                                 eta, sizeof eta);
-            char val[32] = "-";
+            /* Only values of the current stage: "-" until its first evaluation. */
+            char val[32] = "-", mfus[32] = "-";
             if (!isnan(g->last_val)) snprintf(val, sizeof val, "%.4f", g->last_val);
-            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %.2f eta %s",
+            if (mfu != LIVE_MISSING) snprintf(mfus, sizeof mfus, "%.2f", mfu);
+            progress_update(&prog, false, "stage %d/%d step %ld/%ld loss %.4f val %s tok/s %.0f mfu %s eta %s",
                             g->st.stage, n_stages, g->st.sched.steps, planned, loss, val,
-                            row[MS_TOKENS_PER_S], mfu == LIVE_MISSING ? 0.0 : mfu, eta);
+                            row[MS_TOKENS_PER_S], mfus, eta);
 
             CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
             if (done) break;

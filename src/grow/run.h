@@ -65,6 +65,7 @@ typedef struct grow_state {
     /* the stage so far, over every session that worked on it */
     double stage_wall_s;   /* wall-clock seconds */
     double stage_loss_sum; /* sum of the accepted train losses (mean: / loss_n) */
+    double stage_flops;    /* training FLOPs computed (summed over ranks; NaN: a file from before it was kept) */
 } grow_state;
 
 /* The last good state of the stage, in memory, for the divergence guard:
@@ -107,7 +108,11 @@ typedef struct grow_run {
     sched_cfg sched;
     grow_state st;
     grow_snapshot good;    /* divergence guard: where a rollback returns to */
-    double peak_flops;     /* measured sgemm rate of one rank (FLOP/s) */
+    double peak_flops;     /* this rank's measured sgemm rate (FLOP/s, blas_sgemm_peak) */
+    double peak_total;     /* sum of peak_flops over the ranks: the MFU denominator */
+    double *peak_ranks;    /* [size] every rank's peak_flops (stored in checkpoints) */
+    char blas_core[64];    /* OpenBLAS core the peak was measured with */
+    double step_flops;     /* FLOPs of the last training step, summed over ranks */
     double ckpt_seconds;   /* wall time spent writing checkpoints this session */
     long ckpt_count;       /* checkpoints written this session */
     double last_val;       /* latest validation loss (progress line) */

@@ -48,6 +48,7 @@ static const state_field fields[] = {
     LATER("loss_n", F_LONG, loss_n, 0),
     LATER("stage_wall_s", F_DOUBLE, stage_wall_s, 0),
     LATER("stage_loss_sum", F_DOUBLE, stage_loss_sum, 0),
+    LATER("stage_flops", F_DOUBLE, stage_flops, NAN),
 };
 #undef FIELD
 #undef LATER

@@ -1,4 +1,4 @@
-/* progress.c -- status line (terminal) or periodic lines (batch log). */
+/* progress.c -- status line redrawn in place (bar) or periodic lines (batch log). */
 #include "strata/progress.h"
 
 #include <stdarg.h>
@@ -8,14 +8,23 @@
 #include "strata/log.h"
 #include "strata/timer.h"
 
-void progress_init(progress *p, MPI_Comm comm, double interval_s)
+st_status progress_mode_parse(const char *s, progress_mode *out)
+{
+    if (strcmp(s, "auto") == 0) *out = PROGRESS_AUTO;
+    else if (strcmp(s, "bar") == 0) *out = PROGRESS_BAR;
+    else if (strcmp(s, "lines") == 0) *out = PROGRESS_LINES;
+    else return ST_ERROR(ST_EUSAGE, "log.progress = '%s' is not one of auto, bar, lines", s);
+    return ST_OK;
+}
+
+void progress_init(progress *p, MPI_Comm comm, double interval_s, progress_mode mode)
 {
     int rank = 0;
     MPI_Comm_rank(comm, &rank);
     memset(p, 0, sizeof *p);
     /* Progress is information: --log-level warn or error silences it. */
     p->out = rank == 0 && log_enabled(ST_LOG_INFO) ? stderr : NULL;
-    p->tty = rank == 0 && isatty(STDERR_FILENO);
+    p->tty = rank == 0 && (mode == PROGRESS_BAR || (mode == PROGRESS_AUTO && isatty(STDERR_FILENO)));
     p->interval = interval_s;
     p->t_start = timer_now();
     p->t_last = -1e30;

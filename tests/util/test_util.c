@@ -182,7 +182,15 @@ static void progress_prints_lines_at_interval(void **state)
 {
     (void)state;
     progress p;
-    progress_init(&p, MPI_COMM_SELF, 3600.0);
+    progress_mode mode = PROGRESS_AUTO;
+    ST_ASSERT_OK(progress_mode_parse("bar", &mode));
+    assert_int_equal(mode, PROGRESS_BAR);
+    assert_int_equal(progress_mode_parse("fancy", &mode), ST_EUSAGE);
+    /* bar redraws in place even when stderr is a pipe (mpirun); lines never */
+    progress_init(&p, MPI_COMM_SELF, 3600.0, PROGRESS_BAR);
+    assert_true(p.tty);
+    progress_init(&p, MPI_COMM_SELF, 3600.0, PROGRESS_LINES);
+    assert_false(p.tty);
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
