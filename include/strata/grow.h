@@ -45,6 +45,8 @@ st_status grow_main(const st_config *cfg, MPI_Comm comm);
 
 /* Testing hooks, read from the environment: STRATA_TEST_STOP_AT_STEP=N acts
  * as if SIGUSR1 arrived during global step N; STRATA_TEST_DIVERGE_AT_STEP=N
- * makes step N's loss NaN the first time (N:always: every time). */
+ * makes step N's loss NaN the first time (N:always: every time);
+ * STRATA_TEST_WAIT_STOP_AT_STEP=N[,M...] makes the ranks wait after step N
+ * until a stop request (signal) arrives, so a test's stop lands there. */
 
 #endif

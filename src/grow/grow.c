@@ -352,6 +352,40 @@ static bool test_diverge(const grow_run *g)
     return g->st.step + 1 == n && (always || g->st.rollbacks == 0);
 }
 
+/* Testing hook: STRATA_TEST_WAIT_STOP_AT_STEP=N[,M...] makes the ranks wait
+ * after global step N (and M...) until a stop request arrives (at most
+ * 300 s), so that a test's preemption signal lands mid-stage at a known step
+ * however loaded the machine is (tests/hpc/: a signal sent on a timer could
+ * land on a stage boundary instead).  Rank 0 logs that it waits. */
+static bool test_wait_hit(const grow_run *g)
+{
+    const char *p = getenv("STRATA_TEST_WAIT_STOP_AT_STEP");
+    while (p && *p) {
+        char *end = NULL;
+        long n = strtol(p, &end, 10);
+        if (end == p) break;
+        if (n == g->st.step) return true;
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    return false;
+}
+
+static st_status test_wait_stop(grow_run *g)
+{
+    st_status st = ST_OK;
+    log_info("test hook: step %ld done, waiting for a stop request", g->st.step);
+    for (int i = 0; i < 6000; i++) {
+        bool stop = false;
+        CHECK(comm_any(sig_stop_requested(), &stop, g->comm));
+        if (stop) goto out;
+        usleep(50000);
+    }
+    log_warn("test hook: no stop request at step %ld within 300 s; going on", g->st.step);
+out:
+    return st;
+}
+
 /* ---- one step ----------------------------------------------------------- */
 
 /* One optimizer step of the current stage; *loss = mean train loss of the
@@ -616,6 +650,10 @@ static st_status run_stages(grow_run *g)
 
             CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
             if (done) break;
+            if (test_wait_hit(g)) {
+                progress_end(&prog);
+                CHECK(test_wait_stop(g));
+            }
             bool stop = false;
             CHECK(comm_any(sig_stop_requested() || g->st.step == stop_at, &stop, g->comm));
             if (stop) {
