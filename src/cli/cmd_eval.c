@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
 #include "strata/dataset.h"
@@ -46,12 +47,14 @@ static int run(const cli_args *a)
     long *ids = NULL, n = 0;
     eval_row *rows = NULL;
     char *csv = NULL;
+    char *ckpt = NULL; /* the checkpoint file (a run directory or LATEST: its newest) */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (a->npos != 1) {
         fprintf(stderr, "strata eval: expected one CHECKPOINT file (see 'strata eval --help')\n");
         return 2;
     }
+    CHECK(cli_checkpoint_path(a->pos[0], &ckpt, MPI_COMM_WORLD));
     const char *split = cli_value(a, "split") ? cli_value(a, "split") : "val";
     if (strcmp(split, "val") != 0 && strcmp(split, "train") != 0 && strcmp(split, "all") != 0)
         FAIL(ST_EUSAGE, "--split '%s' is not one of val, train, all", split);
@@ -63,10 +66,10 @@ static int run(const cli_args *a)
         /* Every rank, before the evaluation: the CSV replaces an existing
          * file only with --force and never the checkpoint (the dataset,
          * known only from the checkpoint when not given, is checked below). */
-        const char *inputs[2] = {a->pos[0], cli_value(a, "dataset")};
+        const char *inputs[2] = {ckpt, cli_value(a, "dataset")};
         CHECK(out_guard(cli_value(a, "output"), cli_flag(a, "force"), inputs, inputs[1] ? 2 : 1));
     }
-    CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
+    CHECK(ckpt_model_load(&cm, ckpt, MPI_COMM_WORLD));
     CHECK(ckpt_model_depth(&cm, &depth));
     if (batch == 0) batch = cm.mem[0].cfg.train.batch;
 
@@ -78,7 +81,7 @@ static int run(const cli_args *a)
     }
     CHECK(dataset_open(&ds, path, MPI_COMM_WORLD));
     char why[2048];
-    if (!ckpt_same_tokenizer(cm.tok, a->pos[0], ds.tok, path, why, sizeof why))
+    if (!ckpt_same_tokenizer(cm.tok, ckpt, ds.tok, path, why, sizeof why))
         FAIL(ST_EDATA, "%s", why);
     CHECK(dataset_select(&ds, split, max_chunks, &ids, &n));
     eval_chunks d = {.chunks = ds.chunks, .chars = ds.chars, .ids = ids, .n = n, .T = ds.ctx};
@@ -89,7 +92,7 @@ static int run(const cli_args *a)
     for (int j = 0; j < cm.n; j++) mem[j].m = &cm.mem[j].m;
     CHECK(eval_depths(mem, cm.n, &d, 1, (int)depth, (int)batch, MPI_COMM_WORLD, rows));
     if (rank == 0) {
-        printf("%s%s: %s split of %s, %ld chunks of %d tokens\n", a->pos[0],
+        printf("%s%s: %s split of %s, %ld chunks of %d tokens\n", ckpt,
                cm.ensemble ? " (ensemble, mean of member logits)" : "", split, path, d.n, d.T);
         printf("%5s %12s %14s %8s\n", "depth", "loss", "bits/char", "top1");
         for (int k = 0; k < depth; k++)
@@ -107,6 +110,7 @@ out:
     free(ids);
     free(rows);
     free(csv);
+    free(ckpt);
     ckpt_model_free(&cm);
     return cli_report(st);
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
@@ -108,6 +109,7 @@ static int run(const cli_args *a)
     h5_file_zero(&f);
     char *kind = NULL;
     tokenizer *tok = NULL;
+    char *path = NULL; /* the file (a run directory or LATEST: its newest checkpoint) */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     FILE *out = rank == 0 ? stdout : NULL;
@@ -115,7 +117,7 @@ static int run(const cli_args *a)
         fprintf(stderr, "strata inspect: expected one FILE (see 'strata inspect --help')\n");
         return 2;
     }
-    const char *path = a->pos[0];
+    CHECK(cli_checkpoint_path(a->pos[0], &path, MPI_COMM_WORLD));
     CHECK(h5_open_kind(&f, path, MPI_COMM_WORLD, NULL, ST_EDATA));
     CHECK(h5_attr_get_str(&f, "/", "kind", &kind));
     if (cli_flag(a, "sha256")) {
@@ -136,6 +138,7 @@ static int run(const cli_args *a)
 out:
     tok_free(tok);
     free(kind);
+    free(path);
     h5_close(&f);
     return cli_report(st);
 }

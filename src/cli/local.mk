@@ -65,3 +65,7 @@ AM_DISTCHECK_CONFIGURE_FLAGS = --with-bash-completion-dir='$$dc_install_base/sha
 ## make install / uninstall: files, man page, completion, a run of the installed smoke.ini.
 TESTS += tests/cli/install.sh
 EXTRA_DIST += tests/cli/install.sh
+
+## First use: grow without settings, checkpoint readers on run directories and LATEST.
+TESTS += tests/cli/firstuse.sh
+EXTRA_DIST += tests/cli/firstuse.sh

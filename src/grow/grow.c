@@ -584,7 +584,10 @@ static st_status run_stages(grow_run *g)
 
     const int until = c->grow.until_stage > 0 && c->grow.until_stage < n_stages ? (int)c->grow.until_stage : n_stages;
     if (g->st.stage_done) {
-        if (g->st.stage >= until) goto finished;
+        if (g->st.stage >= until) {
+            log_info("%s: nothing left to train (stage %d of %d done)", g->dir, g->st.stage, n_stages);
+            goto finished;
+        }
         g->st.stage++;
         CHECK(stage_begin(g));
     } else if (g->st.step == 0 && g->st.sched.steps == 0) {
@@ -693,6 +696,7 @@ static st_status run_stages(grow_run *g)
         CHECK(stage_begin(g));
     }
 finished:
+    if (g->st.stage >= n_stages) log_info("run %s is complete: all %d stages trained", g->dir, n_stages);
     if (g->st.stage < n_stages)
         log_info("stopped after stage %d of %d (grow.until_stage = %ld): run grow again with a larger "
                  "grow.until_stage (or 0) to continue",

@@ -1,0 +1,57 @@
+#!/bin/sh
+# firstuse.sh -- what a new user meets first: grow without settings stops
+# with a usage message and touches nothing; the checkpoint readers take a
+# run directory or its LATEST (the newest usable checkpoint, named in the
+# log); a directory without checkpoints or a file that is not HDF5 gives one
+# line and a documented exit code; a finished run says so and prints its
+# table.
+. "$top_srcdir/tests/lib.sh"
+
+mkdir "$T/empty"
+(cd "$T/empty" && "$STRATA" grow) >"$T/out" 2>"$T/err"
+rc=$?
+[ $rc -eq 2 ] && ok "grow without --config/--set: exit 2" || not_ok "grow without --config/--set: exit $rc"
+expect_grep "use --config FILE" "$T/err" "and says what to give"
+[ -z "$(ls -A "$T/empty")" ] && ok "and creates nothing (no checkpoints/demo)" ||
+    not_ok "and creates nothing ($(ls -A "$T/empty"))"
+
+# one_line CMD...: exit code of CMD; its stderr must be a single line
+one_line() {
+    "$@" >"$T/out" 2>"$T/err"
+    echo $?
+}
+rc=$(one_line "$STRATA" metrics "$T/empty")
+[ "$rc" -eq 4 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && ok "metrics on a directory without checkpoints: exit 4, one line" ||
+    { not_ok "metrics on a directory without checkpoints: exit $rc, $(wc -l <"$T/err") lines"; sed 's/^/# /' "$T/err" | head -5; }
+expect_grep "no checkpoint in" "$T/err" "which says there is no checkpoint"
+echo "not a checkpoint" >"$T/notes.txt"
+for cmd in metrics inspect; do
+    rc=$(one_line "$STRATA" $cmd "$T/notes.txt")
+    [ "$rc" -eq 3 ] && [ "$(wc -l <"$T/err")" -eq 1 ] && grep -q "not an HDF5 file" "$T/err" &&
+        ok "$cmd on a text file: exit 3, one line 'not an HDF5 file'" ||
+        { not_ok "$cmd on a text file: exit $rc"; sed 's/^/# /' "$T/err" | head -5; }
+done
+
+# A tiny run, then every reader on its directory and on its LATEST.
+tiny_config "$T/run.ini"
+expect_exit 0 "a tiny run grows" -- run 1 -- grow --config "$T/run.ini" --set run.name=r
+R=$T/ck/r
+newest=$R/$(cat "$R/LATEST")
+expect_exit 0 "inspect RUN_DIR" -- "$STRATA" inspect "$R"
+expect_grep "using $newest, the newest usable checkpoint" "$T/err" "names the checkpoint it chose"
+grep -q "^$newest: strata checkpoint file" "$T/out" && ok "and describes that file" || not_ok "and describes that file"
+expect_exit 0 "metrics RUN_DIR/LATEST" -- "$STRATA" metrics "$R/LATEST"
+"$STRATA" metrics "$newest" 2>/dev/null | cmp -s - "$T/out" && ok "the same table as metrics on the file" ||
+    not_ok "the same table as metrics on the file"
+expect_exit 0 "eval RUN_DIR" -- run 1 -- eval "$R" --max-chunks 4
+expect_grep "using $newest" "$T/err" "eval names the checkpoint"
+expect_exit 0 "generate RUN_DIR/LATEST" -- run 1 -- generate "$R/LATEST" --tokens 5
+expect_exit 0 "merge RUN_DIR" -- run 1 -- merge --output "$T/ens.h5" "$R"
+(cd "$R" && "$STRATA" metrics LATEST) >"$T/out" 2>"$T/err" && ok "a bare LATEST in the run directory" ||
+    not_ok "a bare LATEST in the run directory"
+
+# Growing a finished run again: it says so and prints the table.
+expect_exit 0 "grow on a finished run" -- run 1 -- grow --config "$T/run.ini" --set run.name=r
+expect_grep "is complete" "$T/err" "says the run is complete"
+expect_grep "per-depth evaluation" "$T/out" "prints its per-depth table"
+finish
