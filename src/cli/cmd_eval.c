@@ -25,13 +25,15 @@ static const cli_opt opts[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-static char *table_csv(const eval_row *r, int n)
+/* Column names follow /metrics/depth (docs/FORMAT.md, "Column names"): a
+ * quantity measured on a split is <split>_<quantity>. */
+static char *table_csv(const eval_row *r, int n, const char *split)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    fprintf(f, "depth,loss,bits_per_char,top1,tokens\n");
+    fprintf(f, "depth,%s_loss,%s_bits_per_char,%s_top1,%s_tokens\n", split, split, split, split);
     for (int i = 0; i < n; i++)
         fprintf(f, "%d,%.17g,%.17g,%.17g,%.17g\n", r[i].depth, r[i].loss, r[i].bpc, r[i].top1, r[i].tokens);
     fclose(f);
@@ -100,7 +102,7 @@ static int run(const cli_args *a)
         fflush(stdout);
     }
     if (cli_value(a, "output")) {
-        csv = table_csv(rows, (int)depth);
+        csv = table_csv(rows, (int)depth, split);
         CHECK_ALLOC(csv);
         CHECK(publish_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
     }

@@ -323,7 +323,7 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
              bad, loss, gnorm, g->st.step, g->st.lr_scale, at, g->st.stage_rollbacks, c->train.max_rollbacks);
     /* The steps after the good state are gone from the live log too. */
     CHECK(live_rewind(g));
-    live_write(g, "rollback", "diverged_step", (double)bad, "loss", loss, "grad_norm", gnorm, "lr_scale",
+    live_write(g, "rollback", "diverged_step", (double)bad, "train_loss", loss, "grad_norm", gnorm, "lr_scale",
                g->st.lr_scale, "skip_position", (double)at, NULL);
 out:
     return st;
@@ -636,7 +636,7 @@ static st_status run_stages(grow_run *g)
             row[MS_WALL_S] = g->st.wall_s;
             row[g->steps_val_col] = val_loss;
             const double mfu = g->peak_flops > 0 ? run_step_flops(g) / dt / (g->peak_flops * g->size) : LIVE_MISSING;
-            live_write(g, "step", "tokens", (double)g->st.tokens, "loss", loss, "lr", lr, "grad_norm", gnorm,
+            live_write(g, "step", "tokens", (double)g->st.tokens, "train_loss", loss, "lr", lr, "grad_norm", gnorm,
                        "tokens_per_s", row[MS_TOKENS_PER_S], "mfu", mfu, "wall_s", g->st.wall_s, "mem_mb",
                        live_rss_mb(), NULL);
             long planned = sched_planned_steps(&g->sched, B * T);
