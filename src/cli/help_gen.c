@@ -89,7 +89,12 @@ void cli_print_man(FILE *f, const cli_tables *t)
             fputc('\n', f);
         }
         for (int k = 0; c->opts && c->opts[k].name; k++) man_opt(f, &c->opts[k]);
-        if (c->uses_config) fputs(".PP\nTakes \\fB\\-\\-config\\fR and \\fB\\-\\-set\\fR (see SETTINGS).\n", f);
+        if (c->uses_config) {
+            const char *sec = t->sections_of ? t->sections_of(c) : NULL;
+            fputs(".PP\nTakes \\fB\\-\\-config\\fR and \\fB\\-\\-set\\fR (see SETTINGS)", f);
+            if (sec) fprintf(f, "; reads the settings of the sections %s", sec);
+            fputs(".\n", f);
+        }
     }
     fputs(".SH COMMON OPTIONS\n", f);
     for (int k = 0; k < t->ncommon; k++) man_opt(f, &t->common[k]);

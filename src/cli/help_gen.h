@@ -15,6 +15,8 @@ typedef struct cli_tables {
     int ncommands;
     const cli_opt *common; /* the first n_common_always are taken by every command, the rest with uses_config */
     int ncommon, ncommon_always;
+    /* the settings sections a command reads ("data tokenizer"), NULL: all */
+    const char *(*sections_of)(const cli_cmd *c);
 } cli_tables;
 
 void cli_print_man(FILE *f, const cli_tables *t);

@@ -60,7 +60,7 @@ completions/strata: strata$(EXEEXT)
 CLEANFILES += strata.1 completions/strata
 ## (distcheck installs under its own prefix, never into the system's
 ## bash-completion directory that pkg-config names.)
-AM_DISTCHECK_CONFIGURE_FLAGS = --with-bash-completion-dir='$$dc_install_base/share/bash-completion/completions'
+AM_DISTCHECK_CONFIGURE_FLAGS = --with-bash-completion-dir=$$dc_install_base/share/bash-completion/completions
 
 ## make install / uninstall: files, man page, completion, a run of the installed smoke.ini.
 TESTS += tests/cli/install.sh

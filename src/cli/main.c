@@ -138,6 +138,23 @@ static void print_main_help(FILE *f)
                "problem; 5 training diverged; 75 preempted after a clean checkpoint; 1 anything else.\n");
 }
 
+/* The settings sections a command reads (the others do not change what it
+ * does, so its --help leaves them out); commands not listed read them all. */
+static const struct {
+    const char *cmd, *sections;
+} cmd_sections[] = {
+    {"prepare", "data tokenizer"},
+    {"tokenizer", "data tokenizer"},
+    {"substrate", "run data substrate"},
+};
+
+static const char *sections_of(const cli_cmd *c)
+{
+    for (size_t i = 0; i < sizeof cmd_sections / sizeof cmd_sections[0]; i++)
+        if (strcmp(cmd_sections[i].cmd, c->name) == 0) return cmd_sections[i].sections;
+    return NULL;
+}
+
 static void print_cmd_help(FILE *f, const cli_cmd *c)
 {
     fprintf(f, "Usage: strata %s %s\n\n%s.\n", c->name, c->usage, c->summary);
@@ -148,8 +165,14 @@ static void print_cmd_help(FILE *f, const cli_cmd *c)
     for (int i = 0; i < NCOMMON; i++)
         if (i < COMMON_CONFIG || c->uses_config) print_opt(f, &common_opts[i]);
     if (c->uses_config) {
-        fprintf(f, "\nSettings (INI [section] key, or --set section.key=value):\n");
-        cfg_print_help(f);
+        const char *sections = sections_of(c);
+        if (sections)
+            fprintf(f, "\nSettings it reads, of the sections %s (INI [section] key, or --set\n"
+                       "section.key=value; 'strata grow --help' lists every setting):\n",
+                    sections);
+        else
+            fprintf(f, "\nSettings (INI [section] key, or --set section.key=value):\n");
+        cfg_print_help_sections(f, sections);
     }
 }
 
@@ -223,7 +246,7 @@ int main(int argc, char **argv)
         print_main_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
-    const cli_tables tables = {commands, NCOMMANDS, common_opts, NCOMMON, COMMON_CONFIG};
+    const cli_tables tables = {commands, NCOMMANDS, common_opts, NCOMMON, COMMON_CONFIG, sections_of};
     if (strcmp(argv[1], "--version") == 0) {
         cli_print_version(stdout);
         return 0;

@@ -32,6 +32,17 @@ for cmd in metrics inspect; do
         { not_ok "$cmd on a text file: exit $rc"; sed 's/^/# /' "$T/err" | head -5; }
 done
 
+# Each command's --help lists the settings it reads, and only those.
+"$STRATA" prepare --help >"$T/help" 2>&1
+grep -q "^  data.corpus " "$T/help" && grep -q "^  tokenizer.vocab_size " "$T/help" && ! grep -q "^  model\." "$T/help" &&
+    ok "prepare --help lists [data] and [tokenizer], not [model]" || not_ok "prepare --help lists the wrong settings"
+"$STRATA" substrate --help >"$T/help" 2>&1
+grep -q "^  substrate.dim " "$T/help" && ! grep -q "^  train\." "$T/help" &&
+    ok "substrate --help lists [substrate], not [train]" || not_ok "substrate --help lists the wrong settings"
+"$STRATA" grow --help >"$T/help" 2>&1
+grep -q "^  model.n_heads " "$T/help" && grep -q "^  grow.steps " "$T/help" && ok "grow --help lists every section" ||
+    not_ok "grow --help lists every section"
+
 # A tiny run, then every reader on its directory and on its LATEST.
 tiny_config "$T/run.ini"
 expect_exit 0 "a tiny run grows" -- run 1 -- grow --config "$T/run.ini" --set run.name=r
