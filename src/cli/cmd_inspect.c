@@ -5,6 +5,7 @@
 
 #include "cli.h"
 #include "cli_config.h"
+#include "inspect_model.h"
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
@@ -131,6 +132,8 @@ static int run(const cli_args *a)
         CHECK(substrate_describe(&f, "substrate", out));
     else if (strcmp(kind, H5_KIND_CHECKPOINT) == 0)
         CHECK(describe_checkpoint(&f, out));
+    if (strcmp(kind, H5_KIND_CHECKPOINT) == 0 || strcmp(kind, H5_KIND_ENSEMBLE) == 0)
+        CHECK(inspect_model(path, out, MPI_COMM_WORLD)); /* shape, parameters, members */
     else if (strcmp(kind, H5_KIND_TOKENIZER) == 0) {
         CHECK(tok_load(&f, "tokenizer", &tok));
         if (out) tok_describe(tok, out);
@@ -149,8 +152,10 @@ const cli_cmd cmd_inspect = {
     .usage = "[--sha256] FILE",
     .description = "Datasets: counts, chunks, split, tokenizer.  Tokenizer files: the tokenizer\n"
                    "with its hash.  Substrates: kind, fonts and their SHA-256, cell, duplicates,\n"
-                   "explained variance.  Checkpoints: state and the per-depth table.  The files\n"
-                   "also open with h5py and h5dump (docs/FORMAT.md).",
+                   "explained variance.  Checkpoints: state, the per-depth table, the model's\n"
+                   "shape and parameters per block and of the head.  Ensembles: the substrate and\n"
+                   "every member.  FILE may be a run directory or its LATEST (the newest usable\n"
+                   "checkpoint).  The files also open with h5py and h5dump (docs/FORMAT.md).",
     .opts = opts,
     .run = run,
     .uses_config = false,

@@ -23,7 +23,8 @@ TESTS += tests/cli/outguard.sh
 EXTRA_DIST += tests/cli/outguard.sh
 
 ## --version, the man page and the bash completion (src/cli/help_gen.c).
-strata_SOURCES += src/cli/version.c src/cli/help_gen.c src/cli/help_gen.h
+strata_SOURCES += src/cli/version.c src/cli/help_gen.c src/cli/help_gen.h \
+	src/cli/inspect_model.c src/cli/inspect_model.h
 nodist_strata_SOURCES = src/cli/version_info.h
 BUILT_SOURCES = src/cli/version_info.h
 CLEANFILES += src/cli/version_info.h

@@ -51,6 +51,14 @@ newest=$R/$(cat "$R/LATEST")
 expect_exit 0 "inspect RUN_DIR" -- "$STRATA" inspect "$R"
 expect_grep "using $newest, the newest usable checkpoint" "$T/err" "names the checkpoint it chose"
 grep -q "^$newest: strata checkpoint file" "$T/out" && ok "and describes that file" || not_ok "and describes that file"
+# D 32, F 64: a block is 2 norms of 32 + qkv 96x32 + out 32x32 + MLP 64x32 + 32x64 = 8256
+# parameters, the head a norm of 32 + out_w Vx32 (V: the learned vocabulary).
+expect_grep "width 32, 2 attention heads of 16, MLP width 64, vocabulary [0-9]*, 3 blocks built" "$T/out" "inspect shows the model's shape"
+V=$(sed -n 's/.*vocabulary \([0-9]*\), 3 blocks.*/\1/p' "$T/out")
+expect_grep "block 3: 8256 parameters" "$T/out" "inspect counts a block's parameters"
+expect_grep "head: $((32 + ${V:-0} * 32)) parameters" "$T/out" "inspect counts the head's parameters"
+expect_grep "total: $((3 * 8256 + 32 + ${V:-0} * 32)) parameters" "$T/out" "and the total"
+expect_grep "kind glyph, from $T/sub.h5" "$T/out" "inspect shows the substrate"
 expect_exit 0 "metrics RUN_DIR/LATEST" -- "$STRATA" metrics "$R/LATEST"
 "$STRATA" metrics "$newest" 2>/dev/null | cmp -s - "$T/out" && ok "the same table as metrics on the file" ||
     not_ok "the same table as metrics on the file"
@@ -58,6 +66,10 @@ expect_exit 0 "eval RUN_DIR" -- run 1 -- eval "$R" --max-chunks 4
 expect_grep "using $newest" "$T/err" "eval names the checkpoint"
 expect_exit 0 "generate RUN_DIR/LATEST" -- run 1 -- generate "$R/LATEST" --tokens 5
 expect_exit 0 "merge RUN_DIR" -- run 1 -- merge --output "$T/ens.h5" "$R"
+expect_exit 0 "inspect an ensemble" -- "$STRATA" inspect "$T/ens.h5"
+expect_grep "ensemble: 1 member" "$T/out" "inspect lists the ensemble's members"
+expect_grep "member 1: $newest" "$T/out" "by the file each came from"
+expect_grep "substrate table: glyph, $V x 32" "$T/out" "with the shared substrate"
 (cd "$R" && "$STRATA" metrics LATEST) >"$T/out" 2>"$T/err" && ok "a bare LATEST in the run directory" ||
     not_ok "a bare LATEST in the run directory"
 
