@@ -41,8 +41,15 @@ run_suite() { # run_suite BUILDDIR LABEL [configure args...]
   summary "$dir" "$label"
 }
 
+# counts: "PASSED FAILED" summed over the "# PASS: N" / "# FAIL|ERROR|XPASS: N"
+# lines of automake test logs and summaries on stdin (or in FILE...)
+counts() {
+  sed 's/\x1b\[[0-9;]*m//g' "$@" | awk '/^# PASS:/ {p+=$3} /^# (FAIL|ERROR|XPASS):/ {f+=$3} END {print p+0, f+0}'
+}
+
 start=$(date +%s)
-rm -f build-fuzz/fuzz.tap # totals count only the suites of this run
+# The totals count only the suites of this run: no log of an earlier one.
+rm -f build/test-suite.log build-san/test-suite.log build/distcheck.log build-fuzz/fuzz.tap
 phase() { echo "check.sh: $1 took $(( $(date +%s) - $2 )) s"; }
 status=0
 # A phase that fails without a failed test of its own (a build error, a
@@ -52,17 +59,31 @@ failed_phases=0
 fail_phase() { status=1; failed_phases=$((failed_phases + 1)); echo "check.sh: FAILED: $1"; }
 t=$(date +%s); run_suite build check || fail_phase "build + make check"; phase "build + make check" "$t"
 if [ $quick -eq 0 ] && [ $status -eq 0 ]; then
-  t=$(date +%s); (cd build && make -j"$jobs" distcheck) || fail_phase "make distcheck"; phase "make distcheck" "$t"
+  # distcheck's own test logs go with its temp tree; its output keeps the
+  # summary ("# PASS: N" ...) that the totals below count.
+  t=$(date +%s)
+  (cd build && make -j"$jobs" distcheck) 2>&1 | tee build/distcheck.log || fail_phase "make distcheck"
+  echo "distcheck: $(counts build/distcheck.log | awk '{print $1 " passed, " $2 " failed"}')"
+  phase "make distcheck" "$t"
   t=$(date +%s); run_suite build-san sanitizers --enable-sanitizers || fail_phase "sanitizers"; phase "sanitizers" "$t"
   # Each harness is one test in the totals below (its TAP line in build-fuzz/fuzz.tap).
   mkdir -p build-fuzz
   t=$(date +%s); bash tools/fuzz.sh | tee build-fuzz/fuzz.tap || fail_phase "fuzzing"; phase "fuzzing" "$t"
 fi
 echo "check.sh: finished in $(( $(date +%s) - start )) s"
-# One closing line for CI: the totals over every suite that ran.
-{ cat build/test-suite.log build-san/test-suite.log 2>/dev/null
-  sed -n -e 's/^ok .*/# PASS: 1/p' -e 's/^not ok .*/# FAIL: 1/p' build-fuzz/fuzz.tap 2>/dev/null
-  echo "# PHASES: $failed_phases"; } |
-  awk '/^# PASS:/ {p+=$3} /^# (FAIL|ERROR|XPASS):/ {f+=$3} /^# PHASES:/ {ph=$3}
-       END { if (ph > 0 && f == 0) f = ph; printf "%d passed, %d failed\n", p, f }'
+# One closing line for CI: the totals over every suite that ran (make
+# check, distcheck, sanitizers, fuzzing).  A failed phase with no failed
+# test of its own counts as one failure, and any failure makes the exit
+# status 1: the line and the status always agree.
+read -r passed failed < <(
+  { cat build/test-suite.log build-san/test-suite.log 2>/dev/null
+    sed 's/\x1b\[[0-9;]*m//g' build/distcheck.log 2>/dev/null | grep -E '^# (PASS|FAIL|ERROR|XPASS):'
+    sed -n -e 's/^ok .*/# PASS: 1/p' -e 's/^not ok .*/# FAIL: 1/p' build-fuzz/fuzz.tap 2>/dev/null; } | counts)
+[ "$failed" -eq 0 ] && [ "$failed_phases" -gt 0 ] && failed=$failed_phases
+[ "$failed" -gt 0 ] && status=1
+suites="make check"
+[ -f build/distcheck.log ] && suites="$suites, distcheck"
+[ -f build-san/test-suite.log ] && suites="$suites, sanitizers"
+[ -f build-fuzz/fuzz.tap ] && suites="$suites, fuzzing"
+echo "$passed passed, $failed failed ($suites)"
 exit $status

@@ -172,5 +172,8 @@ void cfg_format_value(const st_config *c, const cfg_key *k, char *buf, size_t le
 int cfg_diff(const st_config *a, const st_config *b, bool fixed_only, char *buf, size_t len);
 /* Table of settings for --help. */
 void cfg_print_help(FILE *f);
+/* The same for the keys of the sections named in `sections` (space-separated,
+ * e.g. "data tokenizer"; NULL = every section). */
+void cfg_print_help_sections(FILE *f, const char *sections);
 
 #endif

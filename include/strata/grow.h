@@ -67,6 +67,8 @@ st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
 
 /* Testing hooks, read from the environment: STRATA_TEST_STOP_AT_STEP=N acts
  * as if SIGUSR1 arrived during global step N; STRATA_TEST_DIVERGE_AT_STEP=N
- * makes step N's loss NaN the first time (N:always: every time). */
+ * makes step N's loss NaN the first time (N:always: every time);
+ * STRATA_TEST_WAIT_STOP_AT_STEP=N[,M...] makes the ranks wait after step N
+ * until a stop request (signal) arrives, so a test's stop lands there. */
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
 #include "strata/dataset.h"
@@ -26,13 +27,15 @@ static const cli_opt opts[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-static char *table_csv(const eval_row *r, int n)
+/* Column names follow /metrics/depth (docs/FORMAT.md, "Column names"): a
+ * quantity measured on a split is <split>_<quantity>. */
+static char *table_csv(const eval_row *r, int n, const char *split)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    fprintf(f, "depth,loss,bits_per_char,top1,tokens\n");
+    fprintf(f, "depth,%s_loss,%s_bits_per_char,%s_top1,%s_tokens\n", split, split, split, split);
     for (int i = 0; i < n; i++)
         fprintf(f, "%d,%.17g,%.17g,%.17g,%.17g\n", r[i].depth, r[i].loss, r[i].bpc, r[i].top1, r[i].tokens);
     fclose(f);
@@ -41,13 +44,13 @@ static char *table_csv(const eval_row *r, int n)
 
 /* An ensemble: each member alone (at the depths it has) and the ensemble, at
  * every depth; member_out as eval_depths_mix. */
-static char *ensemble_csv(const eval_row *r, const eval_row *mr, const ckpt_model *cm, int n)
+static char *ensemble_csv(const eval_row *r, const eval_row *mr, const ckpt_model *cm, int n, const char *split)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *f = open_memstream(&buf, &len);
     if (!f) return NULL;
-    fprintf(f, "member,depth,loss,bits_per_char,top1,tokens\n");
+    fprintf(f, "member,depth,%s_loss,%s_bits_per_char,%s_top1,%s_tokens\n", split, split, split, split);
     for (int i = 0; i < n; i++) {
         for (int j = 0; j < cm->n; j++) {
             const eval_row *m = &mr[(size_t)j * n + i];
@@ -93,12 +96,14 @@ static int run(const cli_args *a)
     eval_row *rows = NULL, *mrows = NULL;
     double *prior = NULL;
     char *csv = NULL;
+    char *ckpt = NULL; /* the checkpoint file (a run directory or LATEST: its newest) */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (a->npos != 1) {
         fprintf(stderr, "strata eval: expected one CHECKPOINT file (see 'strata eval --help')\n");
         return 2;
     }
+    CHECK(cli_checkpoint_path(a->pos[0], &ckpt, MPI_COMM_WORLD));
     const char *split = cli_value(a, "split") ? cli_value(a, "split") : "val";
     if (strcmp(split, "val") != 0 && strcmp(split, "train") != 0 && strcmp(split, "all") != 0)
         FAIL(ST_EUSAGE, "--split '%s' is not one of val, train, all", split);
@@ -113,10 +118,10 @@ static int run(const cli_args *a)
         /* Every rank, before the evaluation: the CSV replaces an existing
          * file only with --force and never the checkpoint (the dataset,
          * known only from the checkpoint when not given, is checked below). */
-        const char *inputs[2] = {a->pos[0], cli_value(a, "dataset")};
+        const char *inputs[2] = {ckpt, cli_value(a, "dataset")};
         CHECK(out_guard(cli_value(a, "output"), cli_flag(a, "force"), inputs, inputs[1] ? 2 : 1));
     }
-    CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
+    CHECK(ckpt_model_load(&cm, ckpt, MPI_COMM_WORLD));
     CHECK(ckpt_model_depth(&cm, &depth));
     if (!cli_value(a, "combine")) how = cm.combine;
     const bool ens = cm.ensemble || cm.n > 1; /* the expert-vs-ensemble table */
@@ -130,7 +135,7 @@ static int run(const cli_args *a)
     }
     CHECK(dataset_open(&ds, path, MPI_COMM_WORLD));
     char why[2048];
-    if (!ckpt_same_tokenizer(cm.tok, a->pos[0], ds.tok, path, why, sizeof why))
+    if (!ckpt_same_tokenizer(cm.tok, ckpt, ds.tok, path, why, sizeof why))
         FAIL(ST_EDATA, "%s", why);
     CHECK(dataset_select(&ds, split, max_chunks, &ids, &n));
     eval_chunks d = {.chunks = ds.chunks, .chars = ds.chars, .ids = ids, .n = n, .T = ds.ctx};
@@ -150,10 +155,10 @@ static int run(const cli_args *a)
                           ens ? mrows : NULL));
     if (rank == 0) {
         if (ens)
-            printf("%s (ensemble of %d member%s, combine = %s): %s split of %s, %ld chunks of %d tokens\n", a->pos[0],
+            printf("%s (ensemble of %d member%s, combine = %s): %s split of %s, %ld chunks of %d tokens\n", ckpt,
                    cm.n, cm.n == 1 ? "" : "s", ckpt_combine_name(how), split, path, d.n, d.T);
         else
-            printf("%s: %s split of %s, %ld chunks of %d tokens\n", a->pos[0], split, path, d.n, d.T);
+            printf("%s: %s split of %s, %ld chunks of %d tokens\n", ckpt, split, path, d.n, d.T);
         if (ens) {
             ensemble_print(rows, mrows, &cm, (int)depth);
         } else {
@@ -164,7 +169,7 @@ static int run(const cli_args *a)
         fflush(stdout);
     }
     if (cli_value(a, "output")) {
-        csv = ens ? ensemble_csv(rows, mrows, &cm, (int)depth) : table_csv(rows, (int)depth);
+        csv = ens ? ensemble_csv(rows, mrows, &cm, (int)depth, split) : table_csv(rows, (int)depth, split);
         CHECK_ALLOC(csv);
         CHECK(publish_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
     }
@@ -176,6 +181,7 @@ out:
     free(mrows);
     free(prior);
     free(csv);
+    free(ckpt);
     ckpt_model_free(&cm);
     return cli_report(st);
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
 #include "cli_num.h"
 #include "strata/ckpt_model.h"
 #include "strata/generate.h"
@@ -24,6 +25,7 @@ static int run(const cli_args *a)
     st_status st = ST_OK;
     ckpt_model cm = {0};
     char *text = NULL;
+    char *ckpt = NULL; /* the checkpoint file (a run directory or LATEST: its newest) */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (a->npos != 1) {
@@ -37,7 +39,8 @@ static int run(const cli_args *a)
     CHECK(cli_long(a, "top-k", 0, 0, 1L << 30, &top_k));
     CHECK(cli_long(a, "seed", 1, 0, __LONG_MAX__, &seed));
     CHECK(cli_double(a, "temperature", 1.0, 0.0, 1e6, &temp));
-    CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
+    CHECK(cli_checkpoint_path(a->pos[0], &ckpt, MPI_COMM_WORLD));
+    CHECK(ckpt_model_load(&cm, ckpt, MPI_COMM_WORLD));
     CHECK(ckpt_model_depth(&cm, &depth));
     gen_opts o = {.depth = (int)depth, .tokens = (int)tokens, .temperature = (float)temp,
                        .top_k = (int)top_k, .seed = (uint64_t)seed};
@@ -50,6 +53,7 @@ static int run(const cli_args *a)
     }
 out:
     free(text);
+    free(ckpt);
     ckpt_model_free(&cm);
     return cli_report(st);
 }

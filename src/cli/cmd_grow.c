@@ -16,6 +16,14 @@ static int run(const cli_args *a)
         fprintf(stderr, "strata grow: unexpected argument '%s' (settings go in --config/--set)\n", a->pos[0]);
         return 2;
     }
+    const char *const *sets;
+    if (!cli_value(a, "config") && cli_list(a, "set", &sets) == 0) {
+        /* Without settings grow would start (or resume) the default run
+         * "demo" in ./checkpoints: never do that by accident. */
+        fprintf(stderr, "strata grow: no settings given: use --config FILE [--set SECTION.KEY=VALUE]...\n"
+                        "  e.g. strata grow --config jobs/configs/smoke.ini (see 'strata grow --help', README \"Running\")\n");
+        return 2;
+    }
     st_status st = cli_load_config(a, &cfg);
     grow_options o = {.from = cli_value(a, "from"), .config_path = cli_value(a, "config")};
     if (st == ST_OK) st = grow_start(&cfg, &o, MPI_COMM_WORLD);

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
+#include "inspect_model.h"
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
@@ -150,6 +152,7 @@ static int run(const cli_args *a)
     h5_file_zero(&f);
     char *kind = NULL;
     tokenizer *tok = NULL;
+    char *path = NULL; /* the file (a run directory or LATEST: its newest checkpoint) */
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     FILE *out = rank == 0 ? stdout : NULL;
@@ -157,7 +160,7 @@ static int run(const cli_args *a)
         fprintf(stderr, "strata inspect: expected one FILE (see 'strata inspect --help')\n");
         return 2;
     }
-    const char *path = a->pos[0];
+    CHECK(cli_checkpoint_path(a->pos[0], &path, MPI_COMM_WORLD));
     CHECK(h5_open_kind(&f, path, MPI_COMM_WORLD, NULL, ST_EDATA));
     CHECK(h5_attr_get_str(&f, "/", "kind", &kind));
     if (cli_flag(a, "sha256")) {
@@ -171,6 +174,8 @@ static int run(const cli_args *a)
         CHECK(substrate_describe(&f, "substrate", out));
     else if (strcmp(kind, H5_KIND_CHECKPOINT) == 0)
         CHECK(describe_checkpoint(&f, out));
+    if (strcmp(kind, H5_KIND_CHECKPOINT) == 0 || strcmp(kind, H5_KIND_ENSEMBLE) == 0)
+        CHECK(inspect_model(path, out, MPI_COMM_WORLD)); /* shape, parameters, members */
     else if (strcmp(kind, H5_KIND_TOKENIZER) == 0) {
         CHECK(tok_load(&f, "tokenizer", &tok));
         if (out) tok_describe(tok, out);
@@ -178,6 +183,7 @@ static int run(const cli_args *a)
 out:
     tok_free(tok);
     free(kind);
+    free(path);
     h5_close(&f);
     return cli_report(st);
 }
@@ -188,8 +194,10 @@ const cli_cmd cmd_inspect = {
     .usage = "[--sha256] FILE",
     .description = "Datasets: counts, chunks, split, tokenizer.  Tokenizer files: the tokenizer\n"
                    "with its hash.  Substrates: kind, fonts and their SHA-256, cell, duplicates,\n"
-                   "explained variance.  Checkpoints: state and the per-depth table.  The files\n"
-                   "also open with h5py and h5dump (docs/FORMAT.md).",
+                   "explained variance.  Checkpoints: state, the per-depth table, the model's\n"
+                   "shape and parameters per block and of the head.  Ensembles: the substrate and\n"
+                   "every member.  FILE may be a run directory or its LATEST (the newest usable\n"
+                   "checkpoint).  The files also open with h5py and h5dump (docs/FORMAT.md).",
     .opts = opts,
     .run = run,
     .uses_config = false,

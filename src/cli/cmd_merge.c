@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
 #include "strata/ckpt_model.h"
 #include "strata/log.h"
 #include "strata/outguard.h"
@@ -47,6 +48,7 @@ static int run(const cli_args *a)
 {
     st_status st = ST_OK;
     ckpt_model ens = {0}, one = {0};
+    char *ckpt = NULL; /* a member (a run directory or LATEST: its newest checkpoint) */
     const char *outp = cli_value(a, "output");
     if (!outp || a->npos < 1) {
         fprintf(stderr, "strata merge: expected --output ENSEMBLE.h5 and at least one CHECKPOINT "
@@ -59,7 +61,10 @@ static int run(const cli_args *a)
     /* Every rank, before loading: a member is never replaced by the ensemble. */
     CHECK(out_guard(outp, cli_flag(a, "force"), a->pos, a->npos));
     for (int i = 0; i < a->npos; i++) {
-        CHECK(ckpt_model_load(&one, a->pos[i], MPI_COMM_WORLD));
+        free(ckpt);
+        ckpt = NULL;
+        CHECK(cli_checkpoint_path(a->pos[i], &ckpt, MPI_COMM_WORLD));
+        CHECK(ckpt_model_load(&one, ckpt, MPI_COMM_WORLD));
         CHECK(ckpt_model_join(&ens, &one));
     }
     if (cli_value(a, "prior")) CHECK(set_priors(&ens, cli_value(a, "prior")));
@@ -68,6 +73,7 @@ static int run(const cli_args *a)
     log_info("wrote %s: %d member%s, usable depth 1..%d, combine = %s", outp, ens.n, ens.n == 1 ? "" : "s",
              ens.depth, ckpt_combine_name(how));
 out:
+    free(ckpt);
     ckpt_model_free(&one);
     ckpt_model_free(&ens);
     return cli_report(st);

@@ -1,9 +1,11 @@
 /* cmd_metrics.c -- `strata metrics`: export a checkpoint's metric tables. */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "cli_config.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
 
@@ -52,6 +54,7 @@ static int run(const cli_args *a)
     h5_file f;
     h5_file_zero(&f);
     met_table t = {0};
+    char *ckpt = NULL; /* the checkpoint file (a run directory or LATEST: its newest) */
     const char *table = cli_value(a, "table") ? cli_value(a, "table") : "depth";
     const char *format = cli_value(a, "format") ? cli_value(a, "format") : "csv";
     if (a->npos != 1) {
@@ -66,13 +69,15 @@ static int run(const cli_args *a)
         CHECK(met_init_steps(&t));
     else
         FAIL(ST_EUSAGE, "--table '%s' is not one of depth, steps", table);
-    CHECK(h5_open_kind(&f, a->pos[0], MPI_COMM_WORLD, H5_KIND_CHECKPOINT, ST_EDATA));
+    CHECK(cli_checkpoint_path(a->pos[0], &ckpt, MPI_COMM_WORLD));
+    CHECK(h5_open_kind(&f, ckpt, MPI_COMM_WORLD, H5_KIND_CHECKPOINT, ST_EDATA));
     CHECK(met_read(&t, &f));
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
     if (rank == 0) print_table(&t, strcmp(format, "json") == 0, stdout);
 out:
     met_free(&t);
+    free(ckpt);
     h5_close(&f);
     return cli_report(st);
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "help_gen.h"
 #include "strata_build.h"
 #include "strata/config.h"
 #include "strata/mpilife.h"
@@ -123,7 +124,7 @@ static void print_main_help(FILE *f)
 {
     fprintf(f,
             "Usage: strata <command> [options]\n"
-            "       strata --help | --version\n\n"
+            "       strata --help | --version | --help-man | --help-completion\n\n"
             "Grow transformer language models one block at a time on a frozen glyph\n"
             "substrate, distributed over MPI (run commands under mpirun for several ranks).\n\n"
             "Commands:\n");
@@ -131,8 +132,27 @@ static void print_main_help(FILE *f)
         fprintf(f, "  %-10s %s%s\n", commands[i]->name, commands[i]->summary,
                 commands[i]->run ? "" : " (not built yet)");
     fprintf(f, "\n'strata <command> --help' lists a command's options with their defaults.\n"
+               "--help-man and --help-completion print the man page strata(1) and the bash\n"
+               "completion script (the build installs both).\n"
                "Exit codes: 0 done; 2 bad usage or config; 3 bad input data; 4 checkpoint\n"
-               "problem; 75 preempted after a clean checkpoint; 1 anything else.\n");
+               "problem; 5 training diverged; 75 preempted after a clean checkpoint; 1 anything else.\n");
+}
+
+/* The settings sections a command reads (the others do not change what it
+ * does, so its --help leaves them out); commands not listed read them all. */
+static const struct {
+    const char *cmd, *sections;
+} cmd_sections[] = {
+    {"prepare", "data tokenizer"},
+    {"tokenizer", "data tokenizer"},
+    {"substrate", "run data substrate"},
+};
+
+static const char *sections_of(const cli_cmd *c)
+{
+    for (size_t i = 0; i < sizeof cmd_sections / sizeof cmd_sections[0]; i++)
+        if (strcmp(cmd_sections[i].cmd, c->name) == 0) return cmd_sections[i].sections;
+    return NULL;
 }
 
 static void print_cmd_help(FILE *f, const cli_cmd *c)
@@ -145,8 +165,14 @@ static void print_cmd_help(FILE *f, const cli_cmd *c)
     for (int i = 0; i < NCOMMON; i++)
         if (i < COMMON_CONFIG || c->uses_config) print_opt(f, &common_opts[i]);
     if (c->uses_config) {
-        fprintf(f, "\nSettings (INI [section] key, or --set section.key=value):\n");
-        cfg_print_help(f);
+        const char *sections = sections_of(c);
+        if (sections)
+            fprintf(f, "\nSettings it reads, of the sections %s (INI [section] key, or --set\n"
+                       "section.key=value; 'strata grow --help' lists every setting):\n",
+                    sections);
+        else
+            fprintf(f, "\nSettings (INI [section] key, or --set section.key=value):\n");
+        cfg_print_help_sections(f, sections);
     }
 }
 
@@ -220,8 +246,17 @@ int main(int argc, char **argv)
         print_main_help(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    const cli_tables tables = {commands, NCOMMANDS, common_opts, NCOMMON, COMMON_CONFIG, sections_of};
     if (strcmp(argv[1], "--version") == 0) {
-        printf("strata %s\n", PACKAGE_VERSION);
+        cli_print_version(stdout);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help-man") == 0) {
+        cli_print_man(stdout, &tables);
+        return 0;
+    }
+    if (strcmp(argv[1], "--help-completion") == 0) {
+        cli_print_bash_completion(stdout, &tables);
         return 0;
     }
     const cli_cmd *c = NULL;

@@ -494,8 +494,23 @@ int cfg_diff(const st_config *a, const st_config *b, bool fixed_only, char *buf,
 
 void cfg_print_help(FILE *f)
 {
+    cfg_print_help_sections(f, NULL);
+}
+
+/* Is `section` one of the space-separated words of `list`? */
+static bool section_listed(const char *list, const char *section)
+{
+    size_t n = strlen(section);
+    for (const char *p = list; (p = strstr(p, section)) != NULL; p += n)
+        if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ' ')) return true;
+    return false;
+}
+
+void cfg_print_help_sections(FILE *f, const char *sections)
+{
     for (size_t i = 0; i < cfg_nkeys; i++) {
         const cfg_key *k = &cfg_keys[i];
+        if (sections && !section_listed(sections, k->section)) continue;
         char name[64], range[96] = "";
         snprintf(name, sizeof name, "%s.%s", k->section, k->name);
         if (k->type == CFG_CHOICE)

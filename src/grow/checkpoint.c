@@ -148,8 +148,8 @@ static st_status check_substrate(grow_run *g, h5_file *f, const char *path)
     int64_t sum = 0;
     CHECK(h5_attr_get_i64(f, "substrate", "checksum", &sum));
     if (sum != layout_substrate_checksum(g->sub.table, g->sub.V, g->sub.D))
-        FAIL(ST_ECKPT, "cannot resume '%s': substrate file '%s' differs from the one the run was trained on", path,
-             g->sub.path);
+        FAIL(ST_ECKPT, "cannot resume '%s': substrate file '%s' differs from the one the run was trained on (set "
+             "substrate.file to that substrate, or start a new run with another run.name)", path, g->sub.path);
 out:
     return st;
 }

@@ -375,7 +375,7 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
              bad, loss, gnorm, g->st.step, g->st.lr_scale, at, g->st.stage_rollbacks, c->train.max_rollbacks);
     /* The steps after the good state are gone from the live log too. */
     CHECK(live_rewind(g));
-    live_write(g, "rollback", "diverged_step", (double)bad, "loss", loss, "grad_norm", gnorm, "lr_scale",
+    live_write(g, "rollback", "diverged_step", (double)bad, "train_loss", loss, "grad_norm", gnorm, "lr_scale",
                g->st.lr_scale, "skip_position", (double)at, NULL);
 out:
     return st;
@@ -402,6 +402,40 @@ static bool test_diverge(const grow_run *g)
     long n = strtol(e, &end, 10);
     bool always = end && strcmp(end, ":always") == 0;
     return g->st.step + 1 == n && (always || g->st.rollbacks == 0);
+}
+
+/* Testing hook: STRATA_TEST_WAIT_STOP_AT_STEP=N[,M...] makes the ranks wait
+ * after global step N (and M...) until a stop request arrives (at most
+ * 300 s), so that a test's preemption signal lands mid-stage at a known step
+ * however loaded the machine is (tests/hpc/: a signal sent on a timer could
+ * land on a stage boundary instead).  Rank 0 logs that it waits. */
+static bool test_wait_hit(const grow_run *g)
+{
+    const char *p = getenv("STRATA_TEST_WAIT_STOP_AT_STEP");
+    while (p && *p) {
+        char *end = NULL;
+        long n = strtol(p, &end, 10);
+        if (end == p) break;
+        if (n == g->st.step) return true;
+        if (*end != ',') break;
+        p = end + 1;
+    }
+    return false;
+}
+
+static st_status test_wait_stop(grow_run *g)
+{
+    st_status st = ST_OK;
+    log_info("test hook: step %ld done, waiting for a stop request", g->st.step);
+    for (int i = 0; i < 6000; i++) {
+        bool stop = false;
+        CHECK(comm_any(sig_stop_requested(), &stop, g->comm));
+        if (stop) goto out;
+        usleep(50000);
+    }
+    log_warn("test hook: no stop request at step %ld within 300 s; going on", g->st.step);
+out:
+    return st;
 }
 
 /* ---- one step ----------------------------------------------------------- */
@@ -700,7 +734,10 @@ static st_status run_stages(grow_run *g)
 
     const int until = c->grow.until_stage > 0 && c->grow.until_stage < n_stages ? (int)c->grow.until_stage : n_stages;
     if (g->st.stage_done) {
-        if (g->st.stage >= until) goto finished;
+        if (g->st.stage >= until) {
+            log_info("%s: nothing left to train (stage %d of %d done)", g->dir, g->st.stage, n_stages);
+            goto finished;
+        }
         g->st.stage++;
         CHECK(stage_begin(g));
     } else if (g->st.step == 0 && g->st.sched.steps == 0) {
@@ -749,7 +786,7 @@ static st_status run_stages(grow_run *g)
             row[MS_WALL_S] = g->st.wall_s;
             row[g->steps_val_col] = val_loss;
             const double mfu = g->peak_total > 0 && dt > 0 ? g->step_flops / dt / g->peak_total : LIVE_MISSING;
-            live_write(g, "step", "tokens", (double)g->st.tokens, "loss", loss, "lr", lr, "grad_norm", gnorm,
+            live_write(g, "step", "tokens", (double)g->st.tokens, "train_loss", loss, "lr", lr, "grad_norm", gnorm,
                        "tokens_per_s", row[MS_TOKENS_PER_S], "mfu", mfu, "wall_s", g->st.wall_s, "mem_mb",
                        live_rss_mb(), NULL);
             long planned = sched_planned_steps(&g->sched, B * T);
@@ -768,6 +805,10 @@ static st_status run_stages(grow_run *g)
 
             CHECK(sched_decide(&g->st.sched, &g->sched, g->comm, &done));
             if (done) break;
+            if (test_wait_hit(g)) {
+                progress_end(&prog);
+                CHECK(test_wait_stop(g));
+            }
             bool stop = false;
             CHECK(comm_any(sig_stop_requested() || g->st.step == stop_at, &stop, g->comm));
             if (stop) {
@@ -807,6 +848,7 @@ static st_status run_stages(grow_run *g)
         CHECK(stage_begin(g));
     }
 finished:
+    if (g->st.stage >= n_stages) log_info("run %s is complete: all %d stages trained", g->dir, n_stages);
     if (g->st.stage < n_stages)
         log_info("stopped after stage %d of %d (grow.until_stage = %ld): run grow again with a larger "
                  "grow.until_stage (or 0) to continue",

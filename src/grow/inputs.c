@@ -64,10 +64,14 @@ static st_status substrate_load_checked(grow_run *g, const char *path)
     s->V = (int)vocab;
     s->D = dim;
     if (vocab != tok_vocab_size(g->data.tok))
-        FAIL(ST_EDATA, "substrate '%s' has %ld rows but the tokenizer of dataset '%s' has %d ids: they do not belong together",
-             path, vocab, g->cfg.data.dataset, tok_vocab_size(g->data.tok));
+        FAIL(ST_EDATA, "substrate '%s' has %ld rows but the tokenizer of dataset '%s' has %d ids: they do not belong together "
+             "(set substrate.file to a new file and grow builds it from this dataset, or rebuild it with "
+             "'strata substrate --dataset %s --output %s --force')",
+             path, vocab, g->cfg.data.dataset, tok_vocab_size(g->data.tok), g->cfg.data.dataset, path);
     if (dim != g->cfg.substrate.dim)
-        FAIL(ST_EDATA, "substrate '%s' has dimension %d but substrate.dim = %ld", path, dim, g->cfg.substrate.dim);
+        FAIL(ST_EDATA, "substrate '%s' has dimension %d but substrate.dim = %ld (set substrate.dim = %d, or set "
+             "substrate.file to a new file and grow builds one of dimension %ld)",
+             path, dim, g->cfg.substrate.dim, dim, g->cfg.substrate.dim);
     /* The file says what it holds; a run labelled otherwise would mislabel
      * its ablation. */
     CHECK(h5_open_kind(&f, path, g->comm, H5_KIND_SUBSTRATE, ST_EDATA));

@@ -13,7 +13,7 @@ ck=$T/ck/a/stage-003.h5
 csv_col() { awk -F, -v r="$2" -v want="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next } NR == r + 1 { print $c }' "$1"; }
 # ens_rows FILE WHO: the rows of member WHO (1, 2, ... or ensemble) of an
 # ensemble's CSV, as a checkpoint's CSV (header included, member column cut)
-ens_rows() { echo "depth,loss,bits_per_char,top1,tokens"; grep "^$2," "$1" | cut -d, -f2-; }
+ens_rows() { echo "depth,val_loss,val_bits_per_char,val_top1,val_tokens"; grep "^$2," "$1" | cut -d, -f2-; }
 # rel_close A B TOL: |A - B| <= TOL |B|
 rel_close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(a != "" && d <= t * m) }'; }
 
@@ -27,33 +27,34 @@ for np in 1 2 3; do
     expect_exit 0 "eval on $np rank(s)" -- run $np -- eval "$ck" --max-chunks 12 --output "$T/e$np.csv"
 done
 want=$(csv_col "$T/depth.csv" 3 val_loss)
-got=$(csv_col "$T/e2.csv" 3 loss)
+got=$(csv_col "$T/e2.csv" 3 val_loss)
 echo "# grow val_loss $want, eval loss $got"
 rel_close "$got" "$want" 1e-6 && ok "eval reproduces grow's depth-3 val_loss (1e-6 relative)" || not_ok "eval loss $got != grow $want"
-rel_close "$(csv_col "$T/e2.csv" 3 bits_per_char)" "$(csv_col "$T/depth.csv" 3 val_bits_per_char)" 1e-6 &&
+rel_close "$(csv_col "$T/e2.csv" 3 val_bits_per_char)" "$(csv_col "$T/depth.csv" 3 val_bits_per_char)" 1e-6 &&
     ok "eval reproduces grow's depth-3 bits per char" || not_ok "bits per char differ"
-[ "$(csv_col "$T/e2.csv" 3 top1)" = "$(csv_col "$T/depth.csv" 3 val_top1)" ] && ok "eval reproduces grow's top-1" || not_ok "top-1 differs"
-rel_close "$(csv_col "$T/e1.csv" 3 loss)" "$(csv_col "$T/e3.csv" 3 loss)" 1e-6 && ok "1 and 3 ranks agree" || not_ok "1 and 3 ranks differ"
+[ "$(csv_col "$T/e2.csv" 3 val_top1)" = "$(csv_col "$T/depth.csv" 3 val_top1)" ] && ok "eval reproduces grow's top-1" || not_ok "top-1 differs"
+rel_close "$(csv_col "$T/e1.csv" 3 val_loss)" "$(csv_col "$T/e3.csv" 3 val_loss)" 1e-6 && ok "1 and 3 ranks agree" || not_ok "1 and 3 ranks differ"
 [ "$(sed 1d "$T/e1.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] && ok "CSV has one row per depth 1..3" || not_ok "CSV depths"
-[ "$(head -1 "$T/e1.csv")" = "depth,loss,bits_per_char,top1,tokens" ] && ok "CSV header" || not_ok "CSV header"
-[ "$(csv_col "$T/e1.csv" 1 tokens)" = "192" ] && ok "12 chunks x 16 positions evaluated" || not_ok "token count $(csv_col "$T/e1.csv" 1 tokens)"
+[ "$(head -1 "$T/e1.csv")" = "depth,val_loss,val_bits_per_char,val_top1,val_tokens" ] && ok "CSV header (the names of /metrics/depth)" || not_ok "CSV header"
+[ "$(csv_col "$T/e1.csv" 1 val_tokens)" = "192" ] && ok "12 chunks x 16 positions evaluated" || not_ok "token count $(csv_col "$T/e1.csv" 1 val_tokens)"
 # logit lens: the lower depths use the final head on earlier blocks, so they
 # differ from the stage rows, and are worse than the full model here
-l1=$(csv_col "$T/e1.csv" 1 loss)
-l3=$(csv_col "$T/e1.csv" 3 loss)
+l1=$(csv_col "$T/e1.csv" 1 val_loss)
+l3=$(csv_col "$T/e1.csv" 3 val_loss)
 awk -v a="$l1" -v b="$l3" 'BEGIN { exit !(a > b) }' && ok "logit lens: depth 1 ($l1) worse than depth 3 ($l3)" || not_ok "depth 1 $l1 not worse than depth 3 $l3"
 expect_exit 0 "eval --depth 2" -- run 1 -- eval "$ck" --max-chunks 12 --depth 2 --output "$T/d2.csv"
 head -3 "$T/e1.csv" | cmp -s - "$T/d2.csv" && ok "--depth 2 gives the first two rows" || not_ok "--depth 2 rows differ"
 expect_grep "bits/char" "$T/out" "eval prints a table"
 expect_exit 0 "eval the training split" -- run 2 -- eval "$ck" --split train --max-chunks 30
 expect_exit 0 "eval all chunks, batch 7" -- run 1 -- eval "$ck" --split all --max-chunks 20 --batch 7 --output "$T/all.csv"
-[ "$(csv_col "$T/all.csv" 3 tokens)" = "320" ] && ok "--split all --max-chunks 20: 320 positions" || not_ok "all split tokens"
+[ "$(csv_col "$T/all.csv" 3 all_tokens)" = "320" ] && ok "--split all --max-chunks 20: 320 positions" || not_ok "all split tokens"
+[ "$(head -1 "$T/all.csv")" = "depth,all_loss,all_bits_per_char,all_top1,all_tokens" ] && ok "CSV header of --split all" || not_ok "CSV header of --split all"
 
 # Another context length (the same corpus and tokenizer settings give the
 # same tokenizer): rotary positions extend to 32 tokens.
 expect_exit 0 "prepare the corpus again with ctx 32" -- run 1 -- prepare $cfg --set data.ctx=32 --set data.dataset="$T/ctx32.h5"
 expect_exit 0 "eval on chunks of 32 tokens" -- run 2 -- eval "$ck" --dataset "$T/ctx32.h5" --max-chunks 6 --output "$T/c32.csv"
-[ "$(csv_col "$T/c32.csv" 3 tokens)" = "192" ] && ok "6 chunks x 32 positions evaluated" || not_ok "ctx 32 token count"
+[ "$(csv_col "$T/c32.csv" 3 val_tokens)" = "192" ] && ok "6 chunks x 32 positions evaluated" || not_ok "ctx 32 token count"
 
 # 2. A mid-stage checkpoint holding LoRA adapters loads (adapters merged).
 STRATA_TEST_STOP_AT_STEP=17 run 1 -- grow $cfg --set run.name=lora --set grow.lora_from_depth=2 --set grow.lora_rank=2 >/dev/null 2>&1
@@ -109,7 +110,7 @@ expect_exit 0 "generate from an ensemble" -- run 1 -- generate "$T/ens2.h5" --pr
 expect_exit 0 "grow a model with a trainable table" -- run 1 -- grow $cfg --set run.name=tr --set model.n_layers=1 --set substrate.kind=trainable --set substrate.file="$T/sub-tr.h5"
 "$STRATA" metrics "$T/ck/tr/stage-001.h5" >"$T/tr-depth.csv"
 run 2 -- eval "$T/ck/tr/stage-001.h5" --max-chunks 12 --output "$T/tr.csv" >/dev/null 2>&1
-rel_close "$(csv_col "$T/tr.csv" 1 loss)" "$(csv_col "$T/tr-depth.csv" 1 val_loss)" 1e-6 &&
+rel_close "$(csv_col "$T/tr.csv" 1 val_loss)" "$(csv_col "$T/tr-depth.csv" 1 val_loss)" 1e-6 &&
     ok "trainable table: eval reproduces grow's val_loss" || not_ok "trainable table: eval differs from grow"
 expect_exit 3 "merge refuses different substrates" -- run 1 -- merge --output "$T/bad.h5" "$ck" "$T/ck/tr/stage-001.h5"
 expect_grep "do not share the substrate" "$T/err" "the refusal says what differs"

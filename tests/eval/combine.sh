@@ -11,7 +11,7 @@ cfg="--config $T/tiny.ini"
 A=$T/ck/a/stage-003.h5
 B=$T/ck/b/stage-002.h5
 # ens_rows FILE WHO: rows of member WHO (1, 2, ... or ensemble), member column cut
-ens_rows() { echo "depth,loss,bits_per_char,top1,tokens"; grep "^$2," "$1" | cut -d, -f2-; }
+ens_rows() { echo "depth,val_loss,val_bits_per_char,val_top1,val_tokens"; grep "^$2," "$1" | cut -d, -f2-; }
 
 expect_exit 0 "grow member a (3 blocks)" -- run 1 -- grow $cfg --set run.name=a --set grow.steps=6
 expect_exit 0 "grow member b (2 blocks, other width and seed)" -- run 1 -- grow $cfg --set run.name=b \
@@ -30,7 +30,7 @@ cp "$T/out" "$T/post.out"
 expect_grep "combine = posterior" "$T/post.out" "the table names the mode"
 expect_grep "member 2: .*stage-002.h5 (2 blocks, prior 1)" "$T/post.out" "the table lists the members with depth and prior"
 expect_grep "bits/char vs the best member" "$T/post.out" "the table compares the ensemble with the best member"
-[ "$(head -1 "$T/post.csv")" = "member,depth,loss,bits_per_char,top1,tokens" ] && ok "CSV header with member" ||
+[ "$(head -1 "$T/post.csv")" = "member,depth,val_loss,val_bits_per_char,val_top1,val_tokens" ] && ok "CSV header with member" ||
     not_ok "CSV header: $(head -1 "$T/post.csv")"
 [ "$(grep -c '^ensemble,' "$T/post.csv")" -eq 3 ] && [ "$(grep -c '^1,' "$T/post.csv")" -eq 3 ] &&
     [ "$(grep -c '^2,' "$T/post.csv")" -eq 2 ] && ok "ensemble at depths 1..3, member b only at its 2 depths" ||

@@ -22,7 +22,7 @@ assert sorted(seen) == list(range(1, steps + 1)), ("steps", sorted(seen)[:5], le
 assert max(seen.values()) == 1, ("a step twice", [s for s, n in seen.items() if n > 1])
 for r in recs:
     if r["type"] == "step":
-        for k in ("stage", "tokens", "loss", "lr", "grad_norm", "tokens_per_s", "wall_s", "mem_mb"):
+        for k in ("stage", "tokens", "train_loss", "lr", "grad_norm", "tokens_per_s", "wall_s", "mem_mb"):
             assert k in r, (k, r)
 stages = [r for r in recs if r["type"] == "stage"]
 assert [r["depth"] for r in stages] == [1, 2, 3], stages
@@ -51,7 +51,7 @@ STRATA_TEST_DIVERGE_AT_STEP=7 expect_exit 0 "a run with one diverged step" -- ru
 "$py" "$T/check.py" "$T/ck/rb/metrics.jsonl" 36 >"$T/counts" 2>"$T/py.err" && ok "after a rollback: each step once" ||
     not_ok "after a rollback: $(tail -1 "$T/py.err")"
 expect_grep "rollback=1" "$T/counts" "the rollback is a record"
-expect_grep '"type": "rollback".*"loss": "NaN"' "$T/ck/rb/metrics.jsonl" \
+expect_grep '"type": "rollback".*"train_loss": "NaN"' "$T/ck/rb/metrics.jsonl" \
     "a measured NaN is the string \"NaN\", not null (null and absent mean not measured)"
 
 finish

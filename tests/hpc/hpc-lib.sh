@@ -1,43 +1,24 @@
 # hpc-lib.sh -- helpers for the tests in tests/hpc/ (source after lib.sh).
 #
 # The smoke run is short (stages of 0.3 s on an idle machine, several
-# seconds on a busy one), so a stop request cannot be timed with sleeps.
-# Instead the test freezes the ranks (SIGSTOP) at the moment it wants to
-# stop them, sends the stop the way a scheduler would, waits until every
-# rank has the signal pending (/proc/PID/status ShdPnd), and thaws them:
-# the stop lands exactly there, however loaded the machine is.
-
-# ranks_of TEXT: PIDs of the strata processes whose command line holds TEXT
-ranks_of() {
-    for p in $(pgrep -x strata); do
-        tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -qF -- "$1" && echo "$p"
-    done
-}
-# freeze TEXT: SIGSTOP those ranks; their PIDs are kept in $frozen
-freeze() {
-    frozen=$(ranks_of "$1")
-    [ -n "$frozen" ] && kill -STOP $frozen
-}
-# thaw: SIGCONT the frozen ranks
-thaw() {
-    [ -n "${frozen:-}" ] && kill -CONT $frozen 2>/dev/null
-    frozen=
-    return 0
-}
-# all_pending SIGNUM...: every frozen rank has one of SIGNUM... pending (or
-# has exited, or was thawed by someone else)
-all_pending() {
-    for p in $frozen; do
-        m=$(sed -n 's/^ShdPnd:[[:space:]]*//p' "/proc/$p/status" 2>/dev/null) || continue
-        [ -n "$m" ] || continue
-        # Thawed already (Slurm and mpirun send SIGCONT before SIGTERM)?
-        grep -q '^State:[[:space:]]*T' "/proc/$p/status" 2>/dev/null || continue
-        hit=0
-        for sig in "$@"; do
-            [ $(( (0x$m >> (sig - 1)) & 1 )) -eq 1 ] && hit=1
-        done
-        [ $hit -eq 1 ] || return 1
-    done
+# seconds on a busy one), so a stop request cannot be timed with sleeps, and
+# freezing the ranks when a stage file appears still let the stop land on
+# the stage boundary now and then.  Instead the job runs with
+# STRATA_TEST_WAIT_STOP_AT_STEP=N (src/grow/grow.c): after global step N the
+# ranks log "test hook: step N done, waiting for a stop request" and wait
+# for the stop; the test waits for that line, then sends the stop the way
+# the scheduler would.  The stop lands after step N however loaded the
+# machine is, and the checkpoint is step-N.
+#
+# jobs/configs/smoke.ini has 3 stages of 300 steps (global steps 1-300,
+# 301-600, 601-900): mid2 and mid3 lie in the middle of stages 2 and 3.
+mid2=450
+mid3=750
+# step_file N: the name of the checkpoint a stop after step N writes
+step_file() { printf 'step-%08d.h5' "$1"; }
+# waiting_at N FILE [SECONDS]: FILE (the job's log) says the ranks wait after step N
+waiting_at() {
+    poll "${3:-180}" grep -qs "test hook: step $1 done, waiting for a stop request" "$2"
 }
 # wait_file FILE [SECONDS]: poll every 0.05 s until FILE exists (default 120 s)
 wait_file() {

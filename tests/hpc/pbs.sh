@@ -10,18 +10,18 @@
 cd "$T" || exit 1
 mkdir bin
 run=$T/checkpoints/smoke
-# qstat -f JOB: the first call (the first job) waits until stage 1 is done,
-# freezes the ranks there (hpc-lib.sh) and reports 3 s of walltime left;
-# with STRATA_GRACE=2 the timer fires 1 s later, and once every rank has the
-# forwarded SIGUSR1 pending a helper thaws them: the stop lands in stage 2
-# however fast or loaded the machine is.  Later calls report nothing.
+# qstat -f JOB: the first call (the first job) waits until the ranks wait
+# after step $mid2 in stage 2 (STRATA_TEST_WAIT_STOP_AT_STEP, hpc-lib.sh)
+# and reports 3 s of walltime left; with STRATA_GRACE=2 the timer fires 1 s
+# later and the forwarded SIGUSR1 stops the ranks after step $mid2, however
+# fast or loaded the machine is.  Later calls report nothing.
+. "$top_srcdir/tests/hpc/hpc-lib.sh"
 cat >bin/qstat <<EOF
 #!/bin/sh
 [ -f "$T/qstat.used" ] && exit 0
 touch "$T/qstat.used"
 . "$top_srcdir/tests/hpc/hpc-lib.sh"
-wait_file "$run/stage-001.h5" && freeze "$T/checkpoints"
-(poll 30 all_pending 10; thaw) </dev/null >/dev/null 2>&1 &
+waiting_at $mid2 "$T/err" || echo "qstat stand-in: the ranks never reached step $mid2" >&2
 echo "Job Id: \$2"
 echo "    Resource_List.walltime = 01:00:03"
 echo "    resources_used.walltime = 01:00:00"
@@ -38,7 +38,7 @@ pbs() { # pbs: run grow.pbs as PBS would start it
     PATH=$T/bin:$PATH PBS_JOBID=1.fake PBS_O_WORKDIR=$T PBS_NODEFILE=$T/nodes \
         STRATA_CONFIG=$top_srcdir/jobs/configs/smoke.ini \
         STRATA_ARGS="--set data.corpus=$top_srcdir/tests/data/moby-60k.txt --set run.dir=$T/checkpoints" \
-        STRATA_GRACE=2 timeout 120 bash "$top_srcdir/jobs/pbs/grow.pbs"
+        STRATA_GRACE=2 STRATA_TEST_WAIT_STOP_AT_STEP=$mid2 timeout 120 bash "$top_srcdir/jobs/pbs/grow.pbs"
 }
 
 expect_exit 75 "grow.pbs stops at walltime - STRATA_GRACE with exit 75" -- pbs
@@ -51,10 +51,8 @@ grep -qx "STRATA_CONFIG=$top_srcdir/jobs/configs/smoke.ini,STRATA_ARGS=--set dat
 grep -qx "$T/jobs/pbs/grow.pbs" "$T/qsub.args" && ok "qsub gets the script under PBS_O_WORKDIR" ||
     not_ok "qsub gets the script under PBS_O_WORKDIR"
 latest=$(cat "$run/LATEST" 2>/dev/null)
-case $latest in
-    step-*) ok "stopped mid-stage with a clean checkpoint ($latest)" ;;
-    *) not_ok "stopped mid-stage with a clean checkpoint (LATEST is '$latest')" ;;
-esac
+[ "$latest" = "$(step_file $mid2)" ] && ok "stopped mid-stage with a clean checkpoint ($latest)" ||
+    not_ok "stopped mid-stage with a clean checkpoint (LATEST is '$latest', wanted $(step_file $mid2))"
 
 rm -f "$T/qsub.args"
 expect_exit 0 "the resubmitted job resumes and finishes" -- pbs

@@ -42,13 +42,14 @@ fi
 ok "private Slurm starts (munged, slurmctld, slurmd)"
 export SLURM_CONF="$S/slurm.conf"
 
-# jobs/configs/smoke.ini: stages of a few seconds each, so a signal sent
-# after stage 1 lands in the middle of stage 2.  Its paths are relative to
-# the job's working directory, $T.
+# jobs/configs/smoke.ini: 3 stages of 300 steps.  The grow jobs run with
+# STRATA_TEST_WAIT_STOP_AT_STEP (hpc-lib.sh): the ranks wait after step
+# $mid2 (stage 2) and $mid3 (stage 3) until the stop arrives, so each stop
+# lands at a known step whatever the load.  Its paths are relative to the
+# job's working directory, $T.
 cd "$T" || exit 1
 cfg=$top_srcdir/jobs/configs/smoke.ini
 corpus="data.corpus=$top_srcdir/tests/data/moby-60k.txt"
-# run.dir names $T on the ranks' command lines, which freeze (hpc-lib.sh) needs
 rundir="run.dir=$T/checkpoints"
 
 field() { # field JOB NAME: a field of `scontrol show job`
@@ -102,16 +103,15 @@ expect_exit 0 "jobs/local/grow.sh runs the reference" -- \
 elapsed ". grow.sbatch"
 # 3. grow.sbatch, preempted mid-stage by SIGUSR1 to the batch shell.
 run=$T/checkpoints/smoke
-j=$(submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus" --set "$rundir")
+j=$(STRATA_TEST_WAIT_STOP_AT_STEP=$mid2,$mid3 submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus" --set "$rundir")
 [ -n "$j" ] && ok "grow.sbatch submitted (job $j)" || not_ok "grow.sbatch submitted"
 stage_done() { [ -f "$run/stage-$1.h5" ]; }
-if poll 90 stage_done 001 && freeze "$T/checkpoints" && state_is "$j" RUNNING; then
+out=$T/strata-grow-$j.out
+if waiting_at $mid2 "$out" && state_is "$j" RUNNING; then
     scancel --signal=USR1 --batch "$j"
-    poll 30 all_pending 10 || echo "# SIGUSR1 not pending on every rank"
-    thaw
-    ok "stage 1 done, SIGUSR1 sent to the batch shell"
+    ok "step $mid2 (stage 2) done, SIGUSR1 sent to the batch shell"
 else
-    not_ok "stage 1 done, SIGUSR1 sent to the batch shell"
+    not_ok "step $mid2 (stage 2) done, SIGUSR1 sent to the batch shell"
     show_failure "$j"
 fi
 if poll 60 restarts_at_least "$j" 1; then ok "the job requeued itself"; else
@@ -119,25 +119,24 @@ if poll 60 restarts_at_least "$j" 1; then ok "the job requeued itself"; else
     show_failure "$j"
 fi
 latest=$(cat "$run/LATEST" 2>/dev/null)
-case $latest in
-    step-*) ok "stopped mid-stage with a clean checkpoint ($latest)" ;;
-    *) not_ok "stopped mid-stage with a clean checkpoint (LATEST is '$latest')" ;;
-esac
+[ "$latest" = "$(step_file $mid2)" ] && ok "stopped mid-stage with a clean checkpoint ($latest)" ||
+    not_ok "stopped mid-stage with a clean checkpoint (LATEST is '$latest', wanted $(step_file $mid2))"
 [ -f "$run/stage-003.h5" ] && not_ok "the run was still unfinished when preempted" ||
     ok "the run was still unfinished when preempted"
 restart_now "$j"
 
 elapsed ". Preempted again"
 # 4. Preempted again by an administrator's requeue (SIGTERM to the job).
-if poll 90 stage_done 002 && freeze "$T/checkpoints" && state_is "$j" RUNNING && ! stage_done 003; then
+if waiting_at $mid3 "$out" && state_is "$j" RUNNING && ! stage_done 003; then
     scontrol requeue "$j"
-    poll 30 all_pending 15 || echo "# SIGTERM not pending on every rank"
-    thaw
-    ok "resumed, then requeued by scontrol requeue in stage 3"
+    ok "resumed, then requeued by scontrol requeue in stage 3 (after step $mid3)"
     if poll 60 restarts_at_least "$j" 2; then ok "requeued a second time"; else
         not_ok "requeued a second time"
         show_failure "$j"
     fi
+    latest=$(cat "$run/LATEST" 2>/dev/null)
+    [ "$latest" = "$(step_file $mid3)" ] && ok "stopped mid-stage 3 with a clean checkpoint ($latest)" ||
+        not_ok "stopped mid-stage 3 with a clean checkpoint (LATEST is '$latest', wanted $(step_file $mid3))"
     restart_now "$j"
 else
     not_ok "resumed, then requeued by scontrol requeue in stage 3"
@@ -152,7 +151,6 @@ else
     not_ok "grow.sbatch completes after the requeues"
     show_failure "$j"
 fi
-out=$T/strata-grow-$j.out
 expect_grep "got SIGUSR1" "$out" "the batch shell trapped SIGUSR1 and forwarded it"
 expect_grep "requeueing (restart 1)" "$out" "exit 75 led to scontrol requeue"
 expect_grep "got SIGTERM" "$out" "the batch shell trapped the SIGTERM of scontrol requeue"
@@ -178,11 +176,9 @@ elapsed ". srun launcher"
 #    job then reports as an error -- right for users, flaky for CI.
 if [ "${STRATA_TEST_SRUN:-0}" = 1 ] && srun --mpi=list 2>&1 | grep -q pmix; then
     run=$T/checkpoints/srun
-    j=$(STRATA_LAUNCHER=srun submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus" --set "$rundir" --set run.name=srun)
-    if poll 90 stage_done 001 && freeze "$T/checkpoints" && state_is "$j" RUNNING; then
+    j=$(STRATA_LAUNCHER=srun STRATA_TEST_WAIT_STOP_AT_STEP=$mid2 submit "$top_srcdir/jobs/slurm/grow.sbatch" "$cfg" --set "$corpus" --set "$rundir" --set run.name=srun)
+    if waiting_at $mid2 "$T/strata-grow-$j.out" && state_is "$j" RUNNING; then
         scancel --signal=USR1 --batch "$j"
-        poll 30 all_pending 10 || echo "# SIGUSR1 not pending on every rank"
-        thaw
         poll 60 restarts_at_least "$j" 1 && restart_now "$j"
     fi
     if poll 120 ended "$j" && state_is "$j" COMPLETED && [ "$(field "$j" Restarts)" -ge 1 ] &&
