@@ -13,7 +13,8 @@ strata_SOURCES += \
 	src/cli/cmd_merge.c \
 	src/cli/cmd_metrics.c \
 	src/cli/cmd_inspect.c \
-	src/cli/cmd_config.c
+	src/cli/cmd_config.c \
+	src/cli/cmd_tasks.c
 
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh

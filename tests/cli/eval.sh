@@ -32,7 +32,7 @@ rel_close "$(csv_col "$T/e2.csv" 3 bits_per_char)" "$(csv_col "$T/depth.csv" 3 v
 [ "$(csv_col "$T/e2.csv" 3 top1)" = "$(csv_col "$T/depth.csv" 3 val_top1)" ] && ok "eval reproduces grow's top-1" || not_ok "top-1 differs"
 rel_close "$(csv_col "$T/e1.csv" 3 loss)" "$(csv_col "$T/e3.csv" 3 loss)" 1e-6 && ok "1 and 3 ranks agree" || not_ok "1 and 3 ranks differ"
 [ "$(sed 1d "$T/e1.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] && ok "CSV has one row per depth 1..3" || not_ok "CSV depths"
-[ "$(head -1 "$T/e1.csv")" = "depth,loss,bits_per_char,top1,tokens" ] && ok "CSV header" || not_ok "CSV header"
+[ "$(head -1 "$T/e1.csv")" = "depth,loss,bits_per_char,top1,tokens,induction_gain,induction_loss_first,induction_loss_second" ] && ok "CSV header" || not_ok "CSV header"
 [ "$(csv_col "$T/e1.csv" 1 tokens)" = "192" ] && ok "12 chunks x 16 positions evaluated" || not_ok "token count $(csv_col "$T/e1.csv" 1 tokens)"
 # logit lens: the lower depths use the final head on earlier blocks, so they
 # differ from the stage rows, and are worse than the full model here
