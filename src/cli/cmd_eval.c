@@ -1,6 +1,7 @@
 /* cmd_eval.c -- `strata eval`: evaluate a checkpoint (or an ensemble) at every
  * depth on any dataset that uses its tokenizer. */
 #define _GNU_SOURCE
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ static const cli_opt opts[] = {
     {"split", CLI_VALUE, "NAME", "val", "val, train or all"},
     {"max-chunks", CLI_VALUE, "N", "0 (all)", "evaluate the first N chunks of the split"},
     {"batch", CLI_VALUE, "N", "train.batch", "chunks per forward pass"},
+    {"combine", CLI_VALUE, "MODE", "the ensemble's", "mean-logits, mean-probs or posterior: how an ensemble's members combine"},
     {"output", CLI_VALUE, "FILE.csv", NULL, "also write the table as CSV (atomically)"},
     {"task", CLI_LIST, "FILE.jsonl", NULL, "also score a multiple-choice task at every depth (repeatable)"},
     {"per-position", CLI_VALUE, "FILE.csv", NULL, "also write the mean loss by position in the context (CSV, atomically)"},
@@ -37,13 +39,11 @@ typedef struct eval_extra {
     int ntasks;
 } eval_extra;
 
-static char *table_csv(const eval_row *r, int n, const eval_extra *x)
+/* The extra columns: names after the standard ones, then the cells of depth
+ * row i (empty: a row the probes do not cover, e.g. a member alone). */
+static void extra_header(FILE *f, const eval_extra *x)
 {
-    char *buf = NULL, col[256];
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f) return NULL;
-    fprintf(f, "depth,loss,bits_per_char,top1,tokens");
+    char col[256];
     if (x->ind) fprintf(f, ",%s,%s,%s", MET_INDUCTION_GAIN, MET_INDUCTION_FIRST, MET_INDUCTION_SECOND);
     for (int j = 0; j < x->ntasks; j++)
         for (int c = 0; c < MET_TASK_NCOLS; c++) {
@@ -51,14 +51,37 @@ static char *table_csv(const eval_row *r, int n, const eval_extra *x)
             fprintf(f, ",%s", col);
         }
     fputc('\n', f);
+}
+
+static void extra_cells(FILE *f, const eval_extra *x, int i, int n, bool empty)
+{
+    if (x->ind) {
+        if (empty)
+            fprintf(f, ",,,");
+        else
+            fprintf(f, ",%.17g,%.17g,%.17g", x->ind[i].gain, x->ind[i].loss_first, x->ind[i].loss_second);
+    }
+    for (int j = 0; j < x->ntasks; j++) {
+        const task_row *t = &x->trows[(size_t)j * (size_t)n + (size_t)i];
+        if (empty)
+            fprintf(f, ",,,,");
+        else
+            fprintf(f, ",%.17g,%.17g,%.17g,%.17g", t->acc, t->acc_se, t->acc_char, t->acc_char_se);
+    }
+    fputc('\n', f);
+}
+
+static char *table_csv(const eval_row *r, int n, const eval_extra *x)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    fprintf(f, "depth,loss,bits_per_char,top1,tokens");
+    extra_header(f, x);
     for (int i = 0; i < n; i++) {
         fprintf(f, "%d,%.17g,%.17g,%.17g,%.17g", r[i].depth, r[i].loss, r[i].bpc, r[i].top1, r[i].tokens);
-        if (x->ind) fprintf(f, ",%.17g,%.17g,%.17g", x->ind[i].gain, x->ind[i].loss_first, x->ind[i].loss_second);
-        for (int j = 0; j < x->ntasks; j++) {
-            const task_row *t = &x->trows[(size_t)j * (size_t)n + (size_t)i];
-            fprintf(f, ",%.17g,%.17g,%.17g,%.17g", t->acc, t->acc_se, t->acc_char, t->acc_char_se);
-        }
-        fputc('\n', f);
+        extra_cells(f, x, i, n, false);
     }
     fclose(f);
     return buf;
@@ -98,6 +121,53 @@ out:
     return st;
 }
 
+/* An ensemble: each member alone (at the depths it has) and the ensemble, at
+ * every depth; member_out as eval_depths_mix. */
+static char *ensemble_csv(const eval_row *r, const eval_row *mr, const ckpt_model *cm, int n, const eval_extra *x)
+{
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) return NULL;
+    fprintf(f, "member,depth,loss,bits_per_char,top1,tokens");
+    extra_header(f, x); /* probes and tasks: of the ensemble only */
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < cm->n; j++) {
+            const eval_row *m = &mr[(size_t)j * n + i];
+            if (r[i].depth > cm->mem[j].m.n_blocks) continue; /* beyond its depth: see its last row */
+            fprintf(f, "%d,%d,%.17g,%.17g,%.17g,%.17g", j + 1, m->depth, m->loss, m->bpc, m->top1, m->tokens);
+            extra_cells(f, x, i, n, true);
+        }
+        fprintf(f, "ensemble,%d,%.17g,%.17g,%.17g,%.17g", r[i].depth, r[i].loss, r[i].bpc, r[i].top1, r[i].tokens);
+        extra_cells(f, x, i, n, false);
+    }
+    fclose(f);
+    return buf;
+}
+
+static void ensemble_print(const eval_row *r, const eval_row *mr, const ckpt_model *cm, int n)
+{
+    for (int j = 0; j < cm->n; j++)
+        printf("  member %d: %s (%d block%s, prior %g)\n", j + 1, cm->mem[j].source, cm->mem[j].m.n_blocks,
+               cm->mem[j].m.n_blocks == 1 ? "" : "s", cm->mem[j].prior);
+    printf("%5s %-9s %12s %14s %8s\n", "depth", "member", "loss", "bits/char", "top1");
+    for (int i = 0; i < n; i++) {
+        double best = INFINITY;
+        int arg = 0;
+        for (int j = 0; j < cm->n; j++) {
+            const eval_row *m = &mr[(size_t)j * n + i];
+            if (m->bpc < best) {
+                best = m->bpc;
+                arg = j + 1;
+            }
+            if (r[i].depth > cm->mem[j].m.n_blocks) continue;
+            printf("%5d %-9d %12.6f %14.6f %8.4f\n", r[i].depth, j + 1, m->loss, m->bpc, m->top1);
+        }
+        printf("%5d %-9s %12.6f %14.6f %8.4f   %+.4f bits/char vs the best member (%d)\n", r[i].depth, "ensemble",
+               r[i].loss, r[i].bpc, r[i].top1, r[i].bpc - best, arg);
+    }
+}
+
 static int run(const cli_args *a)
 {
     st_status st = ST_OK;
@@ -105,9 +175,9 @@ static int run(const cli_args *a)
     dataset ds = {0};
     eval_member *mem = NULL;
     long *ids = NULL, n = 0;
-    eval_row *rows = NULL;
-    char *csv = NULL;
+    eval_row *rows = NULL, *mrows = NULL;
     double *prior = NULL, *pos_loss = NULL;
+    char *csv = NULL;
     eval_extra x = {0};
     int rank = 0;
     MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -118,6 +188,9 @@ static int run(const cli_args *a)
     const char *split = cli_value(a, "split") ? cli_value(a, "split") : "val";
     if (strcmp(split, "val") != 0 && strcmp(split, "train") != 0 && strcmp(split, "all") != 0)
         FAIL(ST_EUSAGE, "--split '%s' is not one of val, train, all", split);
+    ckpt_combine how = CKPT_MEAN_LOGITS;
+    if (cli_value(a, "combine") && !ckpt_combine_parse(cli_value(a, "combine"), &how))
+        FAIL(ST_EUSAGE, "--combine '%s' is not one of mean-logits, mean-probs, posterior", cli_value(a, "combine"));
     long depth = 0, max_chunks = 0, batch = 0;
     CHECK(cli_long(a, "depth", 0, 1, 4096, &depth));
     CHECK(cli_long(a, "max-chunks", 0, 0, 1L << 40, &max_chunks));
@@ -127,6 +200,8 @@ static int run(const cli_args *a)
     CHECK(guard_outputs(a, cli_value(a, "dataset") ? cli_value(a, "dataset") : a->pos[0]));
     CHECK(ckpt_model_load(&cm, a->pos[0], MPI_COMM_WORLD));
     CHECK(ckpt_model_depth(&cm, &depth));
+    if (!cli_value(a, "combine")) how = cm.combine;
+    const bool ens = cm.ensemble || cm.n > 1; /* the expert-vs-ensemble table */
     if (batch == 0) batch = cm.mem[0].cfg.train.batch;
 
     /* Any context length works (the rotary positions extend). */
@@ -165,40 +240,52 @@ static int run(const cli_args *a)
     eval_chunks d = {.chunks = ds.chunks, .chars = ds.chars, .ids = ids, .n = n, .T = ds.ctx};
     mem = calloc((size_t)cm.n, sizeof *mem);
     rows = calloc((size_t)depth, sizeof *rows);
+    mrows = calloc((size_t)depth * (size_t)cm.n, sizeof *mrows);
+    prior = calloc((size_t)cm.n, sizeof *prior);
     CHECK_ALLOC(mem);
     CHECK_ALLOC(rows);
-    for (int j = 0; j < cm.n; j++) mem[j].m = &cm.mem[j].m;
-    CHECK(eval_depths(mem, cm.n, &d, 1, (int)depth, (int)batch, MPI_COMM_WORLD, rows));
-    /* Probes and tasks: the members combined as the file says, with the
-     * induction settings and context length the (first) member trained with. */
-    prior = calloc((size_t)cm.n, sizeof *prior);
+    CHECK_ALLOC(mrows);
     CHECK_ALLOC(prior);
-    for (int j = 0; j < cm.n; j++) prior[j] = cm.mem[j].prior;
+    for (int j = 0; j < cm.n; j++) {
+        mem[j].m = &cm.mem[j].m;
+        prior[j] = cm.mem[j].prior;
+    }
+    CHECK(eval_depths_mix(mem, cm.n, how, prior, &d, 1, (int)depth, (int)batch, MPI_COMM_WORLD, rows,
+                          ens ? mrows : NULL));
+    /* Probes and tasks: the members combined as the table, with the
+     * induction settings and context length the (first) member trained with. */
     const st_config *c0 = &cm.mem[0].cfg;
     if (c0->eval.induction_seqs > 0) {
         x.ind = calloc((size_t)depth, sizeof *x.ind);
         CHECK_ALLOC(x.ind);
-        CHECK(probe_induction(mem, cm.n, cm.combine, prior, cm.tok, c0->eval.induction_seqs,
+        CHECK(probe_induction(mem, cm.n, how, prior, cm.tok, c0->eval.induction_seqs,
                               (int)c0->eval.induction_len, 1, (int)depth, (int)batch, MPI_COMM_WORLD, x.ind));
     }
     x.trows = calloc((size_t)x.ntasks * (size_t)depth + 1, sizeof *x.trows);
     CHECK_ALLOC(x.trows);
     for (int j = 0; j < x.ntasks; j++)
-        CHECK(task_score(mem, cm.n, cm.combine, prior, &x.tasks[j], (int)c0->data.ctx, 1, (int)depth, (int)batch,
+        CHECK(task_score(mem, cm.n, how, prior, &x.tasks[j], (int)c0->data.ctx, 1, (int)depth, (int)batch,
                          MPI_COMM_WORLD, x.trows + (size_t)j * (size_t)depth));
     double pos_chunks = 0;
     if (cli_value(a, "per-position")) {
         pos_loss = malloc(sizeof *pos_loss * (size_t)depth * (size_t)d.T);
         CHECK_ALLOC(pos_loss);
-        CHECK(probe_position_loss(mem, cm.n, cm.combine, prior, &d, 1, (int)depth, (int)batch, MPI_COMM_WORLD,
+        CHECK(probe_position_loss(mem, cm.n, how, prior, &d, 1, (int)depth, (int)batch, MPI_COMM_WORLD,
                                   pos_loss, &pos_chunks));
     }
     if (rank == 0) {
-        printf("%s%s: %s split of %s, %ld chunks of %d tokens\n", a->pos[0],
-               cm.ensemble ? " (ensemble, mean of member logits)" : "", split, path, d.n, d.T);
-        printf("%5s %12s %14s %8s\n", "depth", "loss", "bits/char", "top1");
-        for (int k = 0; k < depth; k++)
-            printf("%5d %12.6f %14.6f %8.4f\n", rows[k].depth, rows[k].loss, rows[k].bpc, rows[k].top1);
+        if (ens)
+            printf("%s (ensemble of %d member%s, combine = %s): %s split of %s, %ld chunks of %d tokens\n", a->pos[0],
+                   cm.n, cm.n == 1 ? "" : "s", ckpt_combine_name(how), split, path, d.n, d.T);
+        else
+            printf("%s: %s split of %s, %ld chunks of %d tokens\n", a->pos[0], split, path, d.n, d.T);
+        if (ens) {
+            ensemble_print(rows, mrows, &cm, (int)depth);
+        } else {
+            printf("%5s %12s %14s %8s\n", "depth", "loss", "bits/char", "top1");
+            for (int k = 0; k < depth; k++)
+                printf("%5d %12.6f %14.6f %8.4f\n", rows[k].depth, rows[k].loss, rows[k].bpc, rows[k].top1);
+        }
         if (x.ind) {
             printf("induction probe: %ld random sequences of %ld tokens, repeated (nats/token)\n",
                    c0->eval.induction_seqs, c0->eval.induction_len);
@@ -219,7 +306,7 @@ static int run(const cli_args *a)
         fflush(stdout);
     }
     if (cli_value(a, "output")) {
-        csv = table_csv(rows, (int)depth, &x);
+        csv = ens ? ensemble_csv(rows, mrows, &cm, (int)depth, &x) : table_csv(rows, (int)depth, &x);
         CHECK_ALLOC(csv);
         CHECK(publish_write_text(cli_value(a, "output"), csv, MPI_COMM_WORLD));
     }
@@ -234,8 +321,9 @@ out:
     free(mem);
     free(ids);
     free(rows);
-    free(csv);
+    free(mrows);
     free(prior);
+    free(csv);
     free(pos_loss);
     free(x.ind);
     free(x.trows);
@@ -252,7 +340,12 @@ const cli_cmd cmd_eval = {
     .description =
         "The logit lens: the head applied after each block 1..K gives loss (nats/token),\n"
         "bits per character and top-1 accuracy at every depth.  CHECKPOINT is a growth\n"
-        "checkpoint or an ensemble from 'strata merge' (mean of the members' logits).\n"
+        "checkpoint or an ensemble from 'strata merge'.  An ensemble gives the\n"
+        "expert-vs-ensemble table: each member alone (at the depths it has) and the\n"
+        "ensemble, combined as the file says or as --combine (mean-logits, mean-probs,\n"
+        "posterior; docs/MODEL.md \"Ensembles\"), at depths 1..the deepest member's\n"
+        "(depth k: each member after min(k, its depth) blocks); its CSV has a first\n"
+        "column `member` (1, 2, ... or \"ensemble\").\n"
         "The dataset must use the checkpoint's tokenizer (else exit 3); its chunks may\n"
         "have another context length (rotary positions extend).  On the run's\n"
         "validation split with --max-chunks eval.batches x train.batch the numbers equal\n"

@@ -47,7 +47,11 @@ st_status gen_text(ckpt_model *cm, const char *prompt, const gen_opts *o, char *
                  in.n, ctx, ctx);
     }
     const int cap = (int)(in.n - skip) + n_gen;
-    for (int j = 0; j < n; j++) CHECK(kv_cache_init(&kv[j], &cm->mem[j].m, o->depth, cap));
+    /* depth k: each member's first min(k, its blocks) blocks (eval.h) */
+    for (int j = 0; j < n; j++) {
+        const int nbj = cm->mem[j].m.n_blocks;
+        CHECK(kv_cache_init(&kv[j], &cm->mem[j].m, o->depth < nbj ? o->depth : nbj, cap));
+    }
     rng_t rng;
     rng_init(&rng, o->seed, 0, RNG_SAMPLE);
     for (size_t i = skip; i < in.n; i++)

@@ -15,6 +15,35 @@
 #include "strata/log.h"
 #include "strata/tokenizer.h"
 
+/* ---- combination modes -------------------------------------------------- */
+
+static const char *const combine_names[] = {
+    [CKPT_MEAN_LOGITS] = "mean-logits",
+    [CKPT_MEAN_PROBS] = "mean-probs",
+    [CKPT_POSTERIOR] = "posterior",
+};
+enum { N_COMBINE = (int)(sizeof combine_names / sizeof combine_names[0]) };
+
+const char *ckpt_combine_name(ckpt_combine how)
+{
+    return (int)how >= 0 && (int)how < N_COMBINE ? combine_names[how] : "?";
+}
+
+bool ckpt_combine_parse(const char *s, ckpt_combine *how)
+{
+    for (int i = 0; s && i < N_COMBINE; i++) {
+        const char *c = combine_names[i];
+        size_t k = 0;
+        /* '-' and '_' are the same letter here ("mean_logits" of older files) */
+        while (c[k] && (s[k] == c[k] || (c[k] == '-' && s[k] == '_'))) k++;
+        if (!c[k] && !s[k]) {
+            *how = (ckpt_combine)i;
+            return true;
+        }
+    }
+    return false;
+}
+
 /* ---- loading ------------------------------------------------------------ */
 
 void ckpt_model_free(ckpt_model *cm)
@@ -85,6 +114,17 @@ static st_status load_local(ckpt_model *cm, const char *path)
         cm->ensemble = true;
         CHECK(h5_attr_get_i64(&f, "/", "n_members", &n));
         if (n < 1 || n > 1024) FAIL(ST_EDATA, "ensemble '%s' lists %lld members", path, (long long)n);
+        /* no attribute: a file from before the modes, which meant mean-logits */
+        bool has = false;
+        CHECK(h5_attr_exists(&f, "/", "combine", &has));
+        if (has) {
+            CHECK(h5_attr_get_str(&f, "/", "combine", &s));
+            if (!ckpt_combine_parse(s, &cm->combine))
+                FAIL(ST_EDATA, "ensemble '%s': attribute combine = '%.64s' is not one of mean-logits, mean-probs, posterior",
+                     path, s);
+            free(s);
+            s = NULL;
+        }
     } else if (strcmp(kind, H5_KIND_CHECKPOINT) != 0) {
         FAIL(ST_EDATA, "'%s' is a strata %s file, not a checkpoint or an ensemble", path, kind);
     }
@@ -133,7 +173,16 @@ static st_status load_local(ckpt_model *cm, const char *path)
             s = NULL;
             CHECK(h5_attr_get_str(&f, grp, "source", &s));
             snprintf(mb->source, sizeof mb->source, "%s", s);
+            bool has = false;
+            mb->prior = 1.0;
+            CHECK(h5_attr_exists(&f, grp, "prior", &has));
+            if (has) CHECK(h5_attr_get_f64(&f, grp, "prior", &mb->prior));
+            /* a stranger's weight: NaN, infinities, 0 and below would break the mixture */
+            if (!(mb->prior > 0 && mb->prior <= 1e300))
+                FAIL(ST_EDATA, "ensemble '%s': %s attribute prior = %g is not a finite number > 0", path, grp,
+                     mb->prior);
         } else {
+            mb->prior = 1.0;
             snprintf(cfgp, sizeof cfgp, "config");
             snprintf(root, sizeof root, "model");
             CHECK(h5_attr_get_i64(&f, "state", "n_blocks", &nb));
@@ -142,7 +191,7 @@ static st_status load_local(ckpt_model *cm, const char *path)
         st = member_load(&f, cfgp, root, (int)nb, cm->substrate, cm->V, cm->D, mb);
         cm->n = i + 1; /* freed by ckpt_model_free even when partly built */
         if (st != ST_OK) goto out;
-        if (i == 0 || mb->m.n_blocks < cm->depth) cm->depth = mb->m.n_blocks;
+        if (mb->m.n_blocks > cm->depth) cm->depth = mb->m.n_blocks;
     }
     CHECK(h5_close(&f));
 out:
@@ -169,7 +218,7 @@ st_status ckpt_model_depth(const ckpt_model *cm, long *depth)
     if (*depth == 0) *depth = cm->depth;
     if (*depth < 1 || *depth > cm->depth)
         FAIL(ST_EUSAGE, "--depth %ld: '%s' has %d block%s%s (the largest depth is %d)", *depth, cm->path,
-             cm->depth, cm->depth == 1 ? "" : "s", cm->n > 1 ? " in its shallowest member" : "", cm->depth);
+             cm->depth, cm->depth == 1 ? "" : "s", cm->n > 1 ? " in its deepest member" : "", cm->depth);
 out:
     return st;
 }
@@ -225,7 +274,7 @@ st_status ckpt_model_join(ckpt_model *dst, ckpt_model *src)
         mem[dst->n] = src->mem[i];
         /* the tables are equal (checksum): borrow the one dst keeps */
         mem[dst->n].m.substrate = dst->substrate;
-        if (mem[dst->n].m.n_blocks < dst->depth) dst->depth = mem[dst->n].m.n_blocks;
+        if (mem[dst->n].m.n_blocks > dst->depth) dst->depth = mem[dst->n].m.n_blocks;
         dst->n++;
     }
     free(src->mem);
@@ -246,7 +295,7 @@ static st_status write_ensemble(const ckpt_model *cm, const char *path)
     char *text = NULL;
     CHECK(h5_create(&f, path, MPI_COMM_SELF, H5_KIND_ENSEMBLE));
     CHECK(h5_attr_set_i64(&f, "/", "n_members", cm->n));
-    CHECK(h5_attr_set_str(&f, "/", "combine", "mean_logits"));
+    CHECK(h5_attr_set_str(&f, "/", "combine", ckpt_combine_name(cm->combine)));
     CHECK(tok_save(&f, "tokenizer", cm->tok));
     if (cm->substrate) {
         size_t dims[2] = {(size_t)cm->V, (size_t)cm->D};
@@ -263,6 +312,7 @@ static st_status write_ensemble(const ckpt_model *cm, const char *path)
         CHECK(h5_group(&f, grp));
         CHECK(h5_attr_set_str(&f, grp, "source", mb->source));
         CHECK(h5_attr_set_i64(&f, grp, "n_blocks", mb->m.n_blocks));
+        CHECK(h5_attr_set_f64(&f, grp, "prior", mb->prior));
         text = cfg_dump(&mb->cfg);
         CHECK_ALLOC(text);
         snprintf(p, sizeof p, "%s/config", grp);

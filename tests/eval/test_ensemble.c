@@ -58,6 +58,7 @@ static void build(ckpt_model *cm, int n)
         mb->cfg.model.d_ff = F;
         mb->cfg.model.n_layers = L;
         snprintf(mb->source, sizeof mb->source, "member%d", j);
+        mb->prior = 1.0;
         model_dims d;
         model_dims_default(&d, D, H, F, cm->V, L);
         d.init_std = 0.3; /* large weights: members disagree clearly */
