@@ -28,8 +28,10 @@
  * standard error of a 0/1 mean).
  *
  * Distribution: task_score is collective over `comm`; rank r scores the
- * items comm_share(items, r, size) and the counts are all-reduced (integer
- * counts: the result is independent of the rank count).
+ * items comm_share(items, r, size), the choices of its items packed `batch`
+ * rows per forward pass, and the counts of right items are all-reduced: the
+ * accuracy is independent of the rank count except where two choices score
+ * the same to float rounding.
  */
 #ifndef STRATA_TASKS_H
 #define STRATA_TASKS_H

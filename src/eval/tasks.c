@@ -220,6 +220,62 @@ out:
 
 /* ---- scoring -------------------------------------------------------------- */
 
+/* Rows of context + choice for the pairs pr[0..nb) (item, choice), scored
+ * in one eval_target_logprobs call: score [pairs, nd, 2] gets ll and
+ * ll/char of each. */
+typedef struct task_pair {
+    long item;   /* index into t->items */
+    int choice;
+    long slot;   /* row of score */
+} task_pair;
+
+static st_status score_batch(eval_member *pm, int n, ckpt_combine how, const double *prior, const task_set *t, int T,
+                             int lo, int hi, const task_pair *pr, int nb, int32_t *rows, double *logp, int *start,
+                             double *score)
+{
+    st_status st = ST_OK;
+    const int nd = hi - lo + 1, V = pm[0].m->dims.V;
+    int Tb = 1; /* targets of this batch: the longest row - 1 */
+    for (int i = 0; i < nb; i++) {
+        const task_item *it = &t->items[pr[i].item];
+        const task_choice *ch = &it->choices[pr[i].choice];
+        if (ch->n > T)
+            FAIL(ST_EDATA, "%s:%ld: choice %d is %d tokens, longer than the context of %d", t->path, it->line,
+                 pr[i].choice, ch->n, T);
+        int nctx = it->nctx < T + 1 - ch->n ? it->nctx : T + 1 - ch->n; /* cut from the left */
+        if (nctx + ch->n - 1 > Tb) Tb = nctx + ch->n - 1;
+    }
+    for (int i = 0; i < nb; i++) {
+        const task_item *it = &t->items[pr[i].item];
+        const task_choice *ch = &it->choices[pr[i].choice];
+        int nctx = it->nctx < T + 1 - ch->n ? it->nctx : T + 1 - ch->n, len = nctx + ch->n;
+        int32_t *r = rows + (size_t)i * (size_t)(Tb + 1); /* [Tb + 1] */
+        memcpy(r, it->ctx + (it->nctx - nctx), sizeof *r * (size_t)nctx);
+        memcpy(r + nctx, ch->ids, sizeof *r * (size_t)ch->n);
+        for (int q = len; q <= Tb; q++) r[q] = r[len - 1]; /* padding after every target: causal, never seen */
+        for (int q = 0; q < len; q++)
+            if (r[q] < 0 || r[q] >= V)
+                FAIL(ST_EDATA, "%s:%ld: token id %d outside the model's vocabulary [0, %d)", t->path, it->line,
+                     (int)r[q], V);
+        start[i] = nctx - 1; /* target q predicts r[q + 1]: the choice is r[nctx..] */
+    }
+    eval_chunks d = {.chunks = rows, .ids = NULL, .n = nb, .T = Tb};
+    eval_positions p = {.logp = logp};
+    CHECK(eval_target_logprobs(pm, n, how, prior, &d, lo, hi, nb, &p));
+    for (int k = 0; k < nd; k++)
+        for (int i = 0; i < nb; i++) {
+            const task_choice *ch = &t->items[pr[i].item].choices[pr[i].choice];
+            const double *lp = logp + ((size_t)k * (size_t)nb + (size_t)i) * (size_t)Tb; /* [Tb] */
+            double ll = 0;
+            for (int u = 0; u < ch->n; u++) ll += lp[start[i] + u];
+            double *sc = score + ((size_t)pr[i].slot * (size_t)nd + (size_t)k) * 2;
+            sc[0] = ll;
+            sc[1] = ch->chars > 0 ? ll / ch->chars : ll;
+        }
+out:
+    return st;
+}
+
 st_status task_score(eval_member *mem, int n, ckpt_combine how, const double *prior, const task_set *t, int T,
                      int lo, int hi, int batch, MPI_Comm comm, task_row *out)
 {
@@ -229,74 +285,56 @@ st_status task_score(eval_member *mem, int n, ckpt_combine how, const double *pr
     eval_member *pm = NULL;
     int32_t *rows = NULL;    /* [B, T + 1] context + choice, padded at the end */
     double *logp = NULL;     /* [nd, B, T] */
-    double *score = NULL;    /* [nd, C, 2]: ll and ll/char of each choice of one item */
+    double *score = NULL;    /* [local choices, nd, 2]: ll and ll/char */
     double *sums = NULL;     /* [nd, 2]: items right by ll, by ll/char */
     int *start = NULL;       /* [B] first target position of the row's choice */
+    long *slot0 = NULL;      /* [local items] first score row of the item */
+    task_pair *pr = NULL;    /* [B] the batch being filled */
     if (n < 1 || lo < 1 || hi < lo || T < 1) FAIL(ST_EUSAGE, "task %s: %d members, depths %d..%d", t->name, n, lo, hi);
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
-    const int V = mem[0].m->dims.V;
+    long first, count;
+    comm_share(t->n, rank, size, &first, &count);
+    slot0 = malloc(sizeof *slot0 * (size_t)(count + 1));
+    CHECK_ALLOC(slot0);
+    slot0[0] = 0;
+    for (long q = 0; q < count; q++) slot0[q + 1] = slot0[q] + t->items[first + q].nchoices;
     pm = calloc((size_t)n, sizeof *pm);
     rows = malloc(sizeof *rows * (size_t)B * (size_t)(T + 1));
     logp = malloc(sizeof *logp * (size_t)nd * (size_t)B * (size_t)T);
-    score = malloc(sizeof *score * (size_t)nd * TASK_MAX_CHOICES * 2);
+    score = malloc(sizeof *score * ((size_t)slot0[count] * (size_t)nd * 2 + 1));
     sums = calloc((size_t)nd * 2, sizeof *sums);
     start = malloc(sizeof *start * (size_t)B);
+    pr = malloc(sizeof *pr * (size_t)B);
     CHECK_ALLOC(pm);
     CHECK_ALLOC(rows);
     CHECK_ALLOC(logp);
     CHECK_ALLOC(score);
     CHECK_ALLOC(sums);
     CHECK_ALLOC(start);
+    CHECK_ALLOC(pr);
     for (int j = 0; j < n; j++) pm[j].m = mem[j].m; /* rows are not chunks: no prefix source */
-    long first, count;
-    comm_share(t->n, rank, size, &first, &count);
-    for (long q = first; q < first + count; q++) {
-        const task_item *it = &t->items[q];
-        for (int c0 = 0; c0 < it->nchoices; c0 += B) {
-            const int nb = it->nchoices - c0 < B ? it->nchoices - c0 : B;
-            int Tb = 1; /* targets of this batch: the longest row - 1 */
-            for (int i = 0; i < nb; i++) {
-                const task_choice *ch = &it->choices[c0 + i];
-                if (ch->n > T)
-                    FAIL(ST_EDATA, "%s:%ld: choice %d is %d tokens, longer than the context of %d", t->path, it->line,
-                         c0 + i, ch->n, T);
-                int nctx = it->nctx < T + 1 - ch->n ? it->nctx : T + 1 - ch->n; /* cut from the left */
-                if (nctx + ch->n - 1 > Tb) Tb = nctx + ch->n - 1;
+    /* Every choice of the rank's items, B rows per forward pass. */
+    int nb = 0;
+    for (long q = 0; q < count; q++)
+        for (int c = 0; c < t->items[first + q].nchoices; c++) {
+            pr[nb++] = (task_pair){.item = first + q, .choice = c, .slot = slot0[q] + c};
+            if (nb == B) {
+                CHECK(score_batch(pm, n, how, prior, t, T, lo, hi, pr, nb, rows, logp, start, score));
+                nb = 0;
             }
-            for (int i = 0; i < nb; i++) {
-                const task_choice *ch = &it->choices[c0 + i];
-                int nctx = it->nctx < T + 1 - ch->n ? it->nctx : T + 1 - ch->n;
-                int32_t *r = rows + (size_t)i * (size_t)(Tb + 1); /* [Tb + 1] */
-                memcpy(r, it->ctx + (it->nctx - nctx), sizeof *r * (size_t)nctx);
-                memcpy(r + nctx, ch->ids, sizeof *r * (size_t)ch->n);
-                for (int p = nctx + ch->n; p <= Tb; p++) r[p] = r[nctx + ch->n - 1]; /* padding: after every target */
-                for (int p = 0; p < nctx + ch->n; p++)
-                    if (r[p] < 0 || r[p] >= V)
-                        FAIL(ST_EDATA, "%s:%ld: token id %d outside the model's vocabulary [0, %d)", t->path,
-                             it->line, (int)r[p], V);
-                start[i] = nctx - 1; /* target t predicts r[t + 1]: the choice is r[nctx..] */
-            }
-            eval_chunks d = {.chunks = rows, .ids = NULL, .n = nb, .T = Tb};
-            eval_positions p = {.logp = logp};
-            CHECK(eval_target_logprobs(pm, n, how, prior, &d, lo, hi, B, &p));
-            for (int k = 0; k < nd; k++)
-                for (int i = 0; i < nb; i++) {
-                    const task_choice *ch = &it->choices[c0 + i];
-                    const double *lp = logp + ((size_t)k * (size_t)nb + (size_t)i) * (size_t)Tb; /* [Tb] */
-                    double ll = 0;
-                    for (int u = 0; u < ch->n; u++) ll += lp[start[i] + u];
-                    double *s = score + ((size_t)k * TASK_MAX_CHOICES + (size_t)(c0 + i)) * 2;
-                    s[0] = ll;
-                    s[1] = ch->chars > 0 ? ll / ch->chars : ll;
-                }
         }
+    if (nb > 0) CHECK(score_batch(pm, n, how, prior, t, T, lo, hi, pr, nb, rows, logp, start, score));
+    for (long q = 0; q < count; q++) {
+        const task_item *it = &t->items[first + q];
         for (int k = 0; k < nd; k++)
             for (int w = 0; w < 2; w++) {
-                const double *s = score + (size_t)k * TASK_MAX_CHOICES * 2;
                 int best = 0;
-                for (int c = 1; c < it->nchoices; c++)
-                    if (s[2 * c + w] > s[2 * best + w]) best = c;
+                for (int c = 1; c < it->nchoices; c++) {
+                    const double *sc = score + ((size_t)(slot0[q] + c) * (size_t)nd + (size_t)k) * 2;
+                    const double *sb = score + ((size_t)(slot0[q] + best) * (size_t)nd + (size_t)k) * 2;
+                    if (sc[w] > sb[w]) best = c;
+                }
                 if (best == it->answer) sums[2 * k + w] += 1;
             }
     }
@@ -318,6 +356,8 @@ out:
     free(score);
     free(sums);
     free(start);
+    free(slot0);
+    free(pr);
     return st;
 }
 
