@@ -14,8 +14,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # The tests also lint the job scripts (shellcheck) and run a private
 # single-node Slurm (tests/hpc/slurm.sh).
-# The fuzzing phase needs clang and its libFuzzer runtime.
-bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev
+# The fuzzing phase needs clang and its libFuzzer runtime; the README's
+# two-specialists walk-through (tests/eval/readme.sh) the Russian fortunes.
+bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev fortunes-ru
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs

@@ -108,4 +108,12 @@ typedef struct eval_positions {
 st_status eval_target_logprobs(eval_member *mem, int n, ckpt_combine how, const double *prior,
                                const eval_chunks *d, int lo, int hi, int batch, const eval_positions *out);
 
+/* One position's combined prediction as logits out[V] (softmax(out) is the
+ * combined distribution; generation samples from it): z[j] [V] member j's
+ * logits, lz[j] their log-sum-exp, lw[j] the normalised log weights at this
+ * position (mixtures; the prior's log for mean-probs), w[j] the normalised
+ * prior (mean-logits).  One member: its logits, copied. */
+void eval_mix_row(ckpt_combine how, int n, const float *const *z, const double *lz, const double *lw,
+                  const double *w, int V, float *out);
+
 #endif

@@ -1,8 +1,10 @@
 /* generate.h -- text sampled from one or more members (strata generate).
  *
  * KV-cache decoding; with several members the next token is drawn from
- * their combined logits (mean of logits, as eval.h).  Deterministic for a
- * seed; every rank computes the same text.
+ * their combined prediction, as cm->combine says (eval_mix_row, eval.h): the
+ * posterior's weights follow the prompt and the text generated so far.
+ * Depth k uses each member's first min(k, its blocks) blocks.  Deterministic
+ * for a seed; every rank computes the same text.
  *
  * Context: a prompt longer than the shortest member's training context
  * (its data.ctx) keeps only its last data.ctx tokens (a warning says so), so

@@ -34,6 +34,9 @@ typedef struct mixer {
     double *acc;     /* [n] posterior: summed log-likelihood of the context so far */
     double *lw;      /* [n] log weights at the current position (normalised) */
     double *tmp;     /* [n] */
+    const float **zrow; /* [n] one position's logits of each member */
+    double *lzrow;   /* [n] */
+    float *mix;      /* [V] one position's mixed log-probabilities */
 } mixer;
 
 static void mixer_free(mixer *x)
@@ -54,6 +57,9 @@ static void mixer_free(mixer *x)
     free(x->acc);
     free(x->lw);
     free(x->tmp);
+    free(x->zrow);
+    free(x->lzrow);
+    free(x->mix);
     memset(x, 0, sizeof *x);
 }
 
@@ -89,6 +95,9 @@ static st_status mixer_init(mixer *x, eval_member *mem, int n, ckpt_combine how,
     x->acc = malloc(sizeof(double) * (size_t)n);
     x->lw = malloc(sizeof(double) * (size_t)n);
     x->tmp = malloc(sizeof(double) * (size_t)n);
+    x->zrow = malloc(sizeof *x->zrow * (size_t)n);
+    x->lzrow = malloc(sizeof(double) * (size_t)n);
+    x->mix = malloc(sizeof(float) * (size_t)V);
     CHECK_ALLOC(x->logw0);
     CHECK_ALLOC(x->w0);
     CHECK_ALLOC(x->own);
@@ -102,6 +111,9 @@ static st_status mixer_init(mixer *x, eval_member *mem, int n, ckpt_combine how,
     CHECK_ALLOC(x->acc);
     CHECK_ALLOC(x->lw);
     CHECK_ALLOC(x->tmp);
+    CHECK_ALLOC(x->zrow);
+    CHECK_ALLOC(x->lzrow);
+    CHECK_ALLOC(x->mix);
     double sum = 0;
     for (int j = 0; j < n; j++) {
         double p = prior ? prior[j] : 1.0;
@@ -180,6 +192,32 @@ static double lse_d(const double *a, int n)
     return mx + log(s);
 }
 
+void eval_mix_row(ckpt_combine how, int n, const float *const *z, const double *lz, const double *lw,
+                  const double *w, int V, float *out)
+{
+    if (n == 1) {
+        memcpy(out, z[0], sizeof(float) * (size_t)V);
+        return;
+    }
+    if (how == CKPT_MEAN_LOGITS) {
+        const float w0 = (float)w[0];
+        for (int q = 0; q < V; q++) out[q] = w0 * z[0][q];
+        for (int j = 1; j < n; j++) {
+            const float wj = (float)w[j];
+            for (int q = 0; q < V; q++) out[q] += wj * z[j][q];
+        }
+        return;
+    }
+    /* log sum_j exp(lw_j - lz_j + z_j[q]): every exponent is <= lw_j <= 0
+     * (z_j[q] <= lz_j), so no shift is needed; a token no member can
+     * produce (all terms underflow) gets the masked value -1e30 */
+    for (int q = 0; q < V; q++) {
+        double s = 0;
+        for (int j = 0; j < n; j++) s += exp(lw[j] - lz[j] + (double)z[j][q]);
+        out[q] = s > 0 ? (float)log(s) : -1e30f;
+    }
+}
+
 /* Depth k (>= every earlier call's depth for this batch) on the nb rows of
  * tok: each member forward to min(k, its blocks) and its head, then the
  * combination.  Position p = i * T + t goes to logp[p], hit[p] (combined)
@@ -225,14 +263,9 @@ static st_status mixer_depth(mixer *x, const int32_t *tok, int nb, int k, double
         }
     } else if (x->how == CKPT_MEAN_LOGITS) {
         /* softmax of the weighted mean of the logits */
-        const size_t nz = (size_t)N * (size_t)V;
-        const float w = (float)x->w0[0];
-        const float *z0 = x->ws[0]->head.logits;
-        for (size_t q = 0; q < nz; q++) x->avg[q] = w * z0[q];
-        for (int j = 1; j < n; j++) {
-            const float wj = (float)x->w0[j];
-            const float *z = x->ws[j]->head.logits;
-            for (size_t q = 0; q < nz; q++) x->avg[q] += wj * z[q];
+        for (int p = 0; p < N; p++) {
+            for (int j = 0; j < n; j++) x->zrow[j] = x->ws[j]->head.logits + (size_t)p * V;
+            eval_mix_row(CKPT_MEAN_LOGITS, n, x->zrow, NULL, NULL, x->w0, V, x->avg + (size_t)p * V);
         }
         for (int p = 0; p < N; p++) {
             const float *r = x->avg + (size_t)p * V;
@@ -257,21 +290,14 @@ static st_status mixer_depth(mixer *x, const int32_t *tok, int nb, int k, double
                 for (int j = 0; j < n; j++) a[j] = x->lw[j] + x->lp[(size_t)j * N + p];
                 if (logp) logp[p] = lse_d(a, n);
                 if (hit) {
-                    /* argmax_v sum_j exp(lw_j - lz_j + z_jv) */
+                    /* argmax of the mixed distribution */
                     const int32_t y = tok[(size_t)i * (T + 1) + t + 1];
-                    int best = 0;
-                    double bestv = -1;
-                    for (int q = 0; q < V; q++) {
-                        double s = 0;
-                        for (int j = 0; j < n; j++)
-                            s += exp(x->lw[j] - x->lz[(size_t)j * N + p] +
-                                     (double)x->ws[j]->head.logits[(size_t)p * V + q]);
-                        if (s > bestv) {
-                            bestv = s;
-                            best = q;
-                        }
+                    for (int j = 0; j < n; j++) {
+                        x->zrow[j] = x->ws[j]->head.logits + (size_t)p * V;
+                        x->lzrow[j] = x->lz[(size_t)j * N + p];
                     }
-                    hit[p] = best == y;
+                    eval_mix_row(x->how, n, x->zrow, x->lzrow, x->lw, x->w0, V, x->mix);
+                    hit[p] = argmax_f(x->mix, V) == y;
                 }
                 if (x->how == CKPT_POSTERIOR)
                     for (int j = 0; j < n; j++) x->acc[j] += x->lp[(size_t)j * N + p];

@@ -6,8 +6,8 @@ noinst_HEADERS += include/strata/eval.h include/strata/generate.h include/strata
 check_PROGRAMS += tests/eval/test_ensemble tests/eval/test_combine
 MPI_TESTS += tests/eval/test_ensemble-np1.mpi tests/eval/test_ensemble-np3.mpi
 MPI_TESTS += tests/eval/test_combine-np1.mpi tests/eval/test_combine-np3.mpi
-TESTS += tests/cli/eval.sh tests/eval/combine.sh
-EXTRA_DIST += tests/cli/eval.sh tests/eval/combine.sh
+TESTS += tests/cli/eval.sh tests/eval/combine.sh tests/eval/readme.sh
+EXTRA_DIST += tests/cli/eval.sh tests/eval/combine.sh tests/eval/readme.sh
 
 ## Probes (induction, per-position loss) and multiple-choice tasks, on 1 and 2 ranks.
 check_PROGRAMS += tests/eval/test_probe tests/eval/test_tasks
