@@ -192,7 +192,8 @@ def read_jsonl(path):
     for r in recs:
         if r.get("type") != "step":
             continue
-        t, l, s = num(r.get("tokens")), num(r.get("loss")), num(r.get("stage"))
+        # "train_loss" (the column vocabulary); "loss" in files of earlier builds
+        t, l, s = num(r.get("tokens")), num(r.get("train_loss", r.get("loss"))), num(r.get("stage"))
         if t is None or l is None or s is None:
             continue
         steps["tokens"].append(t)

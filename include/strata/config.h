@@ -93,7 +93,10 @@
 
 #define CFG_EVAL_KEYS(X)                                                                         \
     X(eval, interval, INT, "50", 0, 1000000000, NULL, 1, "evaluate every this many steps (0 = only at stage ends)") \
-    X(eval, batches, INT, "8", 1, 1000000, NULL, 1, "validation batches per evaluation")
+    X(eval, batches, INT, "8", 1, 1000000, NULL, 1, "validation batches per evaluation") \
+    X(eval, induction_seqs, INT, "16", 0, 1000000, NULL, 1, "random-token sequences of the induction probe at each stage end (0 = off)") \
+    X(eval, induction_len, INT, "32", 2, 32768, NULL, 1, "tokens in each of the two copies of an induction sequence") \
+    X(eval, tasks, STRING, "", 0, 0, NULL, 1, "multiple-choice task files (JSONL, comma-separated) scored at each stage end")
 
 #define CFG_CKPT_KEYS(X)                                                                         \
     X(ckpt, interval, INT, "200", 0, 1000000000, NULL, 1, "write step-NNNNNNNN.h5 every this many steps (0 = off)") \

@@ -5,9 +5,10 @@
  *     /metrics/steps   one row per logged optimizer step, scale `step`
  *     /metrics/depth   one row per finished stage (depth), scale `depth`
  * The columns, their units and long names are defined once, in metrics.c;
- * the enums below index them.  Extra columns (probe accuracies, named
- * "probe_<task>") are added with met_add_column and are written and read
- * like the standard ones.
+ * the enums below index them.  Extra columns are added with met_add_column
+ * and are written and read like the standard ones; the probe and task
+ * columns of /metrics/depth (probe.h, tasks.h) are defined here too, once,
+ * and added with met_add_probe_columns / met_add_task_columns.
  *
  * Integer columns (step, stage, tokens, depth, steps) are stored as int64;
  * a NaN there is stored as -1 and read back as NaN.
@@ -84,6 +85,24 @@ st_status met_init_depth(met_table *t);
 /* Empty table with given columns (cols[0] = scale) at `group`. */
 st_status met_init(met_table *t, const char *group, size_t ncols, const h5_column *cols);
 void met_free(met_table *t);
+
+/* The probe columns of /metrics/depth (probe.h): MET_INDUCTION_GAIN,
+ * MET_INDUCTION_FIRST, MET_INDUCTION_SECOND (nats/token).  Columns already
+ * present (a resumed run) are kept. */
+#define MET_INDUCTION_GAIN "induction_gain"
+#define MET_INDUCTION_FIRST "induction_loss_first"
+#define MET_INDUCTION_SECOND "induction_loss_second"
+st_status met_add_probe_columns(met_table *t);
+
+/* The four columns of multiple-choice task `task` (tasks.h; a name of
+ * [A-Za-z0-9_] only): task_<task>_acc, task_<task>_acc_se (by summed
+ * log-likelihood), task_<task>_acc_char, task_<task>_acc_char_se (by
+ * log-likelihood per character).  met_task_column writes column `which`
+ * (0..3, that order) into buf; met_add_task_columns adds the four
+ * (those already present are kept). */
+#define MET_TASK_NCOLS 4
+void met_task_column(char *buf, size_t cap, const char *task, int which);
+st_status met_add_task_columns(met_table *t, const char *task);
 
 /* Add a column; existing rows get NaN.  A name already present -> ST_ERR. */
 st_status met_add_column(met_table *t, const char *name, h5_dtype dtype, const char *units,

@@ -14,7 +14,8 @@ strata_SOURCES += \
 	src/cli/cmd_metrics.c \
 	src/cli/cmd_inspect.c \
 	src/cli/cmd_config.c \
-	src/cli/cmd_report.c
+	src/cli/cmd_report.c \
+	src/cli/cmd_tasks.c
 
 ## strata report's figures: a Python program installed beside strata.
 bin_SCRIPTS = strata-report

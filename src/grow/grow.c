@@ -18,9 +18,11 @@
 #include "strata/blas_check.h"
 #include "strata/ckptdir.h"
 #include "strata/comm.h"
+#include "strata/corpus.h"
 #include "strata/layout.h"
 #include "strata/log.h"
 #include "strata/lora.h"
+#include "strata/probe.h"
 #include "strata/progress.h"
 #include "strata/runlock.h"
 #include "strata/signals.h"
@@ -167,6 +169,58 @@ static st_status run_eval_test(grow_run *g, int depth, eval_row *out)
     return eval_depths(&mem, 1, &d, depth, depth, (int)g->cfg.train.batch, g->comm, out);
 }
 
+/* The probes (probe.h) and eval.tasks (tasks.h) of the model at `depth`, into
+ * row `row` of /metrics/depth (columns: metrics.h). */
+static st_status run_probes(grow_run *g, int depth, size_t row)
+{
+    st_status st = ST_OK;
+    eval_member mem = {.m = &g->m};
+    const int B = (int)g->cfg.train.batch;
+    char col[256];
+    if (g->cfg.eval.induction_seqs > 0) {
+        probe_induction_row ind;
+        CHECK(probe_induction(&mem, 1, CKPT_MEAN_LOGITS, NULL, g->data.tok, g->cfg.eval.induction_seqs,
+                              (int)g->cfg.eval.induction_len, depth, depth, B, g->comm, &ind));
+        CHECK(met_set(&g->depth, row, MET_INDUCTION_GAIN, ind.gain));
+        CHECK(met_set(&g->depth, row, MET_INDUCTION_FIRST, ind.loss_first));
+        CHECK(met_set(&g->depth, row, MET_INDUCTION_SECOND, ind.loss_second));
+    }
+    for (int i = 0; i < g->ntasks; i++) {
+        task_row tr;
+        CHECK(task_score(&mem, 1, CKPT_MEAN_LOGITS, NULL, &g->tasks[i], g->data.ctx, depth, depth, B, g->comm, &tr));
+        const double v[MET_TASK_NCOLS] = {tr.acc, tr.acc_se, tr.acc_char, tr.acc_char_se};
+        for (int c = 0; c < MET_TASK_NCOLS; c++) {
+            met_task_column(col, sizeof col, g->tasks[i].name, c);
+            CHECK(met_set(&g->depth, row, col, v[c]));
+        }
+    }
+out:
+    return st;
+}
+
+/* eval.tasks, read and tokenized once (a bad file: exit 3 before training). */
+static st_status run_tasks_load(grow_run *g)
+{
+    st_status st = ST_OK;
+    char **files = NULL;
+    int nf = 0;
+    CHECK(corpus_split_list(g->cfg.eval.tasks, &files, &nf));
+    if (nf == 0) goto out;
+    g->tasks = calloc((size_t)nf, sizeof *g->tasks);
+    CHECK_ALLOC(g->tasks);
+    for (int i = 0; i < nf; i++) {
+        CHECK(task_load(files[i], g->data.tok, &g->tasks[i]));
+        g->ntasks++;
+        for (int j = 0; j < i; j++)
+            if (strcmp(g->tasks[j].name, g->tasks[i].name) == 0)
+                FAIL(ST_EUSAGE, "eval.tasks: '%s' and '%s' have the same task name '%s' (rename one)",
+                     g->tasks[j].path, g->tasks[i].path, g->tasks[i].name);
+    }
+out:
+    corpus_free_list(files, nf);
+    return st;
+}
+
 /* ---- stages ------------------------------------------------------------- */
 
 static st_status set_trainable(grow_run *g)
@@ -267,6 +321,7 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
         CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_bits_per_char", te.bpc));
         CHECK(met_set(&g->depth, g->depth.nrows - 1, "test_top1", te.top1));
     }
+    CHECK(run_probes(g, depth, g->depth.nrows - 1));
     g->st.stage_done = true;
     log_info("stage %d done: %ld steps, val loss %.4f nats/token, %.4f bits/char, top-1 %.3f",
              g->st.stage, g->st.sched.steps, ev.loss, ev.bpc, ev.top1);
@@ -572,6 +627,8 @@ static void run_free(grow_run *g)
     free(g->good.v);
     free(g->peak_ranks);
     live_close(g);
+    for (int i = 0; i < g->ntasks; i++) task_free(&g->tasks[i]);
+    free(g->tasks);
     free(g->xin);
     free(g->tokbuf);
     branch_free(g);
@@ -601,6 +658,8 @@ static st_status run_metrics_init(grow_run *g)
         CHECK(met_add_column(&g->depth, "test_top1", H5_DT_F64, "1",
                              "test-set share of positions whose argmax is the target (data.test)"));
     }
+    CHECK(met_add_probe_columns(&g->depth));
+    for (int i = 0; i < g->ntasks; i++) CHECK(met_add_task_columns(&g->depth, g->tasks[i].name));
 out:
     return st;
 }
@@ -700,6 +759,7 @@ static st_status run_setup(grow_run *g)
 
     cache_mode cm;
     CHECK(cache_mode_parse(c->grow.cache, &cm));
+    CHECK(run_tasks_load(g));
     CHECK(run_metrics_init(g));
     CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir,
                      g->rank));

@@ -30,6 +30,7 @@
 #include "strata/order.h"
 #include "strata/rng.h"
 #include "strata/schedule.h"
+#include "strata/tasks.h"
 
 /* Input table and what identifies it. */
 typedef struct grow_substrate {
@@ -120,6 +121,8 @@ typedef struct grow_run {
     met_table depth;       /* /metrics/depth */
     int steps_val_col;     /* column of val_loss in steps */
     FILE *live;            /* metrics.jsonl on rank 0 (live.c), else NULL */
+    task_set *tasks;       /* [ntasks] eval.tasks, scored at every stage end */
+    int ntasks;
     float *xin;            /* [batch, T, D] inputs of the first trained block */
     int32_t *tokbuf;       /* [batch, T + 1] token rows of the local chunks */
     grow_parent parent;    /* a branch's parent (parent.set), else zero */

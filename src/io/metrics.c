@@ -34,6 +34,22 @@ static const h5_column depth_cols[MD_NCOLS] = {
     [MD_FLOPS] = {"flops", H5_DT_F64, "FLOP", "floating-point operations spent on this stage"},
 };
 
+static const h5_column probe_cols[] = {
+    {MET_INDUCTION_GAIN, H5_DT_F64, "nats/token",
+     "induction probe: loss on the first copy of random-token sequences minus loss on the second copy"},
+    {MET_INDUCTION_FIRST, H5_DT_F64, "nats/token", "induction probe: loss on the first copy (no repetition yet)"},
+    {MET_INDUCTION_SECOND, H5_DT_F64, "nats/token", "induction probe: loss on the second copy (the sequence repeats)"},
+};
+
+static const struct {
+    const char *suffix, *long_name;
+} task_cols[MET_TASK_NCOLS] = {
+    {"acc", "accuracy, choice scored by summed log-likelihood of its continuation"},
+    {"acc_se", "standard error of acc, sqrt(acc (1 - acc) / (n - 1))"},
+    {"acc_char", "accuracy, choice scored by log-likelihood per character of its continuation"},
+    {"acc_char_se", "standard error of acc_char"},
+};
+
 static bool is_int(h5_dtype t) { return t != H5_DT_F32 && t != H5_DT_F64; }
 
 static st_status col_copy(h5_column *dst, const char *name, h5_dtype dtype, const char *units,
@@ -122,6 +138,36 @@ st_status met_add_column(met_table *t, const char *name, h5_dtype dtype, const c
 out:
     if (st != ST_OK && cols) col_release(&cols[nc - 1]);
     free(rows);
+    return st;
+}
+
+st_status met_add_probe_columns(met_table *t)
+{
+    st_status st = ST_OK;
+    for (size_t i = 0; i < sizeof probe_cols / sizeof probe_cols[0]; i++)
+        if (met_col(t, probe_cols[i].name) < 0)
+            CHECK(met_add_column(t, probe_cols[i].name, probe_cols[i].dtype, probe_cols[i].units,
+                                 probe_cols[i].long_name));
+out:
+    return st;
+}
+
+void met_task_column(char *buf, size_t cap, const char *task, int which)
+{
+    snprintf(buf, cap, "task_%s_%s", task, task_cols[which].suffix);
+}
+
+st_status met_add_task_columns(met_table *t, const char *task)
+{
+    st_status st = ST_OK;
+    char name[256], long_name[512];
+    for (int i = 0; i < MET_TASK_NCOLS; i++) {
+        met_task_column(name, sizeof name, task, i);
+        if (met_col(t, name) >= 0) continue;
+        snprintf(long_name, sizeof long_name, "task %s: %s", task, task_cols[i].long_name);
+        CHECK(met_add_column(t, name, H5_DT_F64, "1", long_name));
+    }
+out:
     return st;
 }
 

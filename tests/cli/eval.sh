@@ -13,7 +13,10 @@ ck=$T/ck/a/stage-003.h5
 csv_col() { awk -F, -v r="$2" -v want="$3" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next } NR == r + 1 { print $c }' "$1"; }
 # ens_rows FILE WHO: the rows of member WHO (1, 2, ... or ensemble) of an
 # ensemble's CSV, as a checkpoint's CSV (header included, member column cut)
-ens_rows() { echo "depth,val_loss,val_bits_per_char,val_top1,val_tokens"; grep "^$2," "$1" | cut -d, -f2-; }
+# (the standard columns only: the probe and task columns are the ensemble's)
+ens_rows() { echo "depth,val_loss,val_bits_per_char,val_top1,val_tokens"; grep "^$2," "$1" | cut -d, -f2-6; }
+# same_std FILE: stdin equals the standard columns of FILE
+same_std() { cut -d, -f1-5 "$1" >"$T/std.csv"; cmp -s - "$T/std.csv"; }
 # rel_close A B TOL: |A - B| <= TOL |B|
 rel_close() { awk -v a="$1" -v b="$2" -v t="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; m = b < 0 ? -b : b; exit !(a != "" && d <= t * m) }'; }
 
@@ -35,7 +38,7 @@ rel_close "$(csv_col "$T/e2.csv" 3 val_bits_per_char)" "$(csv_col "$T/depth.csv"
 [ "$(csv_col "$T/e2.csv" 3 val_top1)" = "$(csv_col "$T/depth.csv" 3 val_top1)" ] && ok "eval reproduces grow's top-1" || not_ok "top-1 differs"
 rel_close "$(csv_col "$T/e1.csv" 3 val_loss)" "$(csv_col "$T/e3.csv" 3 val_loss)" 1e-6 && ok "1 and 3 ranks agree" || not_ok "1 and 3 ranks differ"
 [ "$(sed 1d "$T/e1.csv" | cut -d, -f1 | tr '\n' ' ')" = "1 2 3 " ] && ok "CSV has one row per depth 1..3" || not_ok "CSV depths"
-[ "$(head -1 "$T/e1.csv")" = "depth,val_loss,val_bits_per_char,val_top1,val_tokens" ] && ok "CSV header (the names of /metrics/depth)" || not_ok "CSV header"
+[ "$(head -1 "$T/e1.csv")" = "depth,val_loss,val_bits_per_char,val_top1,val_tokens,induction_gain,induction_loss_first,induction_loss_second" ] && ok "CSV header" || not_ok "CSV header"
 [ "$(csv_col "$T/e1.csv" 1 val_tokens)" = "192" ] && ok "12 chunks x 16 positions evaluated" || not_ok "token count $(csv_col "$T/e1.csv" 1 val_tokens)"
 # logit lens: the lower depths use the final head on earlier blocks, so they
 # differ from the stage rows, and are worse than the full model here
@@ -90,17 +93,17 @@ expect_exit 0 "merge one checkpoint" -- run 2 -- merge --output "$T/ens1.h5" "$c
 expect_exit 0 "inspect sees an ensemble" -- "$STRATA" inspect "$T/ens1.h5"
 expect_grep "ensemble" "$T/out" "the file's kind is ensemble"
 expect_exit 0 "eval the one-member ensemble" -- run 1 -- eval "$T/ens1.h5" --max-chunks 12 --output "$T/ens1.csv"
-ens_rows "$T/ens1.csv" ensemble | cmp -s - "$T/e1.csv" && ok "one-member ensemble evaluates bitwise like its checkpoint" || not_ok "ensemble of one differs"
-ens_rows "$T/ens1.csv" 1 | cmp -s - "$T/e1.csv" && ok "its member row is the checkpoint too" || not_ok "member row of one differs"
+ens_rows "$T/ens1.csv" ensemble | same_std "$T/e1.csv" && ok "one-member ensemble evaluates bitwise like its checkpoint" || not_ok "ensemble of one differs"
+ens_rows "$T/ens1.csv" 1 | same_std "$T/e1.csv" && ok "its member row is the checkpoint too" || not_ok "member row of one differs"
 gen 1 -- generate "$T/ens1.h5" --prompt "Call me" --tokens 40 --seed 5 >"$T/ge1"
 cmp -s "$T/ge1" "$T/g1" && ok "one-member ensemble generates the same text" || not_ok "ensemble generation differs"
 expect_exit 0 "merge a checkpoint with itself" -- run 1 -- merge --output "$T/ensAA.h5" "$ck" "$ck"
 run 1 -- eval "$T/ensAA.h5" --max-chunks 12 --output "$T/ensAA.csv" >/dev/null 2>&1
-ens_rows "$T/ensAA.csv" ensemble | cmp -s - "$T/e1.csv" && ok "mean of two equal members' logits equals the member" || not_ok "A+A ensemble differs"
+ens_rows "$T/ensAA.csv" ensemble | same_std "$T/e1.csv" && ok "mean of two equal members' logits equals the member" || not_ok "A+A ensemble differs"
 expect_exit 0 "merge stage 3 and stage 2 (and an ensemble, flattened)" -- run 1 -- merge --output "$T/ens2.h5" "$ck" "$T/ck/a/stage-002.h5" "$T/ens1.h5"
 expect_exit 0 "eval the 3-member ensemble" -- run 2 -- eval "$T/ens2.h5" --max-chunks 12 --output "$T/ens2.csv"
 [ "$(grep -c '^ensemble,' "$T/ens2.csv")" -eq 3 ] && ok "the ensemble's depth is its deepest member's (3)" || not_ok "ensemble depth"
-ens_rows "$T/ens2.csv" ensemble | cmp -s - "$T/d2.csv" && not_ok "ensemble equals a member" || ok "the ensemble is a different model"
+ens_rows "$T/ens2.csv" ensemble | same_std "$T/d2.csv" && not_ok "ensemble equals a member" || ok "the ensemble is a different model"
 expect_exit 2 "eval an ensemble beyond its depth" -- run 1 -- eval "$T/ens2.h5" --depth 4
 expect_grep "largest depth is 3" "$T/err" "the message names the limit"
 expect_exit 0 "generate from an ensemble" -- run 1 -- generate "$T/ens2.h5" --prompt "Call" --tokens 10
