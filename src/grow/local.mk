@@ -13,8 +13,8 @@ libstrata_a_SOURCES += \
 	src/grow/tensors.c \
 	src/grow/live.c
 noinst_HEADERS += include/strata/grow.h include/strata/cache.h src/grow/run.h
-TESTS += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh
-EXTRA_DIST += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/data/moby-60k.txt jobs/local/grow.sh
+TESTS += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/grow/precision.sh
+EXTRA_DIST += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/grow/precision.sh tests/data/moby-60k.txt jobs/local/grow.sh
 
 ## Unit tests of the run state and the activation cache (single process).
 check_PROGRAMS += tests/grow/test_state tests/grow/test_cache
