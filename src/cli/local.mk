@@ -15,6 +15,11 @@ strata_SOURCES += \
 	src/cli/cmd_inspect.c \
 	src/cli/cmd_config.c
 
+## strata-blas-core: the OPENBLAS_CORETYPE to use, by measurement (job scripts, bench/env.sh).
+bin_PROGRAMS += strata-blas-core
+strata_blas_core_SOURCES = src/cli/blas_core.c
+strata_blas_core_LDADD = libstrata.a $(DEPS_LIBS)
+
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh
 
