@@ -19,6 +19,8 @@ strata_SOURCES += \
 bin_PROGRAMS += strata-blas-core
 strata_blas_core_SOURCES = src/cli/blas_core.c
 strata_blas_core_LDADD = libstrata.a $(DEPS_LIBS)
+TESTS += tests/cli/blas_core.sh
+EXTRA_DIST += tests/cli/blas_core.sh
 
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh
