@@ -145,6 +145,10 @@ int main(int argc, char **argv)
            "(target >= 60 %%)\n", flops * 1e-9, rate, 100.0 * rate / peak);
     printf("stage step per CPU second: %.1f GFLOP/s, MFU %.1f %% of the sgemm peak per CPU second\n",
            rate_cpu, 100.0 * rate_cpu / peak_cpu);
+    if (!skip_peak) {
+        printf("RESULT mfu_wall %.2f\n", 100.0 * rate / peak);
+        printf("RESULT mfu_cpu %.2f\n", 100.0 * rate_cpu / peak_cpu);
+    }
     printf("RESULT tokens_per_s %.1f\n", N / best);
     printf("RESULT tokens_per_cpu_s %.1f\n", N / best_cpu);
 out:
