@@ -1,7 +1,7 @@
 /* bench_stage.c -- one stage step of the C engine: frozen substrate ->
  * 1 trainable block -> trainable head, forward + backward + clip + AdamW,
  * at d=256, 4 heads, d_ff=1024, T=256, B=8, V=5000 (override with
- * `bench_stage steps reps D H F T B V`).  The sgemm peak is measured in the
+ * `bench_stage steps reps D H F T B V [float32|bfloat16]`).  The sgemm peak is measured in the
  * same run and the step's model FLOP utilisation (MFU) is quoted against it.
  *
  * FLOPs per step (only matrix products; norms, softmax, GELU, AdamW and
@@ -26,6 +26,7 @@
 #include "bench_sgemm.h"
 #include "strata/adamw.h"
 #include "strata/model.h"
+#include "strata/ops.h"
 #include "strata/rng.h"
 #include "strata/timer.h"
 
@@ -39,6 +40,8 @@ int main(int argc, char **argv)
     int steps = arg(argc, argv, 1, 5), reps = arg(argc, argv, 2, 3);
     int D = arg(argc, argv, 3, 256), H = arg(argc, argv, 4, 4), F = arg(argc, argv, 5, 1024);
     int T = arg(argc, argv, 6, 256), B = arg(argc, argv, 7, 8), V = arg(argc, argv, 8, 5000);
+    /* argv[9]: float32 (default) or bfloat16 (train.precision) */
+    const char *prec = argc > 9 ? argv[9] : "float32";
     st_status st = ST_OK;
     model m;
     model_ws ws;
@@ -52,6 +55,11 @@ int main(int argc, char **argv)
     /* BENCH_SKIP_PEAK=1 skips the sgemm peak (for profiling the step alone). */
     bool skip_peak = getenv("BENCH_SKIP_PEAK") && atoi(getenv("BENCH_SKIP_PEAK"));
     bench_print_blas();
+    if (strcmp(prec, "bfloat16") == 0 && op_precision_set(OP_BF16) != 0)
+        FAIL(ST_EUSAGE, "bfloat16: %s", op_bf16_unavailable());
+    if (strcmp(prec, "bfloat16") != 0 && strcmp(prec, "float32") != 0)
+        FAIL(ST_EUSAGE, "precision %s: expected float32 or bfloat16", prec);
+    printf("# precision %s\n", prec);
     double peak_cpu = NAN, peak = skip_peak ? NAN : bench_sgemm_peak(reps, &peak_cpu);
 
     rng_t rng;
@@ -130,13 +138,17 @@ int main(int argc, char **argv)
     double P = 4.0 * D * D + 2.0 * D * F + (double)V * D;
     double flops = 6.0 * P * N + 6.0 * D * (double)B * T * (T + 1);
     double rate = flops / best * 1e-9, rate_cpu = flops / best_cpu * 1e-9;
-    printf("stage step D=%d H=%d F=%d T=%d B=%d V=%d: %.4f s/step (best of %d x %d steps; "
-           "%.4f CPU s/step), loss %.4f -> %.4f\n", D, H, F, T, B, V, best, reps, steps, best_cpu,
+    printf("stage step (%s) D=%d H=%d F=%d T=%d B=%d V=%d: %.4f s/step (best of %d x %d steps; "
+           "%.4f CPU s/step), loss %.4f -> %.4f\n", prec, D, H, F, T, B, V, best, reps, steps, best_cpu,
            loss0, loss);
     printf("stage step: %.2f GFLOP/step, %.1f GFLOP/s, MFU %.1f %% of the sgemm peak "
            "(target >= 60 %%)\n", flops * 1e-9, rate, 100.0 * rate / peak);
     printf("stage step per CPU second: %.1f GFLOP/s, MFU %.1f %% of the sgemm peak per CPU second\n",
            rate_cpu, 100.0 * rate_cpu / peak_cpu);
+    if (!skip_peak) {
+        printf("RESULT mfu_wall %.2f\n", 100.0 * rate / peak);
+        printf("RESULT mfu_cpu %.2f\n", 100.0 * rate_cpu / peak_cpu);
+    }
     printf("RESULT tokens_per_s %.1f\n", N / best);
     printf("RESULT tokens_per_cpu_s %.1f\n", N / best_cpu);
 out:

@@ -10,6 +10,13 @@ against torch_ref.forward first); TORCH_BENCH_PLAIN=1 times torch_ref.forward.
 
 Usage: torch_bench.py [steps] [reps]   (prints best tokens/s over reps runs of
 `steps` steps each, after one warm-up step; one thread)
+
+Environment: TORCH_BENCH_V (vocabulary, default 5000); TORCH_BENCH_BF16=1
+runs forward and loss under torch.autocast("cpu", dtype=torch.bfloat16)
+(PyTorch's CPU mixed precision; weights, grads and AdamW stay fp32);
+TORCH_BENCH_DEPTH=k trains the top block of a k-block model (blocks 1..k-1
+frozen, run forward under no_grad every step: PyTorch's way of growing a
+model, which has no activation cache).
 """
 import math
 import os
@@ -20,40 +27,57 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import torch  # noqa: E402
 import torch_ref as R  # noqa: E402
 
-D, H, F, T, B, V = 256, 4, 1024, 256, 8, 5000
+D, H, F, T, B = 256, 4, 1024, 256, 8
+V = int(os.environ.get("TORCH_BENCH_V", "5000"))
+BF16 = os.environ.get("TORCH_BENCH_BF16", "") not in ("", "0")
+DEPTH = int(os.environ.get("TORCH_BENCH_DEPTH", "1"))
 
 
-def fast_forward(tokens, E, blocks, head, H, eps, theta):
-    """The model of torch_ref.forward written the way a PyTorch user would
-    (fused library ops: F.linear, F.gelu, F.softmax, F.cross_entropy, RoPE
-    tables built once per call), so PyTorch is not handicapped by the
-    reference's deliberately plain formulation.  main() checks that both
-    agree before timing."""
-    import torch.nn.functional as Fn
-    x = E[tokens[:, :-1]]
-    Bb, Tt, Dd = x.shape
-    hd = Dd // H
+def _rope_tables(Tt, hd, theta, dtype):
     i = torch.arange(hd // 2, dtype=torch.float64)
     ang = torch.arange(Tt, dtype=torch.float64)[:, None] * theta ** (-2.0 * i / hd)
-    cos = torch.cos(ang).to(x.dtype)[None, None]   # [1, 1, T, hd/2]
-    sin = torch.sin(ang).to(x.dtype)[None, None]
-    mask = torch.full((Tt, Tt), float("-inf"), dtype=x.dtype).triu(1)
+    return torch.cos(ang).to(dtype)[None, None], torch.sin(ang).to(dtype)[None, None]  # [1, 1, T, hd/2]
 
-    def norm(x, g):
-        return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * g
+
+def _norm(x, g, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * g
+
+
+def block_forward(x, p, H, eps, theta):
+    """One block of torch_ref.forward written with fused library ops."""
+    import torch.nn.functional as Fn
+    Bb, Tt, Dd = x.shape
+    hd = Dd // H
+    cos, sin = _rope_tables(Tt, hd, theta, torch.float32 if x.dtype == torch.bfloat16 else x.dtype)
+    mask = torch.full((Tt, Tt), float("-inf"), dtype=cos.dtype).triu(1)
 
     def rope(z):  # [B, H, T, hd]
         z0, z1 = z[..., 0::2], z[..., 1::2]
         return torch.stack((z0 * cos - z1 * sin, z0 * sin + z1 * cos), -1).flatten(-2)
 
+    q, k, v = Fn.linear(_norm(x, p["ln1_g"], eps), p["attn_qkv_w"]).view(Bb, Tt, 3, H, hd).permute(2, 0, 3, 1, 4)
+    s = torch.matmul(rope(q), rope(k).transpose(-1, -2)) / math.sqrt(hd) + mask
+    o = torch.matmul(torch.softmax(s, -1), v).transpose(1, 2).reshape(Bb, Tt, Dd)
+    x = x + Fn.linear(o, p["attn_out_w"])
+    return x + Fn.linear(Fn.gelu(Fn.linear(_norm(x, p["ln2_g"], eps), p["mlp_in_w"])), p["mlp_out_w"])
+
+
+def top_forward(x, tokens, blocks, head, H, eps, theta):
+    """Blocks then head and mean cross-entropy from the block input x."""
+    import torch.nn.functional as Fn
     for p in blocks:
-        q, k, v = Fn.linear(norm(x, p["ln1_g"]), p["attn_qkv_w"]).view(Bb, Tt, 3, H, hd).permute(2, 0, 3, 1, 4)
-        s = torch.matmul(rope(q), rope(k).transpose(-1, -2)) / math.sqrt(hd) + mask
-        o = torch.matmul(torch.softmax(s, -1), v).transpose(1, 2).reshape(Bb, Tt, Dd)
-        x = x + Fn.linear(o, p["attn_out_w"])
-        x = x + Fn.linear(Fn.gelu(Fn.linear(norm(x, p["ln2_g"]), p["mlp_in_w"])), p["mlp_out_w"])
-    logits = Fn.linear(norm(x, head["norm_g"]), head["out_w"])
+        x = block_forward(x, p, H, eps, theta)
+    logits = Fn.linear(_norm(x, head["norm_g"], eps), head["out_w"])
     return logits, Fn.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
+
+
+def fast_forward(tokens, E, blocks, head, H, eps, theta):
+    """The model of torch_ref.forward written the way a PyTorch user would
+    (fused library ops: F.linear, F.gelu, F.softmax, F.cross_entropy, RoPE
+    tables built once per block), so PyTorch is not handicapped by the
+    reference's deliberately plain formulation.  main() checks that both
+    agree before timing."""
+    return top_forward(E[tokens[:, :-1]], tokens, blocks, head, H, eps, theta)
 
 
 def check_fast_forward():
@@ -89,10 +113,11 @@ def main():
     fwd = R.forward if os.environ.get("TORCH_BENCH_PLAIN") else fast_forward
     g = torch.Generator().manual_seed(1)
     E = R.substrate(g, V, D)
-    blocks, head = R.init_params(g, D, F, V, 1, scale=0.1)
-    for p in list(blocks[0].values()) + list(head.values()):
+    blocks, head = R.init_params(g, D, F, V, DEPTH, scale=0.1)
+    frozen, top = blocks[:-1], blocks[-1:]
+    for p in list(top[0].values()) + list(head.values()):
         p.requires_grad_(True)
-    named = list(blocks[0].items()) + list(head.items())
+    named = list(top[0].items()) + list(head.items())
     params = [t for _, t in named]
     opt = torch.optim.AdamW(
         [{"params": [t for n, t in named if R.decays(n)], "weight_decay": 0.1},
@@ -102,7 +127,15 @@ def main():
 
     def step():
         opt.zero_grad(set_to_none=True)
-        _, loss = fwd(tokens, E, blocks, head, H, 1e-5, 10000.0)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=BF16):
+            if frozen:  # the frozen blocks below: forward only, every step
+                with torch.no_grad():
+                    x = E[tokens[:, :-1]]
+                    for p in frozen:
+                        x = block_forward(x, p, H, 1e-5, 10000.0)
+                _, loss = top_forward(x, tokens, top, head, H, 1e-5, 10000.0)
+            else:
+                _, loss = fwd(tokens, E, blocks, head, H, 1e-5, 10000.0)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -116,8 +149,11 @@ def main():
             loss = step()
         best = min(best, (time.perf_counter() - t0) / steps)
         best_cpu = min(best_cpu, (time.process_time() - c0) / steps)
-    print("# torch %s, threads %d, openblas_get_corename() = %s, forward: %s"
-          % (torch.__version__, torch.get_num_threads(), openblas_core(), fwd.__name__))
+    print("# torch %s, threads %d, openblas_get_corename() = %s, forward: %s, V %d, %s, depth %d "
+          "(top block trained), mkldnn %s"
+          % (torch.__version__, torch.get_num_threads(), openblas_core(), fwd.__name__, V,
+             "bf16 autocast" if BF16 else "fp32", DEPTH,
+             torch.backends.mkldnn.is_available()))
     print("torch stage step: %.4f s/step (best of %d x %d steps; %.4f CPU s/step), %.0f tokens/s, "
           "loss %.4f -> %.4f" % (best, reps, steps, best_cpu, B * T / best, loss0, loss))
     print("RESULT tokens_per_s %.1f" % (B * T / best))

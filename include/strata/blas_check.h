@@ -38,4 +38,24 @@ bool blas_core_is_generic(const char *core);
  * after one untimed warm-up product.  0 when out of memory. */
 double blas_sgemm_peak(double min_seconds);
 
+/* ---- choosing OPENBLAS_CORETYPE by measurement -------------------------
+ * The core is fixed when libopenblas loads, so each candidate is measured in
+ * a child process started with OPENBLAS_CORETYPE=<candidate> (the program
+ * strata-blas-core, src/cli/blas_core.c, which the job scripts and
+ * bench/env.sh run when the user has not set OPENBLAS_CORETYPE).  CPU flags
+ * only say which kernels can run, not which is fastest: on AMD Zen 5 the
+ * AVX2 Haswell kernels beat the AVX-512 SkylakeX ones. */
+enum { BLAS_MAX_CANDIDATES = 8 };
+/* OpenBLAS core names whose kernels this CPU can run (per its flags), the
+ * likely-fast ones first; returns how many (<= cap). */
+int blas_core_candidates(const char **out, int cap);
+/* sgemm GFLOP/s per CPU second of the loaded core (CPU time, so other jobs
+ * on a shared machine do not count): best of `reps` timed rounds (after a
+ * warm-up) of a 1024^3 square and the head-like 2048x4096x256 product.
+ * < 0 when out of memory. */
+double blas_sgemm_rate(int reps);
+/* Index of the largest rate among n (NaN and values <= 0 are failed
+ * measurements and never win; ties go to the earlier one), -1 if none. */
+int blas_pick_fastest(const double *rate, int n);
+
 #endif

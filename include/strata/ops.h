@@ -1,4 +1,5 @@
-/* ops.h -- forward/backward kernels of the strata transformer (float, OpenBLAS).
+/* ops.h -- forward/backward kernels of the strata transformer (float32
+ * activations; matrix products in float32 via OpenBLAS or bfloat16 via oneDNN).
  *
  * Shapes are in comments; activations are row-major [N, width].  Every
  * backward function ADDS into the gradients it writes (dW, dg, dx), so the
@@ -9,8 +10,38 @@
 #ifndef STRATA_OPS_H
 #define STRATA_OPS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+/* ---- Matrix products (src/nn/gemm.c) -----------------------------------
+ * Every matrix product of nn goes through op_gemm / op_linear_backward.
+ * The precision is process-wide: OP_FP32 (the default) is OpenBLAS's
+ * cblas_sgemm with exactly the arguments given (results bitwise as a direct
+ * call); OP_BF16 rounds the operands to bfloat16 and runs oneDNN's matmul
+ * with fp32 accumulation and fp32 output (train.precision = bfloat16, set
+ * by grow at start; docs/MODEL.md "Precision").  Not thread-safe: the bf16
+ * path keeps its scratch copies and primitives in process-wide caches. */
+typedef enum op_precision { OP_FP32 = 0, OP_BF16 = 1 } op_precision;
+/* NULL when bf16 products can run here (built with oneDNN, and oneDNN sees
+ * AVX512_BF16 or AMX), else why not, as a phrase for an error message. */
+const char *op_bf16_unavailable(void);
+/* Switch the process to precision p: 0, or -1 (nothing changed) when p is
+ * OP_BF16 and op_bf16_unavailable() says why not. */
+int op_precision_set(op_precision p);
+op_precision op_precision_get(void);
+/* f rounded to the nearest bfloat16 (ties to even), as a float (tests). */
+float op_bf16_round(float f);
+/* C [M, N] (row stride ldc) = alpha op(A) op(B) + beta C, row-major;
+ * op(A) [M, K] is A (row stride lda) or, when ta, A^T of A [K, M]; the same
+ * for B [K, N] with tb.  C must not alias A or B. */
+void op_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A, int lda,
+             const float *B, int ldb, float beta, float *C, int ldc);
+/* Backward of y = x W^T: dW [out, in] += alpha dy^T x (skipped if dW is
+ * NULL), then dx [N, in] = alpha dy W + dx_beta dx (skipped if dx is NULL).
+ * dx may alias x (dW is done first).  In bf16, dy is rounded once for both. */
+void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, const float *x,
+                        const float *W, int N, int in, int out, float alpha);
 
 /* y [N, out] (=, or += when beta = 1) alpha * x [N, in] @ W[out, in]^T */
 void op_matmul_forward(float *y, const float *x, const float *W, int N, int in, int out,

@@ -31,9 +31,16 @@ if [ -z "${STRATA:-}" ]; then
 fi
 
 export OPENBLAS_NUM_THREADS=1
-# OpenBLAS 0.3.21 misdetects some AVX-512 CPUs and uses slow generic kernels.
-if [ -z "${OPENBLAS_CORETYPE:-}" ] && grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
-  export OPENBLAS_CORETYPE=SkylakeX
+# OPENBLAS_CORETYPE: the fastest OpenBLAS core on this node, measured by
+# strata-blas-core (installed beside strata; a few seconds).  CPU flags do not
+# tell which core is fastest, and OpenBLAS 0.3.21 misdetects some CPUs.  A
+# core the user set is kept; assumes the job's nodes are alike.
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  blas_core=$(dirname "$(command -v "$STRATA" || echo strata)")/strata-blas-core
+  [ -x "$blas_core" ] || blas_core=strata-blas-core
+  if core=$("$blas_core" --pick 2>/dev/null) && [ -n "$core" ]; then
+    export OPENBLAS_CORETYPE="$core"
+  fi
 fi
 # HDF5 locks the files it opens; on NFS without lock support that fails
 # ("unable to lock file"): then uncomment the next line.

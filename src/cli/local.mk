@@ -24,6 +24,13 @@ EXTRA_DIST += tools/strata-report.py
 strata-report: $(top_srcdir)/tools/strata-report.py
 	$(AM_V_GEN)cp $(top_srcdir)/tools/strata-report.py $@ && chmod +x $@
 
+## strata-blas-core: the OPENBLAS_CORETYPE to use, by measurement (job scripts, bench/env.sh).
+bin_PROGRAMS += strata-blas-core
+strata_blas_core_SOURCES = src/cli/blas_core.c
+strata_blas_core_LDADD = libstrata.a $(DEPS_LIBS)
+TESTS += tests/cli/blas_core.sh
+EXTRA_DIST += tests/cli/blas_core.sh
+
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh
 

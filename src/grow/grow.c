@@ -23,6 +23,7 @@
 #include "strata/log.h"
 #include "strata/lora.h"
 #include "strata/probe.h"
+#include "strata/ops.h"
 #include "strata/progress.h"
 #include "strata/runlock.h"
 #include "strata/signals.h"
@@ -1007,6 +1008,23 @@ out:
     return st;
 }
 
+/* train.precision: bfloat16 only where it is fast (ops.h), refused otherwise
+ * on every rank alike (a mixed-CPU job must not run half in float32). */
+static st_status run_precision(const st_config *cfg, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    bool bf16 = strcmp(cfg->train.precision, "bfloat16") == 0;
+    const char *why = bf16 ? op_bf16_unavailable() : NULL;
+    if (why)
+        st = ST_ERROR(ST_EUSAGE, "train.precision = bfloat16 cannot run here: %s; set "
+                      "train.precision = float32", why);
+    CHECK_AGREE(st, comm);
+    op_precision_set(bf16 ? OP_BF16 : OP_FP32);
+    if (bf16) log_info("matrix products in bfloat16 (oneDNN), fp32 accumulation");
+out:
+    return st;
+}
+
 st_status grow_main(const st_config *cfg, MPI_Comm comm) { return grow_start(cfg, NULL, comm); }
 
 st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
@@ -1028,6 +1046,7 @@ st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
 
     sig_install();
     CHECK(blas_check());
+    CHECK(run_precision(cfg, comm));
     st = ckpt_dir_make(g->dir, g->comm);
     if (st != ST_OK) {
         st = ST_ECKPT; /* exit code 4: the checkpoint directory is the problem */

@@ -1,7 +1,6 @@
 /* block.c -- one pre-norm transformer block, forward and backward (see block.h). */
 #include "strata/block.h"
 
-#include <cblas.h>
 #include <string.h>
 
 #include "strata/ops.h"
@@ -27,10 +26,9 @@ static void lin_bwd(const param_arena *p, const lora_t *lo, int mat, float *dx, 
 {
     int wi = lora_base_index(mat);
     const float *W = param_ptr(p, wi);
-    if (p->trainable && p->g) op_matmul_backward(NULL, param_ptr_in(p, p->g, wi), dy, x, W, N, in, out, 1.0f);
-    if (dx) /* dx = dy W */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, 1.0f, dy, out, W, in,
-                    0.0f, dx, in);
+    /* dW += dy^T x ; dx = dy W */
+    op_linear_backward(dx, 0.0f, p->trainable && p->g ? param_ptr_in(p, p->g, wi) : NULL, dy, x, W,
+                       N, in, out, 1.0f);
     if (has_lora(lo)) {
         bool lt = lo->p.trainable && lo->p.g;
         lora_linear_backward(dx, lt ? param_ptr_in(&lo->p, lo->p.g, 2 * mat) : NULL,

@@ -1,7 +1,6 @@
 /* head.c -- final norm, output projection, cross-entropy (see head.h). */
 #include "strata/head.h"
 
-#include <cblas.h>
 
 #include "strata/ops.h"
 
@@ -39,11 +38,11 @@ void head_backward_dlogits(const param_arena *p, head_acts *a, const float *x, f
 {
     bool train = p->trainable && p->g;
     const float *W = param_ptr(p, HEAD_OUT_W);
-    if (train) op_matmul_backward(NULL, param_ptr_in(p, p->g, HEAD_OUT_W), a->logits, a->xn, W, N, D, V, 1.0f);
     if (!dx && !train) return;
-    /* dxn [N, D] = dlogits W, written over xn (no longer needed) */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, D, V, 1.0f, a->logits, V, W, D, 0.0f,
-                a->xn, D);
+    /* dW += dlogits^T xn, then dxn [N, D] = dlogits W written over xn (no
+     * longer needed; op_linear_backward does dW first) */
+    op_linear_backward(a->xn, 0.0f, train ? param_ptr_in(p, p->g, HEAD_OUT_W) : NULL, a->logits,
+                       a->xn, W, N, D, V, 1.0f);
     op_rmsnorm_backward(dx, train ? param_ptr_in(p, p->g, HEAD_NORM_G) : NULL, a->xn, x, a->rstd,
                         param_ptr(p, HEAD_NORM_G), N, D);
 }

@@ -3,6 +3,7 @@
 libstrata_a_SOURCES += \
 	src/nn/params.c \
 	src/nn/ops.c \
+	src/nn/gemm.c \
 	src/nn/block.c \
 	src/nn/head.c \
 	src/nn/lora.c \

@@ -1,7 +1,6 @@
 /* lora.c -- LoRA adapters: init, the adapted linear layer, merge (see lora.h). */
 #include "strata/lora.h"
 
-#include <cblas.h>
 #include <string.h>
 
 #include "strata/ops.h"
@@ -78,8 +77,7 @@ void lora_linear_backward(float *dx, float *dA, float *dB, float *du, const floa
         op_matmul_backward(NULL, dB, dy, u, Bm, N, r, out, s);
     if (!dx && !dA) return;
     /* du [N, r] = dy B */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, r, out, 1.0f, dy, out, Bm, r, 0.0f,
-                du, r);
+    op_gemm(false, false, N, r, out, 1.0f, dy, out, Bm, r, 0.0f, du, r);
     /* dx += s du A ; dA [r, in] += s du^T x */
     op_matmul_backward(dx, dA, du, x, A, N, in, r, s);
 }

@@ -1,10 +1,9 @@
 /* ops.c -- forward/backward kernels (see ops.h).  Big products go to
- * cblas_sgemm; elementwise work stays in plain loops the compiler vectorises. */
+ * op_gemm (gemm.c); elementwise work stays in plain loops the compiler vectorises. */
 #include "fastmath.h" /* first: switches on vectorisation for this file */
 
 #include "strata/ops.h"
 
-#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -15,19 +14,14 @@ void op_matmul_forward(float *y, const float *x, const float *W, int N, int in, 
                        float alpha, float beta)
 {
     /* y [N, out] = alpha x [N, in] W[out, in]^T + beta y */
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, out, in, alpha, x, in, W, in, beta, y,
-                out);
+    op_gemm(false, true, N, out, in, alpha, x, in, W, in, beta, y, out);
 }
 
 void op_matmul_backward(float *dx, float *dW, const float *dy, const float *x, const float *W,
                         int N, int in, int out, float alpha)
 {
-    if (dx) /* dx [N, in] += alpha dy [N, out] W [out, in] */
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, in, out, alpha, dy, out, W, in,
-                    1.0f, dx, in);
-    if (dW) /* dW [out, in] += alpha dy^T x */
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, N, alpha, dy, out, x, in,
-                    1.0f, dW, in);
+    /* dx [N, in] += alpha dy [N, out] W [out, in] ; dW [out, in] += alpha dy^T x */
+    op_linear_backward(dx, 1.0f, dW, dy, x, W, N, in, out, alpha);
 }
 
 void op_matmul_forward_naive(float *y, const float *x, const float *W, int N, int in, int out,
@@ -122,8 +116,7 @@ ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int 
             float *p = att + ((size_t)b * H + h) * T * T;
             /* S [T, T] = scale Q K^T (the upper triangle is computed and discarded:
              * one big sgemm beats T small ones at these sizes) */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, scale, q, ld, k, ld,
-                        0.0f, p, T);
+            op_gemm(false, true, T, T, hd, scale, q, ld, k, ld, 0.0f, p, T);
             for (int t = 0; t < T; t++) {
                 float *r = p + (size_t)t * T;
                 float mx = r[0];
@@ -138,8 +131,7 @@ ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int 
                 for (int j = t + 1; j < T; j++) r[j] = 0.0f;
             }
             /* O_h [T, hd] = P V_h, written into its columns of o [B*T, D] */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, v, ld,
-                        0.0f, o + (size_t)b * T * D + h * hd, D);
+            op_gemm(false, false, T, hd, T, 1.0f, p, T, v, ld, 0.0f, o + (size_t)b * T * D + h * hd, D);
         }
 }
 
@@ -156,11 +148,9 @@ ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, 
             const float *p = att + ((size_t)b * H + h) * T * T;
             const float *dO = dout + (size_t)b * T * D + h * hd;
             /* dP [T, T] = dO V^T */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hd, 1.0f, dO, D, v, ld,
-                        0.0f, dp, T);
+            op_gemm(false, true, T, T, hd, 1.0f, dO, D, v, ld, 0.0f, dp, T);
             /* dV += P^T dO */
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, p, T, dO, D,
-                        1.0f, dv, ld);
+            op_gemm(true, false, T, hd, T, 1.0f, p, T, dO, D, 1.0f, dv, ld);
             /* dS = scale * P * (dP - rowsum(P * dP)); zero above the diagonal */
             for (int t = 0; t < T; t++) {
                 const float *pr = p + (size_t)t * T;
@@ -171,10 +161,8 @@ ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, 
                 for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
             }
             /* dQ += dS K ; dK += dS^T Q */
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, k, ld,
-                        1.0f, dq, ld);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hd, T, 1.0f, dp, T, q, ld,
-                        1.0f, dk, ld);
+            op_gemm(false, false, T, hd, T, 1.0f, dp, T, k, ld, 1.0f, dq, ld);
+            op_gemm(true, false, T, hd, T, 1.0f, dp, T, q, ld, 1.0f, dk, ld);
         }
 }
 

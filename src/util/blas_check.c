@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "strata/log.h"
 #include "strata/rng.h"
@@ -91,7 +92,8 @@ st_status blas_check(void)
              info.threads, info.threads == 1 ? "" : "s", info.max_err);
     if (info.suggest_coretype && getenv("OPENBLAS_CORETYPE") == NULL)
         log_warn("OpenBLAS uses its generic %s kernels on a CPU with %s; set "
-                 "OPENBLAS_CORETYPE=%s for several times faster matrix products",
+                 "OPENBLAS_CORETYPE (e.g. %s; `strata-blas-core` measures which core is "
+                 "fastest here) for several times faster matrix products",
                  info.core, info.cpu_avx512 ? "AVX-512" : "AVX2", info.suggest_coretype);
     return ST_OK;
 }
@@ -124,4 +126,72 @@ double blas_sgemm_peak(double min_seconds)
     free(b);
     free(c);
     return best;
+}
+
+/* ---- choosing OPENBLAS_CORETYPE by measurement -------------------------- */
+
+int blas_core_candidates(const char **out, int cap)
+{
+    const char *list[BLAS_MAX_CANDIDATES];
+    int n = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) list[n++] = "Haswell";
+    if (__builtin_cpu_supports("avx2")) list[n++] = "Zen";
+    if (__builtin_cpu_supports("avx512f")) list[n++] = "SkylakeX";
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bf16"))
+        list[n++] = "Cooperlake";
+    if (n == 0 && __builtin_cpu_supports("avx")) list[n++] = "Sandybridge";
+#endif
+    int k = n < cap ? n : cap;
+    for (int i = 0; i < k; i++) out[i] = list[i];
+    return k;
+}
+
+int blas_pick_fastest(const double *rate, int n)
+{
+    int best = -1;
+    for (int i = 0; i < n; i++)
+        if (rate[i] > 0 && (best < 0 || rate[i] > rate[best])) best = i; /* NaN fails both */
+    return best;
+}
+
+/* Seconds of CPU time of this process: on a shared machine the time the
+ * scheduler gives other jobs does not count against a candidate core. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double blas_sgemm_rate(int reps)
+{
+    /* C [m, n] = A [m, k] B [k, n]: a square and the output head's shape */
+    static const int shape[][3] = {{1024, 1024, 1024}, {2048, 4096, 256}};
+    enum { NS = sizeof shape / sizeof shape[0] };
+    double best[NS], flop = 0.0, time = 0.0, rate = -1.0;
+    float *a = malloc(sizeof(float) * 2048 * 1024), *b = malloc(sizeof(float) * 1024 * 4096),
+          *c = malloc(sizeof(float) * 2048 * 4096);
+    if (!a || !b || !c) goto out;
+    for (size_t i = 0; i < (size_t)2048 * 1024; i++) a[i] = (float)((i * 7919u) % 1000) * 1e-3f - 0.5f;
+    for (size_t i = 0; i < (size_t)1024 * 4096; i++) b[i] = (float)((i * 104729u) % 1000) * 1e-3f - 0.5f;
+    for (int s = 0; s < NS; s++) {
+        int m = shape[s][0], n = shape[s][1], k = shape[s][2];
+        best[s] = INFINITY;
+        for (int r = 0; r <= reps; r++) { /* r == 0: warm-up */
+            double t0 = cpu_now();
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, a, k, b, n, 0.0f, c, n);
+            double dt = cpu_now() - t0;
+            if (r > 0 && dt < best[s]) best[s] = dt;
+        }
+        flop += 2.0 * m * n * (double)k;
+        time += best[s];
+    }
+    rate = flop / time * 1e-9;
+out:
+    free(a);
+    free(b);
+    free(c);
+    return rate;
 }

@@ -2,6 +2,8 @@
  * references, gradients against central differences (gradcheck.h states the
  * method and tolerance). */
 #include <math.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gradcheck.h"
@@ -47,6 +49,98 @@ static void matmul_matches_naive_and_gradcheck(void **state)
     assert_true(gc_check("matmul dx", c.x, dx, 63, mm_loss, &c, 100));
     assert_true(gc_check("matmul dW", c.W, dW, 45, mm_loss, &c, 100));
     free(c.x), free(c.W), free(c.y), free(c.r), free(y2), free(dx), free(dW);
+}
+
+/* ---- bf16 matrix products (gemm.c) -------------------------------------- */
+
+/* ref [M, N] = alpha op(A) op(B) + beta C0 in double, from A and B rounded
+ * to bf16 (round) or exact; sabs = alpha sum |a b| (the error scale). */
+static void gemm_ref(double *ref, double *sabs, bool round, bool ta, bool tb, int M, int N, int K,
+                     float alpha, const float *A, const float *B, float beta, const float *C0, int ldc)
+{
+    for (int m = 0; m < M; m++)
+        for (int n = 0; n < N; n++) {
+            double s = 0, sa = 0;
+            for (int k = 0; k < K; k++) {
+                float a = ta ? A[(size_t)k * M + m] : A[(size_t)m * K + k];
+                float b = tb ? B[(size_t)n * K + k] : B[(size_t)k * N + n];
+                if (round) a = op_bf16_round(a), b = op_bf16_round(b);
+                s += (double)a * b;
+                sa += fabs((double)a * b);
+            }
+            ref[(size_t)m * N + n] = alpha * s + beta * C0[(size_t)m * ldc + n];
+            sabs[(size_t)m * N + n] = fabs(alpha) * sa;
+        }
+}
+
+/* The bf16 path gives the product of the bf16-rounded operands with fp32
+ * accumulation (tight), which is within bf16 rounding of the fp32 product
+ * (loose), and really is bf16 (it differs from the fp32 product). */
+static void bf16_gemm_matches_rounded_product(void **state)
+{
+    (void)state;
+    const char *why = op_bf16_unavailable();
+    if (why) {
+        print_message("bf16 unavailable (%s)\n", why);
+        skip();
+    }
+    assert_int_equal(op_bf16_round(1.0f + 1.0f / 256), 1.0f);         /* tie to even */
+    assert_int_equal(op_bf16_round(1.0f + 3.0f / 256), 1.0f + 4.0f / 256); /* tie to even, up */
+    assert_true(isnan(op_bf16_round(NAN)));
+    rng_t rg;
+    rng_init(&rg, 5, 0, RNG_TEST);
+    enum { M = 37, N = 29, K = 70, LDC = 33 };
+    float *A = gc_alloc(M * K), *B = gc_alloc(K * N), *C = gc_alloc(M * LDC), *C0 = gc_alloc(M * LDC);
+    double *ref = malloc(sizeof(double) * M * N), *exact = malloc(sizeof(double) * M * N),
+           *sabs = malloc(sizeof(double) * M * N);
+    assert_non_null(ref);
+    assert_non_null(exact);
+    assert_non_null(sabs);
+    gc_fill(A, M * K, 1, &rg);
+    gc_fill(B, K * N, 1, &rg);
+    gc_fill(C0, M * LDC, 1, &rg);
+    for (int tt = 0; tt < 4; tt++) {
+        bool ta = tt & 1, tb = tt & 2;
+        float alpha = tt == 3 ? 0.5f : 1.0f, beta = tt >= 2 ? 1.0f : 0.0f;
+        memcpy(C, C0, sizeof(float) * M * LDC);
+        assert_int_equal(op_precision_set(OP_BF16), 0);
+        op_gemm(ta, tb, M, N, K, alpha, A, ta ? M : K, B, tb ? K : N, beta, C, LDC);
+        assert_int_equal(op_precision_set(OP_FP32), 0);
+        gemm_ref(ref, sabs, true, ta, tb, M, N, K, alpha, A, B, beta, C0, LDC);
+        gemm_ref(exact, sabs, false, ta, tb, M, N, K, alpha, A, B, beta, C0, LDC);
+        double off_exact = 0;
+        for (int m = 0; m < M; m++)
+            for (int n = 0; n < N; n++) {
+                double c = C[(size_t)m * LDC + n], e = sabs[(size_t)m * N + n] + 1e-30;
+                assert_true(fabs(c - ref[(size_t)m * N + n]) <= 1e-5 * e + 1e-6);
+                assert_true(fabs(c - exact[(size_t)m * N + n]) <= 2.0 / 256 * e + 1e-6);
+                off_exact = fmax(off_exact, fabs(c - exact[(size_t)m * N + n]) / e);
+            }
+        assert_true(off_exact > 1e-4); /* not silently float32 */
+        for (int m = 0; m < M; m++) /* columns past N untouched */
+            for (int n = N; n < LDC; n++) assert_true(C[(size_t)m * LDC + n] == C0[(size_t)m * LDC + n]);
+    }
+    /* op_linear_backward in bf16 against the fp32 one, with dx aliasing x */
+    enum { R = 24, IN = 40, OUT = 56 };
+    float *x = gc_alloc(R * IN), *W = gc_alloc(OUT * IN), *dy = gc_alloc(R * OUT);
+    float *dx1 = gc_alloc(R * IN), *dW1 = gc_alloc(OUT * IN), *dx2 = gc_alloc(R * IN), *dW2 = gc_alloc(OUT * IN);
+    gc_fill(x, R * IN, 1, &rg);
+    gc_fill(W, OUT * IN, 1, &rg);
+    gc_fill(dy, R * OUT, 1, &rg);
+    memcpy(dx1, x, sizeof(float) * R * IN);
+    memcpy(dx2, x, sizeof(float) * R * IN);
+    for (int i = 0; i < OUT * IN; i++) dW1[i] = dW2[i] = 1.0f;
+    op_linear_backward(dx1, 0.0f, dW1, dy, dx1, W, R, IN, OUT, 1.0f);
+    assert_int_equal(op_precision_set(OP_BF16), 0);
+    op_linear_backward(dx2, 0.0f, dW2, dy, dx2, W, R, IN, OUT, 1.0f);
+    assert_int_equal(op_precision_set(OP_FP32), 0);
+    double scale_dx = 0, scale_dW = 0, err_dx = 0, err_dW = 0;
+    for (int i = 0; i < R * IN; i++) scale_dx = fmax(scale_dx, fabs(dx1[i])), err_dx = fmax(err_dx, fabs(dx1[i] - dx2[i]));
+    for (int i = 0; i < OUT * IN; i++) scale_dW = fmax(scale_dW, fabs(dW1[i] - 1)), err_dW = fmax(err_dW, fabs(dW1[i] - dW2[i]));
+    assert_true(err_dx <= 0.02 * scale_dx && err_dx > 0);
+    assert_true(err_dW <= 0.02 * scale_dW && err_dW > 0);
+    free(A), free(B), free(C), free(C0), free(ref), free(exact), free(sabs);
+    free(x), free(W), free(dy), free(dx1), free(dW1), free(dx2), free(dW2);
 }
 
 /* ---- RMSNorm ------------------------------------------------------------ */
@@ -395,6 +489,7 @@ static void gelu_and_exp_accuracy(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(gelu_and_exp_accuracy),
     cmocka_unit_test(matmul_matches_naive_and_gradcheck),
+    cmocka_unit_test(bf16_gemm_matches_rounded_product),
     cmocka_unit_test(rmsnorm_values_and_gradcheck),
     cmocka_unit_test(rope_values_inverse_and_gradcheck),
     cmocka_unit_test(attention_matches_naive_and_gradcheck),

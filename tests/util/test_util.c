@@ -159,6 +159,34 @@ static void blas_check_passes_and_classifies_cores(void **state)
     if (!info.generic_core) assert_null(info.suggest_coretype);
 }
 
+/* The core is chosen by measured rates: the fastest wins, failed
+ * measurements (<= 0, NaN) never do, ties keep the earlier candidate. */
+static void blas_core_choice_is_the_fastest(void **state)
+{
+    (void)state;
+    double r1[] = {104.5, 93.2, 101.0};
+    assert_int_equal(blas_pick_fastest(r1, 3), 0);
+    double r2[] = {93.2, 104.5, 101.0};
+    assert_int_equal(blas_pick_fastest(r2, 3), 1);
+    double r3[] = {-1.0, NAN, 55.0, 0.0};
+    assert_int_equal(blas_pick_fastest(r3, 4), 2);
+    double r4[] = {NAN, -1.0, 0.0};
+    assert_int_equal(blas_pick_fastest(r4, 3), -1);
+    assert_int_equal(blas_pick_fastest(r4, 0), -1);
+    double r5[] = {80.0, 80.0};
+    assert_int_equal(blas_pick_fastest(r5, 2), 0);
+    const char *c[BLAS_MAX_CANDIDATES];
+    int n = blas_core_candidates(c, BLAS_MAX_CANDIDATES);
+#if defined(__x86_64__) && defined(__GNUC__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2")) assert_true(n >= 2 && strcmp(c[0], "Haswell") == 0);
+    for (int i = 0; i < n; i++)
+        if (strcmp(c[i], "SkylakeX") == 0) assert_true(__builtin_cpu_supports("avx512f"));
+#endif
+    assert_int_equal(blas_core_candidates(c, 1), n > 0 ? 1 : 0);
+    assert_true(blas_sgemm_rate(1) > 0);
+}
+
 static void one_blas_thread_unless_the_user_chose(void **state)
 {
     (void)state;
@@ -261,6 +289,7 @@ static const struct CMUnitTest util_tests[] = {
     cmocka_unit_test(rng_distributions),
     cmocka_unit_test(timer_accumulates),
     cmocka_unit_test(blas_check_passes_and_classifies_cores),
+    cmocka_unit_test(blas_core_choice_is_the_fastest),
     cmocka_unit_test(one_blas_thread_unless_the_user_chose),
     cmocka_unit_test(progress_prints_lines_at_interval),
     cmocka_unit_test(signals_request_a_clean_stop),
