@@ -16,8 +16,9 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # single-node Slurm (tests/hpc/slurm.sh).
 # The fuzzing phase needs clang and its libFuzzer runtime; the README's
 # two-specialists walk-through (tests/eval/readme.sh) the Russian fortunes;
-# strata report (tests/report) h5py and matplotlib.
-bash tools/deps.sh python3-h5py python3-matplotlib shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev fortunes-ru
+# strata report (tests/report) h5py and matplotlib; train.precision = bfloat16
+# (tests/grow/precision.sh, tests/nn/test_ops) oneDNN.
+bash tools/deps.sh python3-h5py python3-matplotlib shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev fortunes-ru libdnnl-dev
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs
