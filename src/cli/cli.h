@@ -58,6 +58,6 @@ int cli_report(st_status st);
 
 /* Commands (one file each). */
 extern const cli_cmd cmd_prepare, cmd_tokenizer, cmd_substrate, cmd_grow, cmd_eval, cmd_generate, cmd_merge,
-    cmd_metrics, cmd_inspect, cmd_config;
+    cmd_metrics, cmd_inspect, cmd_config, cmd_export, cmd_import;
 
 #endif

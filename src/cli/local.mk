@@ -13,7 +13,9 @@ strata_SOURCES += \
 	src/cli/cmd_merge.c \
 	src/cli/cmd_metrics.c \
 	src/cli/cmd_inspect.c \
-	src/cli/cmd_config.c
+	src/cli/cmd_config.c \
+	src/cli/cmd_export.c \
+	src/cli/cmd_import.c
 
 TESTS += tests/cli/cli.sh tests/cli/configure.sh
 EXTRA_DIST += tests/cli/cli.sh tests/cli/configure.sh tests/lib.sh
