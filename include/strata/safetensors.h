@@ -54,6 +54,8 @@ void sft_free(sft_file *f);
 
 int sft_count(const sft_file *f);
 const char *sft_name(const sft_file *f, int i);
+/* Shape of tensor i into shape[SFT_MAX_RANK]; returns its rank. */
+int sft_shape(const sft_file *f, int i, int64_t *shape);
 /* Metadata value of key, or NULL. */
 const char *sft_meta(const sft_file *f, const char *key);
 /* The tensor `name` with exactly the shape given (ndim dims): *data points

@@ -8,6 +8,7 @@ libstrata_a_SOURCES += src/store/safetensors.c src/store/export.c
 noinst_HEADERS += include/strata/safetensors.h include/strata/export.h
 ## tests/store/export.sh: export -> PyTorch logits (tools/strata_torch.py, when
 ## PyTorch is installed) and export -> import -> eval round trips.
-check_PROGRAMS += tests/store/st_logits
+check_PROGRAMS += tests/store/st_logits tests/store/test_safetensors
+TESTS += tests/store/test_safetensors
 TESTS += tests/store/export.sh
 EXTRA_DIST += tests/store/export.sh tools/strata_torch.py

@@ -309,6 +309,13 @@ out:
 int sft_count(const sft_file *f) { return f->n; }
 const char *sft_name(const sft_file *f, int i) { return i >= 0 && i < f->n ? f->t[i].name : NULL; }
 
+int sft_shape(const sft_file *f, int i, int64_t *shape)
+{
+    if (i < 0 || i >= f->n) return -1;
+    memcpy(shape, f->t[i].shape, sizeof f->t[i].shape);
+    return f->t[i].ndim;
+}
+
 const char *sft_meta(const sft_file *f, const char *key)
 {
     for (int i = 0; i < f->n_meta; i++)
