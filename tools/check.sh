@@ -14,8 +14,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 
 # The tests also lint the job scripts (shellcheck) and run a private
 # single-node Slurm (tests/hpc/slurm.sh).
-# The fuzzing phase needs clang and its libFuzzer runtime.
-bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev
+# The fuzzing phase needs clang and its libFuzzer runtime.  PyTorch lets
+# tests/store/export.sh compare tools/strata_torch.py with strata's logits
+# (it SKIPs those checks without it).
+bash tools/deps.sh shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev python3-torch
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs
