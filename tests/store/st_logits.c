@@ -9,10 +9,11 @@
 
 #include "strata/ckpt_model.h"
 #include "strata/model.h"
+#include "strata/mpilife.h"
 
 int main(int argc, char **argv)
 {
-    MPI_Init(&argc, &argv);
+    st_mpi_init(&argc, &argv);
     int rc = 1;
     ckpt_model cm = {0};
     model_ws ws = {0};
@@ -43,6 +44,6 @@ int main(int argc, char **argv)
 out:
     model_ws_free(&ws);
     ckpt_model_free(&cm);
-    MPI_Finalize();
+    st_mpi_finalize();
     return rc;
 }
