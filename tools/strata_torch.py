@@ -173,10 +173,14 @@ def main():
     g = ap.add_mutually_exclusive_group(required=True)
     g.add_argument("--tokens", help="comma-separated token ids")
     g.add_argument("--text", help="text to encode with tokenizer.json")
+    g.add_argument("--encode", metavar="TEXT", help="print the ids tokenizer.json gives TEXT, comma-separated")
     ap.add_argument("--depth", type=int, default=None)
     ap.add_argument("--dtype", choices=("float32", "float64"), default="float64")
     ap.add_argument("--top", type=int, default=5)
     a = ap.parse_args()
+    if a.encode is not None:
+        print(",".join(str(i) for i in Tokenizer(a.dir).encode(a.encode)))
+        return
     model = load(a.dir, getattr(torch, a.dtype))
     if a.tokens is not None:
         ids = [int(t) for t in a.tokens.split(",")]

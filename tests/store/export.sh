@@ -55,6 +55,16 @@ head -c 200 "$T/exp/model.safetensors" | tail -c +9 | grep -q '"embed.weight"\|"
 
 # 2. PyTorch reproduces strata's logits (depth 3, and an export at depth 2)
 torch_check "$T/exp" "$ck" 3 "strata_torch.py reproduces the logits at depth 3 (1e-4 relative)"
+# the loader's tokenizer (tokenizer.json) encodes like strata's
+txt="Call me Ishmael. Some years ago -- never mind how long precisely -- caf\303\251 \342\202\254 \360\237\220\213 whale"
+txt=$(printf "$txt")
+if [ "$have_torch" = yes ]; then
+    "$LOGITS" "$ck" encode "$txt" >"$T/ids1" && "$PYTHON3" "$TOOL" "$T/exp" --encode "$txt" >"$T/ids2" &&
+        [ -s "$T/ids1" ] && cmp -s "$T/ids1" "$T/ids2" && ok "tokenizer.json encodes like strata (n-grams, characters, byte fallback)" ||
+        { not_ok "tokenizer.json encodes differently"; cat "$T/ids1" "$T/ids2" | sed 's/^/# /'; }
+else
+    ok "tokenizer.json encodes like strata # SKIP PyTorch not available"
+fi
 expect_exit 0 "export --depth 2" -- "$STRATA" export "$ck" --depth 2 --output "$T/exp2"
 expect_grep '"n_layers": 2' "$T/exp2/config.json" "config.json of --depth 2 says 2 layers"
 torch_check "$T/exp2" "$ck" 2 "strata_torch.py reproduces the logit lens at depth 2"

@@ -1,7 +1,9 @@
 /* st_logits.c -- print strata's logits for a token sequence, for
  * tests/store/export.sh to compare with tools/strata_torch.py:
  *     st_logits MODEL.h5 DEPTH ID,ID,...
- * prints T lines of V logits (%.9g), one line per position. */
+ * prints T lines of V logits (%.9g), one line per position;
+ *     st_logits MODEL.h5 encode TEXT
+ * prints the ids strata's tokenizer gives TEXT, comma-separated. */
 #include <mpi.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include "strata/ckpt_model.h"
 #include "strata/model.h"
 #include "strata/mpilife.h"
+#include "strata/tokenizer.h"
 
 int main(int argc, char **argv)
 {
@@ -23,12 +26,23 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: st_logits MODEL.h5 DEPTH ID,ID,...\n");
         goto out;
     }
-    for (char *s = strtok(argv[3], ","); s && T < 4096; s = strtok(NULL, ",")) tok[T++] = (int32_t)atoi(s);
     if (ckpt_model_load(&cm, argv[1], MPI_COMM_WORLD) != ST_OK) {
         fprintf(stderr, "st_logits: %s\n", st_last_error());
         goto out;
     }
+    if (strcmp(argv[2], "encode") == 0) {
+        tok_buf b;
+        tok_buf_init(&b);
+        if (tok_encode(cm.tok, (const uint8_t *)argv[3], strlen(argv[3]), &b, NULL) == ST_OK) {
+            for (size_t i = 0; i < b.n; i++) printf("%s%d", i ? "," : "", (int)b.ids[i]);
+            printf("\n");
+            rc = 0;
+        }
+        tok_buf_free(&b);
+        goto out;
+    }
     model *m = &cm.mem[0].m;
+    for (char *s = strtok(argv[3], ","); s && T < 4096; s = strtok(NULL, ",")) tok[T++] = (int32_t)atoi(s);
     int depth = atoi(argv[2]);
     if (depth < 1 || depth > m->n_blocks || T < 1) goto out;
     model_batch b = {.tokens = tok, .targets = NULL, .ld = T};
