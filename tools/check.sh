@@ -17,8 +17,10 @@ jobs=$(nproc 2>/dev/null || echo 2)
 # The fuzzing phase needs clang and its libFuzzer runtime; the README's
 # two-specialists walk-through (tests/eval/readme.sh) the Russian fortunes;
 # strata report (tests/report) h5py and matplotlib; train.precision = bfloat16
-# (tests/grow/precision.sh, tests/nn/test_ops) oneDNN.
-bash tools/deps.sh python3-h5py python3-matplotlib shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev fortunes-ru libdnnl-dev
+# (tests/grow/precision.sh, tests/nn/test_ops) oneDNN; PyTorch lets
+# tests/store/export.sh compare tools/strata_torch.py with strata's logits
+# (it SKIPs those checks without it).
+bash tools/deps.sh python3-h5py python3-matplotlib shellcheck slurm-wlm slurmctld slurmd munge clang libclang-rt-14-dev fortunes-ru libdnnl-dev python3-torch
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi
 
 summary() { # summary DIR LABEL: print "LABEL: N passed, N failed" from the test logs

@@ -13,7 +13,7 @@ pkgs=(
   libhdf5-openmpi-dev hdf5-tools
   libfreetype-dev fonts-unifont
   libinih-dev
-  libjansson-dev
+  libjansson-dev zlib1g-dev
   libcmocka-dev
   wamerican
   python3-h5py

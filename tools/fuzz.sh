@@ -21,7 +21,7 @@ top=$(pwd)
 secs=${FUZZ_SECONDS:-30}
 bdir=${FUZZ_BUILD_DIR:-build-fuzz}
 strict=${FUZZ_STRICT:-0}
-harnesses="fuzz_utf8_tok fuzz_config fuzz_h5_load"
+harnesses="fuzz_utf8_tok fuzz_config fuzz_h5_load fuzz_safetensors"
 
 [ -x configure ] && [ configure -nt configure.ac ] || autoreconf -fi >/dev/null || exit 1
 mkdir -p "$bdir"

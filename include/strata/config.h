@@ -30,6 +30,8 @@
     X(data, corpus, STRING, "", 0, 0, NULL, 1, "UTF-8 text files or directories (comma-separated) to prepare when data.dataset does not exist") \
     X(data, dataset, STRING, "", 0, 0, NULL, 0, "HDF5 dataset file written by 'strata prepare'") \
     X(data, tokenizer, STRING, "", 0, 0, NULL, 0, "strata file whose /tokenizer encodes the corpus instead of learning one (tokenizer file, dataset or checkpoint; empty = learn)") \
+    X(data, jsonl_field, STRING, "", 0, 0, NULL, 1, "JSON Lines: the field holding each line's text (files named *.jsonl or *.ndjson, also gzipped, are one document per line; empty = \"text\"); when set, stdin (-) is read as JSON Lines too") \
+    X(data, inflate_limit_mb, INT, "16384", 1, 1048576, NULL, 1, "largest decompressed size of one gzip input or of stdin, in MiB (decompression-bomb guard)") \
     X(data, ctx, INT, "256", 4, 65536, NULL, 0, "context length in tokens (chunks hold ctx+1 tokens)") \
     X(data, val_fraction, FLOAT, "0.05", 0, 0.5, NULL, 0, "share of chunks held out for validation") \
     X(data, split_seed, INT, "17", 0, 9007199254740992.0, NULL, 0, "seed of the train/validation split (split = random)") \

@@ -58,6 +58,22 @@ struct h5_file;
 #define CORPUS_BINARY_SHARE 0.30
 #define CORPUS_FORMAT_VERSION 1
 
+/* Inputs that are not plain text files (docs/FORMAT-dataset.md "Inputs"):
+ * gzip-compressed files (recognised by their magic bytes), `-` for stdin
+ * (rank 0 reads it) and JSON Lines (each line an object whose field
+ * jsonl_field is one document).  Rank 0 decodes them into a spool file in
+ * the output's directory (or $TMPDIR without an output), removed once every
+ * rank has read its range.  Invalid JSON Lines lines (bad JSON, not an
+ * object, the field missing or not a string, invalid UTF-8) are skipped with
+ * a warning naming the first few line numbers and counted in /corpus
+ * jsonl_invalid_lines; a corpus with no valid document is ST_EDATA. */
+typedef struct corpus_ingest {
+    const char *jsonl_field; /* NULL or "": "text", and stdin is plain text */
+    uint64_t inflate_limit;  /* bytes one gzip input or stdin may decode to (0: 16 GiB) */
+} corpus_ingest;
+
+void corpus_ingest_from_config(const struct st_config *c, corpus_ingest *g);
+
 typedef struct corpus_options {
     int ctx;              /* tokens of context; chunks hold ctx+1 */
     double val_fraction;  /* share of chunks held out */
@@ -69,6 +85,7 @@ typedef struct corpus_options {
     const char *tokenizer_path;
     bool force;           /* overwrite an existing output */
     const char *config_text; /* resolved INI stored as /config, or NULL */
+    corpus_ingest ingest;
 } corpus_options;
 
 void corpus_options_from_config(const struct st_config *c, corpus_options *o);
@@ -76,6 +93,8 @@ void corpus_options_from_config(const struct st_config *c, corpus_options *o);
 typedef struct corpus_stats {
     uint64_t files;        /* regular files found */
     uint64_t files_binary; /* skipped as binary */
+    uint64_t jsonl_docs;   /* documents read from JSON Lines inputs */
+    uint64_t jsonl_invalid; /* JSON Lines lines skipped as invalid */
     uint64_t bytes;        /* bytes of the files prepared */
     uint64_t chars;        /* characters (each invalid byte counts one) */
     uint64_t invalid;      /* bytes not part of valid UTF-8 */
@@ -97,10 +116,11 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
  * paths[0..npaths) like corpus_prepare does, from the first sample_bytes of
  * each file (cut at the next safe break; 0 = whole files), so one
  * tokenizer can cover several corpora of different sizes.  *sources (may
- * be NULL) gets a malloc'd list "bytes<TAB>path\n" of the parts used. */
+ * be NULL) gets a malloc'd list "bytes<TAB>path\n" of the parts used.
+ * ing (may be NULL: defaults) as for corpus_prepare. */
 st_status corpus_learn_tokenizer(const char *const *paths, int npaths, uint64_t sample_bytes,
-                                 const tok_options *o, MPI_Comm comm, tokenizer **out,
-                                 char **sources);
+                                 const tok_options *o, const corpus_ingest *ing, MPI_Comm comm,
+                                 tokenizer **out, char **sources);
 
 /* The tail split (see Split above): documents end at stream positions
  * doc_end[0..n_docs) (exclusive, increasing; the last may lie beyond the

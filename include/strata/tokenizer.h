@@ -168,6 +168,15 @@ st_status tok_load_file(const char *path, MPI_Comm comm, tokenizer **out);
 st_status tok_write_file(const char *path, const tokenizer *t, const char *config_text,
                          const char *sources, MPI_Comm comm);
 
+/* Build a tokenizer from its definition (what tok_hash covers): for every
+ * id its kind, its text (text[id] of len[id] bytes; ignored for UNUSED) and
+ * its learning count (count may be NULL: 0).  Inconsistent definitions
+ * (unknown kind, repeated or missing special/byte, bad UTF-8, bmp ids that
+ * are not their code points) -> ST_EDATA naming the id.  Used to read a
+ * tokenizer back from an export (strata import). */
+st_status tok_from_def(tok_mode mode, int vocab, int ngram_max, const uint8_t *kind, const char *const *text,
+                        const size_t *len, const uint64_t *count, tokenizer **out);
+
 /* Human summary (mode, sizes, most frequent n-grams). */
 void tok_describe(const tokenizer *t, FILE *out);
 

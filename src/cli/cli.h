@@ -58,7 +58,8 @@ int cli_report(st_status st);
 
 /* Commands (one file each). */
 extern const cli_cmd cmd_prepare, cmd_tokenizer, cmd_substrate, cmd_grow, cmd_eval, cmd_generate, cmd_merge,
-    cmd_metrics, cmd_inspect, cmd_config, cmd_report, cmd_tasks;
+    cmd_metrics, cmd_inspect, cmd_config, cmd_report, cmd_tasks,
+    cmd_export, cmd_import;
 /* `strata report ARGS`: execute the strata-report program with ARGS (cmd_report.c). */
 int cmd_report_exec(int argc, char **argv);
 

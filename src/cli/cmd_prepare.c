@@ -9,6 +9,7 @@
 static const cli_opt opts[] = {
     {"output", CLI_VALUE, "FILE", "data.dataset", "dataset file to write"},
     {"tokenizer", CLI_VALUE, "FILE", "data.tokenizer", "encode with the tokenizer of this strata file instead of learning one"},
+    {"jsonl-field", CLI_VALUE, "NAME", "data.jsonl_field", "read JSON Lines (also stdin): each line's field NAME is a document"},
     {"force", CLI_FLAG, NULL, NULL, "replace the output file when it exists"},
     {NULL, 0, NULL, NULL, NULL},
 };
@@ -24,6 +25,11 @@ static int run(const cli_args *a)
     /* --tokenizer is data.tokenizer, so /config records what was used */
     if (cli_value(a, "tokenizer")) {
         st = cfg_set_value(&cfg, "data", "tokenizer", cli_value(a, "tokenizer"), "--tokenizer");
+        if (st != ST_OK) goto out;
+    }
+    /* --jsonl-field is data.jsonl_field, likewise */
+    if (cli_value(a, "jsonl-field")) {
+        st = cfg_set_value(&cfg, "data", "jsonl_field", cli_value(a, "jsonl-field"), "--jsonl-field");
         if (st != ST_OK) goto out;
     }
     const char *output = cli_value(a, "output");
@@ -72,9 +78,15 @@ const cli_cmd cmd_prepare = {
     .summary = "turn UTF-8 text into a tokenizer and token chunks (HDF5 dataset)",
     .usage = "[options] [PATH...]",
     .description =
-        "PATHs are UTF-8 text files or directories (read recursively, names sorted);\n"
-        "without PATHs, data.corpus is used.  Each file is one document, followed by\n"
-        "<|eos|>.  The tokenizer ([tokenizer] settings) is learned from the files, or\n"
+        "PATHs are UTF-8 text files or directories (read recursively, names sorted),\n"
+        "gzip-compressed files (any name), or - for stdin; without PATHs, data.corpus is\n"
+        "used.  Each file is one document, followed by <|eos|>; in JSON Lines files\n"
+        "(*.jsonl, *.ndjson, also .gz; stdin with --jsonl-field) each line is an object\n"
+        "whose field data.jsonl_field (default \"text\") is one document.  Invalid lines\n"
+        "(bad JSON or UTF-8, field missing or not a string) are skipped with a warning\n"
+        "naming the first few line numbers, never trained on, and counted in /corpus\n"
+        "jsonl_invalid_lines.  Decoding one gzip input or stdin beyond\n"
+        "data.inflate_limit_mb is exit 3 (decompression-bomb guard).  The tokenizer ([tokenizer] settings) is learned from the files, or\n"
         "with --tokenizer FILE (data.tokenizer) taken from any strata file that holds one\n"
         "(a tokenizer file from 'strata tokenizer learn', a dataset, a checkpoint), so\n"
         "several corpora share one tokenizer; the share of byte-fallback tokens is\n"

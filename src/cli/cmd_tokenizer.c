@@ -43,7 +43,9 @@ static st_status learn(const cli_args *a, const st_config *cfg)
     CHECK(out_guard(output, cli_flag(a, "force"), paths, npaths));
     tok_options o;
     tok_options_from_config(cfg, &o);
-    CHECK(corpus_learn_tokenizer(paths, npaths, (uint64_t)sample, &o, MPI_COMM_WORLD, &t, &sources));
+    corpus_ingest ing;
+    corpus_ingest_from_config(cfg, &ing);
+    CHECK(corpus_learn_tokenizer(paths, npaths, (uint64_t)sample, &o, &ing, MPI_COMM_WORLD, &t, &sources));
     ini = cfg_dump(cfg);
     CHECK_ALLOC(ini);
     CHECK(tok_write_file(output, t, ini, sources, MPI_COMM_WORLD));

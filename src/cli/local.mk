@@ -15,7 +15,9 @@ strata_SOURCES += \
 	src/cli/cmd_inspect.c \
 	src/cli/cmd_config.c \
 	src/cli/cmd_report.c \
-	src/cli/cmd_tasks.c
+	src/cli/cmd_tasks.c \
+	src/cli/cmd_export.c \
+	src/cli/cmd_import.c
 
 ## strata report's figures: a Python program installed beside strata.
 bin_SCRIPTS = strata-report

@@ -18,6 +18,7 @@
 static const cli_cmd *const commands[] = {
     &cmd_prepare, &cmd_tokenizer, &cmd_substrate, &cmd_grow,    &cmd_eval,
     &cmd_generate, &cmd_merge,    &cmd_metrics,   &cmd_inspect, &cmd_config,  &cmd_report, &cmd_tasks,
+    &cmd_export,   &cmd_import,
 };
 enum { NCOMMANDS = sizeof commands / sizeof commands[0] };
 

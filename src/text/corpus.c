@@ -11,15 +11,19 @@
  *      chunks holding them; one collective write into a temporary file;
  *   5. it is published as the output (publish.h: fsync, rename, fsync dir).
  */
+#define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <jansson.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "strata/agree.h"
 #include "strata/config.h"
@@ -44,6 +48,13 @@ void corpus_options_from_config(const struct st_config *c, corpus_options *o)
     o->split_tail = strcmp(c->data.split, "tail") == 0;
     tok_options_from_config(c, &o->tok);
     o->tokenizer_path = c->data.tokenizer[0] ? c->data.tokenizer : NULL;
+    corpus_ingest_from_config(c, &o->ingest);
+}
+
+void corpus_ingest_from_config(const struct st_config *c, corpus_ingest *g)
+{
+    g->jsonl_field = c->data.jsonl_field[0] ? c->data.jsonl_field : NULL;
+    g->inflate_limit = (uint64_t)c->data.inflate_limit_mb << 20;
 }
 
 st_status corpus_split_list(const char *list, char ***items, int *n)
@@ -91,7 +102,9 @@ void corpus_free_list(char **items, int n)
 /* ---- the file list (rank 0) -------------------------------------------- */
 
 typedef struct cfile {
-    char *path;
+    char *path;     /* file to read */
+    char *name;     /* what it came from, for /corpus/files ("docs.jsonl:17"), or NULL: path */
+    uint64_t base;  /* first byte in path (a document in the spool file) */
     uint64_t size;
     uint64_t start; /* offset in the concatenation */
 } cfile;
@@ -100,16 +113,45 @@ typedef struct flist {
     cfile *f;
     size_t n, cap;
     uint64_t found, binary, total;
+    uint64_t jsonl_docs, jsonl_invalid;
+    /* rank 0: decoded inputs (gzip, stdin, JSON Lines) go to the spool */
+    corpus_ingest ing;
+    const char *spool_dir;
+    char *spool_path;
+    FILE *spool;
+    uint64_t spool_size;
 } flist;
+
+static void spool_remove(flist *l)
+{
+    if (l->spool) fclose(l->spool);
+    l->spool = NULL;
+    if (l->spool_path) unlink(l->spool_path);
+    free(l->spool_path);
+    l->spool_path = NULL;
+}
 
 static void flist_free(flist *l)
 {
-    for (size_t i = 0; i < l->n; i++) free(l->f[i].path);
+    for (size_t i = 0; i < l->n; i++) {
+        free(l->f[i].path);
+        free(l->f[i].name);
+    }
     free(l->f);
+    spool_remove(l);
     memset(l, 0, sizeof *l);
 }
 
+static const char *cfile_name(const cfile *f) { return f->name ? f->name : f->path; }
+
+static st_status flist_push_part(flist *l, const char *path, uint64_t base, uint64_t size, const char *name);
+
 static st_status flist_push(flist *l, const char *path, uint64_t size)
+{
+    return flist_push_part(l, path, 0, size, NULL);
+}
+
+static st_status flist_push_part(flist *l, const char *path, uint64_t base, uint64_t size, const char *name)
 {
     st_status st = ST_OK;
     if (l->n == l->cap) {
@@ -119,9 +161,13 @@ static st_status flist_push(flist *l, const char *path, uint64_t size)
         l->f = f;
         l->cap = cap;
     }
-    char *p = strdup(path);
-    CHECK_ALLOC(p);
-    l->f[l->n++] = (cfile){.path = p, .size = size, .start = l->total};
+    char *p = strdup(path), *nm = name ? strdup(name) : NULL;
+    if (!p || (name && !nm)) {
+        free(p);
+        free(nm);
+        CHECK_ALLOC(NULL);
+    }
+    l->f[l->n++] = (cfile){.path = p, .name = nm, .base = base, .size = size, .start = l->total};
     l->total += size;
 out:
     return st;
@@ -163,6 +209,229 @@ out:
     return st;
 }
 
+/* ---- decoded inputs: gzip, stdin, JSON Lines (rank 0) ------------------- */
+
+#define JSONL_MAX_LINE (256u << 20) /* a longer line is invalid (and skipped) */
+#define JSONL_SHOW 5                /* invalid lines named one by one */
+#define DEFAULT_INFLATE_LIMIT (16ull << 30)
+
+static bool ends_with(const char *s, const char *suf)
+{
+    size_t n = strlen(s), k = strlen(suf);
+    return n >= k && strcmp(s + n - k, suf) == 0;
+}
+
+/* Named *.jsonl or *.ndjson, with or without .gz? */
+static bool jsonl_name(const char *path)
+{
+    size_t n = strlen(path);
+    char *b = strdup(path);
+    if (!b) return false;
+    if (ends_with(b, ".gz")) b[n - 3] = '\0';
+    bool r = ends_with(b, ".jsonl") || ends_with(b, ".ndjson");
+    free(b);
+    return r;
+}
+
+static st_status spool_open(flist *l)
+{
+    st_status st = ST_OK;
+    if (l->spool) goto out;
+    const char *dir = l->spool_dir;
+    if (!dir) dir = getenv("TMPDIR");
+    if (!dir || !dir[0]) dir = "/tmp";
+    if (asprintf(&l->spool_path, "%s/.strata-spool-XXXXXX", dir) < 0) {
+        l->spool_path = NULL;
+        CHECK_ALLOC(NULL);
+    }
+    int fd = mkstemp(l->spool_path);
+    if (fd < 0) FAIL(ST_EUSAGE, "cannot create a spool file for decoded input in '%s': %s", dir, strerror(errno));
+    l->spool = fdopen(fd, "w+");
+    if (!l->spool) {
+        close(fd);
+        FAIL(ST_EIO, "cannot open the spool file '%s': %s", l->spool_path, strerror(errno));
+    }
+out:
+    return st;
+}
+
+static st_status spool_write(flist *l, const void *p, size_t n)
+{
+    st_status st = ST_OK;
+    if (n && fwrite(p, 1, n, l->spool) != n)
+        FAIL(ST_EIO, "cannot write the spool file '%s': %s", l->spool_path, strerror(errno));
+    l->spool_size += n;
+out:
+    return st;
+}
+
+/* Everything written reaches the file before other ranks read it. */
+static st_status spool_finish(flist *l)
+{
+    st_status st = ST_OK;
+    if (l->spool && (fflush(l->spool) != 0 || fsync(fileno(l->spool)) != 0))
+        FAIL(ST_EIO, "cannot write the spool file '%s': %s", l->spool_path, strerror(errno));
+out:
+    return st;
+}
+
+/* A byte source: zlib's gz reader, which also passes plain data through. */
+typedef struct src {
+    gzFile gz;
+    const char *name;
+    uint64_t out, limit;
+} src;
+
+static st_status src_read(src *s, uint8_t *buf, size_t cap, size_t *n)
+{
+    st_status st = ST_OK;
+    int e = Z_OK;
+    int k = gzread(s->gz, buf, (unsigned)cap);
+    if (k < 0 || (k == 0 && (gzerror(s->gz, &e), e != Z_OK && e != Z_STREAM_END))) {
+        const char *m = gzerror(s->gz, &e);
+        FAIL(ST_EDATA, "cannot read '%s': %s", s->name, e == Z_ERRNO ? strerror(errno) : m);
+    }
+    s->out += (uint64_t)k;
+    if (s->out > s->limit)
+        FAIL(ST_EDATA, "'%s' decodes to more than %llu MiB (data.inflate_limit_mb): a decompression bomb? "
+             "Raise data.inflate_limit_mb if the file is genuine", s->name, (unsigned long long)(s->limit >> 20));
+    *n = (size_t)k;
+out:
+    return st;
+}
+
+/* One JSON Lines line: a document, or counted (and the first few named) as invalid. */
+static st_status jsonl_line(flist *l, const char *name, uint64_t lineno, const char *p, size_t n, bool too_long)
+{
+    st_status st = ST_OK;
+    json_t *j = NULL;
+    char why[200] = "";
+    char *nm = NULL;
+    const char *field = l->ing.jsonl_field && l->ing.jsonl_field[0] ? l->ing.jsonl_field : "text";
+    if (n && p[n - 1] == '\r') n--;
+    size_t k = 0;
+    while (k < n && (p[k] == ' ' || p[k] == '\t')) k++;
+    if (k == n && !too_long) goto out; /* blank lines separate nothing and are not documents */
+    json_t *v = NULL;
+    if (too_long) {
+        snprintf(why, sizeof why, "longer than %u MiB", JSONL_MAX_LINE >> 20);
+    } else {
+        json_error_t err;
+        j = json_loadb(p, n, 0, &err);
+        if (!j) snprintf(why, sizeof why, "not valid JSON (column %d: %s)", err.column, err.text);
+        else if (!json_is_object(j)) snprintf(why, sizeof why, "not a JSON object");
+        else if (!(v = json_object_get(j, field))) snprintf(why, sizeof why, "no field \"%.64s\"", field);
+        else if (!json_is_string(v)) snprintf(why, sizeof why, "field \"%.64s\" is not a string", field);
+    }
+    if (why[0]) {
+        l->jsonl_invalid++;
+        if (l->jsonl_invalid <= JSONL_SHOW)
+            log_warn("%s:%llu: skipping an invalid line: %s", name, (unsigned long long)lineno, why);
+        goto out;
+    }
+    size_t len = json_string_length(v);
+    l->jsonl_docs++;
+    if (len == 0) goto out;
+    if (asprintf(&nm, "%s:%llu", name, (unsigned long long)lineno) < 0) {
+        nm = NULL;
+        CHECK_ALLOC(NULL);
+    }
+    uint64_t base = l->spool_size;
+    CHECK(spool_write(l, json_string_value(v), len));
+    CHECK(flist_push_part(l, l->spool_path, base, len, nm));
+out:
+    json_decref(j);
+    free(nm);
+    return st;
+}
+
+/* Decode fd (gzip or plain; stdin too) into the spool: as one text
+ * document, or as JSON Lines documents. */
+static st_status ingest(flist *l, int fd, const char *name, bool jsonl, bool limited)
+{
+    st_status st = ST_OK;
+    uint8_t *buf = NULL;
+    char *line = NULL;
+    size_t lcap = 0, llen = 0;
+    bool too_long = false;
+    uint64_t lineno = 0, invalid0 = l->jsonl_invalid;
+    src s = {.gz = gzdopen(fd, "rb"), .name = name,
+             .limit = limited ? (l->ing.inflate_limit ? l->ing.inflate_limit : DEFAULT_INFLATE_LIMIT) : UINT64_MAX};
+    if (!s.gz) {
+        close(fd);
+        FAIL(ST_EDATA, "cannot read '%s': %s", name, strerror(errno));
+    }
+    gzbuffer(s.gz, 1 << 17);
+    CHECK(spool_open(l));
+    buf = malloc(1 << 16);
+    CHECK_ALLOC(buf);
+    uint64_t base = l->spool_size;
+    l->found++;
+    for (;;) {
+        size_t n = 0;
+        CHECK(src_read(&s, buf, 1 << 16, &n));
+        if (n == 0) break;
+        if (!jsonl) {
+            CHECK(spool_write(l, buf, n));
+            continue;
+        }
+        for (size_t i = 0; i < n;) {
+            uint8_t *nl = memchr(buf + i, '\n', n - i);
+            size_t k = nl ? (size_t)(nl - (buf + i)) : n - i;
+            if (!too_long && llen + k > JSONL_MAX_LINE) too_long = true;
+            if (!too_long) {
+                if (llen + k > lcap) {
+                    size_t cap = lcap ? lcap : 4096;
+                    while (cap < llen + k) cap *= 2;
+                    char *p = realloc(line, cap);
+                    CHECK_ALLOC(p);
+                    line = p;
+                    lcap = cap;
+                }
+                memcpy(line + llen, buf + i, k);
+                llen += k;
+            }
+            i += k;
+            if (nl) {
+                CHECK(jsonl_line(l, name, ++lineno, line, llen, too_long));
+                llen = 0;
+                too_long = false;
+                i++;
+            }
+        }
+    }
+    if (jsonl && (llen || too_long)) CHECK(jsonl_line(l, name, ++lineno, line, llen, too_long));
+    if (jsonl) {
+        if (l->jsonl_invalid > invalid0)
+            log_warn("%s: skipped %llu invalid line(s) of %llu (not trained on; counted in /corpus jsonl_invalid_lines)",
+                     name, (unsigned long long)(l->jsonl_invalid - invalid0), (unsigned long long)lineno);
+        goto out;
+    }
+    /* one text document: checked like a plain file */
+    CHECK(spool_finish(l));
+    uint64_t n = l->spool_size - base;
+    double share = 0;
+    size_t nread = 0;
+    int sfd = open(l->spool_path, O_RDONLY);
+    if (sfd < 0) FAIL(ST_EIO, "cannot read the spool file '%s': %s", l->spool_path, strerror(errno));
+    st = lseek(sfd, (off_t)base, SEEK_SET) < 0 ? ST_ERROR(ST_EIO, "cannot seek in '%s'", l->spool_path)
+                                                : sniff(name, sfd, &share, &nread);
+    close(sfd);
+    if (st != ST_OK) goto out;
+    if (share > CORPUS_BINARY_SHARE) {
+        log_warn("skipping '%s': %.0f%% of its first %zu bytes are NUL/control bytes or invalid "
+                 "UTF-8 (binary file?)", name, 100.0 * share, nread);
+        l->binary++;
+        goto out;
+    }
+    if (n > 0) CHECK(flist_push_part(l, l->spool_path, base, n, strcmp(name, l->spool_path) ? name : NULL));
+out:
+    if (s.gz) gzclose(s.gz);
+    free(buf);
+    free(line);
+    return st;
+}
+
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
@@ -178,6 +447,13 @@ static st_status add_path(flist *l, const char *path, int depth)
     int fd = -1;
     struct stat sb;
     if (depth > MAX_DEPTH) FAIL(ST_EDATA, "'%s': directories nested deeper than %d (a symlink loop?)", path, MAX_DEPTH);
+    if (depth == 0 && strcmp(path, "-") == 0) {
+        /* stdin: JSON Lines when data.jsonl_field is set */
+        int in = dup(STDIN_FILENO);
+        if (in < 0) FAIL(ST_EDATA, "cannot read stdin: %s", strerror(errno));
+        CHECK(ingest(l, in, "-", l->ing.jsonl_field && l->ing.jsonl_field[0], true));
+        goto out;
+    }
     if (stat(path, &sb) != 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
     if (S_ISDIR(sb.st_mode)) {
         d = opendir(path);
@@ -217,6 +493,14 @@ static st_status add_path(flist *l, const char *path, int depth)
     if (!S_ISREG(sb.st_mode)) FAIL(ST_EDATA, "'%s' is not a regular file or directory", path);
     fd = open(path, O_RDONLY);
     if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
+    uint8_t magic[2] = {0, 0};
+    bool gz = pread(fd, magic, 2, 0) == 2 && magic[0] == 0x1f && magic[1] == 0x8b;
+    if (gz || jsonl_name(path)) {
+        int dfd = dup(fd);
+        if (dfd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", path, strerror(errno));
+        CHECK(ingest(l, dfd, path, jsonl_name(path), gz));
+        goto out;
+    }
     double share = 0;
     size_t n = 0;
     CHECK(sniff(path, fd, &share, &n));
@@ -268,10 +552,10 @@ static st_status share_list(flist *l, int rank, MPI_Comm comm)
 {
     st_status st = ST_OK;
     char *buf = NULL;
-    uint64_t head[4] = {l->n, l->found, l->binary, 0};
+    uint64_t head[6] = {l->n, l->found, l->binary, 0, l->jsonl_docs, l->jsonl_invalid};
     if (rank == 0)
-        for (size_t i = 0; i < l->n; i++) head[3] += strlen(l->f[i].path) + 1 + 8;
-    CHECK_MPI(MPI_Bcast(head, 4, MPI_UINT64_T, 0, comm));
+        for (size_t i = 0; i < l->n; i++) head[3] += strlen(l->f[i].path) + 1 + strlen(cfile_name(&l->f[i])) + 1 + 16;
+    CHECK_MPI(MPI_Bcast(head, 6, MPI_UINT64_T, 0, comm));
     if (head[3] > INT_MAX) FAIL(ST_EDATA, "the file list is too long (%llu bytes)", (unsigned long long)head[3]);
     buf = malloc(head[3] ? head[3] : 1);
     CHECK_ALLOC(buf);
@@ -279,21 +563,28 @@ static st_status share_list(flist *l, int rank, MPI_Comm comm)
         char *p = buf;
         for (size_t i = 0; i < l->n; i++) {
             memcpy(p, &l->f[i].size, 8);
-            strcpy(p + 8, l->f[i].path);
-            p += 8 + strlen(l->f[i].path) + 1;
+            memcpy(p + 8, &l->f[i].base, 8);
+            strcpy(p + 16, l->f[i].path);
+            p += 16 + strlen(l->f[i].path) + 1;
+            strcpy(p, cfile_name(&l->f[i]));
+            p += strlen(p) + 1;
         }
     }
     CHECK_MPI(MPI_Bcast(buf, (int)head[3], MPI_BYTE, 0, comm));
     if (rank != 0) {
         const char *p = buf;
         for (uint64_t i = 0; i < head[0]; i++) {
-            uint64_t size;
+            uint64_t size, base;
             memcpy(&size, p, 8);
-            CHECK(flist_push(l, p + 8, size));
-            p += 8 + strlen(p + 8) + 1;
+            memcpy(&base, p + 8, 8);
+            const char *path = p + 16, *name = path + strlen(path) + 1;
+            CHECK(flist_push_part(l, path, base, size, strcmp(name, path) ? name : NULL));
+            p = name + strlen(name) + 1;
         }
         l->found = head[1];
         l->binary = head[2];
+        l->jsonl_docs = head[4];
+        l->jsonl_invalid = head[5];
     }
 out:
     free(buf);
@@ -306,13 +597,13 @@ static st_status read_at(const cfile *f, uint64_t off, uint8_t *buf, size_t n)
 {
     st_status st = ST_OK;
     int fd = open(f->path, O_RDONLY);
-    if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", f->path, strerror(errno));
+    if (fd < 0) FAIL(ST_EDATA, "cannot read '%s': %s", cfile_name(f), strerror(errno));
     size_t got = 0;
     while (got < n) {
-        ssize_t k = pread(fd, buf + got, n - got, (off_t)(off + got));
+        ssize_t k = pread(fd, buf + got, n - got, (off_t)(f->base + off + got));
         if (k < 0 && errno == EINTR) continue;
-        if (k < 0) FAIL(ST_EDATA, "cannot read '%s': %s", f->path, strerror(errno));
-        if (k == 0) FAIL(ST_EDATA, "'%s' became shorter while it was being prepared", f->path);
+        if (k < 0) FAIL(ST_EDATA, "cannot read '%s': %s", cfile_name(f), strerror(errno));
+        if (k == 0) FAIL(ST_EDATA, "'%s' became shorter while it was being prepared", cfile_name(f));
         got += (size_t)k;
     }
 out:
@@ -623,17 +914,18 @@ static st_status write_dataset(h5_file *f, const write_job *w, MPI_Comm comm)
     AGREE(h5_attr_set_i64(f, "split", "n_val", (int64_t)s->n_val));
 
     size_t len = 1;
-    for (size_t i = 0; i < w->files->n; i++) len += strlen(w->files->f[i].path) + 24;
+    for (size_t i = 0; i < w->files->n; i++) len += strlen(cfile_name(&w->files->f[i])) + 24;
     list = malloc(len);
     AGREE(list ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory (file list)"));
     size_t p = 0;
     list[0] = '\0';
     for (size_t i = 0; i < w->files->n; i++)
         p += (size_t)snprintf(list + p, len - p, "%llu\t%s\n",
-                              (unsigned long long)w->files->f[i].size, w->files->f[i].path);
+                              (unsigned long long)w->files->f[i].size, cfile_name(&w->files->f[i]));
     AGREE(h5_write_string(f, "corpus/files", list));
     const struct { const char *name; uint64_t v; } counts[] = {
         {"files", s->files},          {"files_binary_skipped", s->files_binary},
+        {"jsonl_documents", s->jsonl_docs}, {"jsonl_invalid_lines", s->jsonl_invalid},
         {"bytes", s->bytes},          {"chars", s->chars},
         {"invalid_sequences", s->invalid}, {"tokens", s->tokens},
         {"text_tokens", s->text_tokens}, {"byte_tokens", s->byte_tokens},
@@ -694,15 +986,28 @@ out:
 /* Collective: phases 1 and 2 (file list, output checks when output is not
  * NULL, one byte range per rank read into memory). */
 static st_status input_read(const char *const *paths, int npaths, const char *output, bool force,
-                            uint64_t sample_bytes, MPI_Comm comm, input *in)
+                            uint64_t sample_bytes, const corpus_ingest *ing, MPI_Comm comm, input *in)
 {
     st_status st = ST_OK;
     int rank = 0, size = 1;
     MPI_Comm_rank(comm, &rank);
     MPI_Comm_size(comm, &size);
     uint64_t *starts = NULL;
+    char *spool_dir = NULL;
     memset(in, 0, sizeof *in);
     flist *files = &in->files;
+    if (ing) files->ing = *ing;
+    /* decoded inputs are spooled next to the output (a shared file system
+     * under MPI); without an output, in $TMPDIR */
+    if (output) {
+        spool_dir = strdup(output);
+        AGREE(spool_dir ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory"));
+        char *slash = strrchr(spool_dir, '/');
+        if (!slash) strcpy(spool_dir, ".");
+        else if (slash == spool_dir) spool_dir[1] = '\0';
+        else *slash = '\0';
+        files->spool_dir = spool_dir;
+    }
 
     /* 1. files and output */
     if (rank == 0) {
@@ -710,14 +1015,20 @@ static st_status input_read(const char *const *paths, int npaths, const char *ou
             st = ST_ERROR(ST_EUSAGE, "no input: give text files or directories, or set data.corpus");
         if (st == ST_OK && output) st = check_output(output, force);
         for (int i = 0; st == ST_OK && i < npaths; i++) st = add_path(files, paths[i], 0);
+        if (st == ST_OK) st = spool_finish(files);
         if (st == ST_OK && sample_bytes > 0) st = sample_files(files, sample_bytes);
+        if (st == ST_OK && files->jsonl_invalid > 0)
+            log_warn("%llu invalid JSON Lines line(s) skipped in all (%llu documents read)",
+                     (unsigned long long)files->jsonl_invalid, (unsigned long long)files->jsonl_docs);
     }
     AGREE(st);
     AGREE(share_list(files, rank, comm));
     if (files->total == 0)
-        AGREE(ST_ERROR(ST_EDATA, "empty corpus: %s%s hold%s no text (%llu file(s), %llu skipped as binary)",
+        AGREE(ST_ERROR(ST_EDATA, "empty corpus: %s%s hold%s no text (%llu file(s), %llu skipped as binary, "
+                       "%llu invalid JSON Lines line(s))",
                        npaths > 0 ? paths[0] : "", npaths > 1 ? " ..." : "", npaths > 1 ? "" : "s",
-                       (unsigned long long)files->found, (unsigned long long)files->binary));
+                       (unsigned long long)files->found, (unsigned long long)files->binary,
+                       (unsigned long long)files->jsonl_invalid));
 
     /* 2. one byte range per rank, cut at safe breaks */
     starts = calloc((size_t)size + 1, sizeof *starts);
@@ -750,8 +1061,12 @@ static st_status input_read(const char *const *paths, int npaths, const char *ou
         }
     }
     AGREE(st);
+    /* every rank holds its range: the spool has served */
+    spool_remove(files);
 out:
     free(starts);
+    free(spool_dir);
+    files->spool_dir = NULL;
     if (st != ST_OK) input_free(in);
     return st;
 }
@@ -772,26 +1087,26 @@ out:
 }
 
 st_status corpus_learn_tokenizer(const char *const *paths, int npaths, uint64_t sample_bytes,
-                                 const tok_options *o, MPI_Comm comm, tokenizer **out,
-                                 char **sources)
+                                 const tok_options *o, const corpus_ingest *ing, MPI_Comm comm,
+                                 tokenizer **out, char **sources)
 {
     st_status st = ST_OK;
     input in;
     memset(&in, 0, sizeof in);
     *out = NULL;
     if (sources) *sources = NULL;
-    CHECK(input_read(paths, npaths, NULL, false, sample_bytes, comm, &in));
+    CHECK(input_read(paths, npaths, NULL, false, sample_bytes, ing, comm, &in));
     CHECK(input_learn(&in, o, comm, out));
     if (sources) {
         size_t len = 1;
-        for (size_t i = 0; i < in.files.n; i++) len += strlen(in.files.f[i].path) + 24;
+        for (size_t i = 0; i < in.files.n; i++) len += strlen(cfile_name(&in.files.f[i])) + 24;
         char *list = malloc(len);
         AGREE(list ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory (file list)"));
         size_t p = 0;
         list[0] = '\0';
         for (size_t i = 0; i < in.files.n; i++)
             p += (size_t)snprintf(list + p, len - p, "%llu\t%s\n", (unsigned long long)in.files.f[i].size,
-                                  in.files.f[i].path);
+                                  cfile_name(&in.files.f[i]));
         *sources = list;
     }
     log_info("learned a %s tokenizer of %d ids (%d characters, %d n-grams) from %llu bytes of %zu file(s)",
@@ -840,9 +1155,11 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     if (given) AGREE(tok_load_file(o->tokenizer_path, comm, &tok));
 
     /* 1-2. files, output, this rank's text */
-    CHECK(input_read(paths, npaths, output, o->force, 0, comm, &in));
+    CHECK(input_read(paths, npaths, output, o->force, 0, &o->ingest, comm, &in));
     s.files = fl->found;
     s.files_binary = fl->binary;
+    s.jsonl_docs = fl->jsonl_docs;
+    s.jsonl_invalid = fl->jsonl_invalid;
 
     /* 3. the tokenizer, unless given: learned from this corpus */
     if (!given) CHECK(input_learn(&in, &o->tok, comm, &tok));
@@ -941,7 +1258,7 @@ st_status corpus_prepare(const char *const *paths, int npaths, const char *outpu
     created = true; /* from here on, failures remove the temporary file */
     if (rank == 0) {
         size_t text_bytes = (o->config_text ? strlen(o->config_text) : 0) + 32 * fl->n;
-        for (size_t i = 0; i < fl->n; i++) text_bytes += strlen(fl->f[i].path);
+        for (size_t i = 0; i < fl->n; i++) text_bytes += strlen(cfile_name(&fl->f[i]));
         st = preflight_space(pub.tmp, output, estimate_size(&s, o->ctx, tok, text_bytes));
     }
     AGREE(st);

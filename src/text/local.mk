@@ -19,7 +19,7 @@ check_PROGRAMS += tests/text/test_corpus
 MPI_TESTS += tests/text/test_corpus-np1.mpi tests/text/test_corpus-np2.mpi tests/text/test_corpus-np3.mpi
 
 TEXT_SH_TESTS = tests/text/prepare.sh tests/text/prepare-errors.sh tests/text/prepare-diskfull.sh \
-	tests/text/prepare-space.sh tests/text/tokenizer.sh
+	tests/text/prepare-space.sh tests/text/tokenizer.sh tests/text/ingest.sh
 TESTS += $(TEXT_SH_TESTS)
 EXTRA_DIST += $(TEXT_SH_TESTS)
 

@@ -145,6 +145,45 @@ out:
     return st;
 }
 
+st_status tok_from_def(tok_mode mode, int vocab, int ngram_max, const uint8_t *kind, const char *const *text,
+                        const size_t *len, const uint64_t *count, tokenizer **out)
+{
+    st_status st = ST_OK;
+    tokenizer *t = NULL;
+    *out = NULL;
+    if (vocab < TOK_N_SPECIALS + 256 || vocab > 16777216 || (mode == TOK_MODE_BMP && vocab != TOK_BMP_VOCAB))
+        FAIL(ST_EDATA, "tokenizer: vocabulary size %d is impossible for mode %s", vocab,
+             mode == TOK_MODE_BMP ? "bmp" : "compact");
+    size_t total = 0;
+    for (int i = 0; i < vocab; i++) {
+        if (kind[i] > TOK_UNUSED) FAIL(ST_EDATA, "tokenizer id %d: unknown kind %d", i, kind[i]);
+        size_t l = kind[i] == TOK_UNUSED ? 0 : len[i];
+        if (l > 4 * TOK_MAX_NGRAM) FAIL(ST_EDATA, "tokenizer id %d: text of %zu bytes is too long", i, l);
+        total += l + 1;
+    }
+    CHECK(tok_alloc(&t, mode, vocab, total));
+    t->ngram_max = ngram_max;
+    uint32_t p = 0;
+    for (int i = 0; i < vocab; i++) {
+        size_t l = kind[i] == TOK_UNUSED ? 0 : len[i];
+        t->kind[i] = kind[i];
+        t->count[i] = count ? count[i] : 0;
+        if (l && memchr(text[i], 0, l) && kind[i] != TOK_CHAR)
+            FAIL(ST_EDATA, "tokenizer id %d: text contains a NUL byte", i);
+        if (l) memcpy(t->text + p, text[i], l);
+        t->text_off[i] = p;
+        t->text[p + l] = '\0';
+        p += (uint32_t)l + 1;
+    }
+    t->text_off[vocab] = p;
+    CHECK(tok_index(t));
+    *out = t;
+    t = NULL;
+out:
+    tok_free(t);
+    return st;
+}
+
 void tok_free(tokenizer *t)
 {
     if (!t) return;
