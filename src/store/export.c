@@ -477,6 +477,7 @@ static st_status read_local(const char *dir, ckpt_model *cm)
     cm->mem = calloc(1, sizeof *cm->mem);
     CHECK_ALLOC(cm->mem);
     ckpt_member *mb = &cm->mem[0];
+    mb->prior = 1.0; /* a one-member ensemble: its prediction is the member's */
     cfg_defaults(&mb->cfg);
     json_t *set = json_object_get(cj, "strata_settings");
     if (set) {

@@ -51,7 +51,7 @@ expect_grep "bits/char" "$T/out" "eval prints a table"
 expect_exit 0 "eval the training split" -- run 2 -- eval "$ck" --split train --max-chunks 30
 expect_exit 0 "eval all chunks, batch 7" -- run 1 -- eval "$ck" --split all --max-chunks 20 --batch 7 --output "$T/all.csv"
 [ "$(csv_col "$T/all.csv" 3 all_tokens)" = "320" ] && ok "--split all --max-chunks 20: 320 positions" || not_ok "all split tokens"
-[ "$(head -1 "$T/all.csv")" = "depth,all_loss,all_bits_per_char,all_top1,all_tokens" ] && ok "CSV header of --split all" || not_ok "CSV header of --split all"
+[ "$(head -1 "$T/all.csv")" = "depth,all_loss,all_bits_per_char,all_top1,all_tokens,induction_gain,induction_loss_first,induction_loss_second" ] && ok "CSV header of --split all" || not_ok "CSV header of --split all"
 
 # Another context length (the same corpus and tokenizer settings give the
 # same tokenizer): rotary positions extend to 32 tokens.

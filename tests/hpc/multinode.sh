@@ -76,7 +76,7 @@ mpirun_in_A() {
     timeout 90 ip netns exec "$nsA" "${MPIRUN:-mpirun}" --hostfile "$hf" -np "$np" \
         --mca plm_rsh_agent "$top_srcdir/tests/hpc/netns-agent.sh" \
         --mca btl tcp,self --mca btl_tcp_if_include "$net" --mca oob_tcp_if_include "$net" \
-        -x OPENBLAS_NUM_THREADS "$STRATA" "$@"
+        -x OPENBLAS_NUM_THREADS ${STRATA_TEST_WAIT_STOP_AT_STEP:+-x STRATA_TEST_WAIT_STOP_AT_STEP} "$STRATA" "$@"
 }
 args() { # args NAME: the tiny config as run NAME
     echo "grow --config $T/tiny.ini --set run.name=$1"
@@ -96,19 +96,20 @@ else
     sha "$T/ck/two/stage-003.h5" | diff - "$T/ref.sha" | head -6 | sed 's/^/# /'
 fi
 
-# 2. Kill node B's rank in stage 2: freeze both ranks when stage 1's file
-# appears (stages last well under a second), SIGKILL the one in node B.
-mpirun_in_A "$T/hosts2" 2 $(args kill) >"$T/kill.out" 2>"$T/kill.err" &
+# 2. Kill node B's rank in stage 2, at a known step whatever the load: the
+# test hook makes both ranks wait after global step 16 (stage 2 of 12-step
+# stages) until a stop request, which never comes; SIGKILL the rank in node B.
+STRATA_TEST_WAIT_STOP_AT_STEP=16 mpirun_in_A "$T/hosts2" 2 $(args kill) >"$T/kill.out" 2>"$T/kill.err" &
+unset STRATA_TEST_WAIT_STOP_AT_STEP
 bg=$!
 killed=
-if wait_file "$T/ck/kill/stage-001.h5" 60 && freeze "run.name=kill"; then
-    for p in $frozen; do
-        [ "$(ip netns identify "$p" 2>/dev/null)" = "$nsB" ] && killed=$p
+if poll 60 grep -q "test hook: step 16 done" "$T/kill.err"; then
+    for p in $(pgrep -f "run.name=kill"); do
+        [ "$(ip netns identify "$p" 2>/dev/null)" = "$nsB" ] && ps -o comm= -p "$p" | grep -q strata && killed=$p
     done
 fi
 [ -n "$killed" ] && kill -KILL "$killed"
 started=$(date +%s)
-thaw
 wait "$bg"
 rc=$?
 bg=

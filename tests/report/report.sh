@@ -39,9 +39,11 @@ for f in got:
     assert 'src="%s"' % f in page, (f, "not in index.html")
 print(len(got), "panels ok")
 PY
-std="loss_vs_tokens.png=2 depth_val_bits_per_char.png=2 depth_val_top1.png=2 depth_wall_s.png=2 depth_mfu.png=2"
+# (the induction probe's columns are in every run: eval.induction_seqs > 0 by default)
+ind1="depth_induction_gain.png=1 depth_induction_loss_first.png=1 depth_induction_loss_second.png=1"
+std="loss_vs_tokens.png=2 depth_val_bits_per_char.png=2 depth_val_top1.png=2 depth_wall_s.png=2 depth_mfu.png=2 $(echo "$ind1" | sed 's/=1/=2/g')"
 expect_exit 0 "report on a grown and a monolithic run" -- "$STRATA" report "$T/ck/grown" "$T/ck/mono" --output "$T/rep"
-"$py" "$T/check.py" "$T/rep" $std >"$T/chk" 2>&1 && ok "five panels, valid PNGs in index.html, two series each" ||
+"$py" "$T/check.py" "$T/rep" $std >"$T/chk" 2>&1 && ok "eight panels, valid PNGs in index.html, two series each" ||
     { not_ok "report panels"; sed 's/^/# /' "$T/chk"; }
 expect_exit 2 "an existing output is refused without --force" -- "$STRATA" report "$T/ck/grown" --output "$T/rep"
 expect_grep "rep: exists; pass --force to replace it" "$T/err" "the refusal names the directory"
@@ -63,7 +65,7 @@ expect_exit 0 "report with probe columns and a per-position CSV" -- "$STRATA" re
     ok "probe/task columns by depth (one series: one input has them) and per-position loss by depth" ||
     { not_ok "generic columns"; sed 's/^/# /' "$T/chk"; }
 expect_exit 0 "--force replaces a report" -- "$STRATA" report "$T/ck/mono" --output "$T/rep2" --force
-"$py" "$T/check.py" "$T/rep2" loss_vs_tokens.png=1 depth_val_bits_per_char.png=1 depth_val_top1.png=1 depth_wall_s.png=1 depth_mfu.png=1 >"$T/chk" 2>&1 &&
+"$py" "$T/check.py" "$T/rep2" loss_vs_tokens.png=1 depth_val_bits_per_char.png=1 depth_val_top1.png=1 depth_wall_s.png=1 depth_mfu.png=1 $ind1 >"$T/chk" 2>&1 &&
     ok "the replaced report has one series per panel" || { not_ok "forced report"; sed 's/^/# /' "$T/chk"; }
 
 # Hostile inputs: one line, the documented code, no output, no temp left.
