@@ -135,6 +135,8 @@ typedef struct st_config {
 } st_config;
 
 typedef enum cfg_type { CFG_INT, CFG_FLOAT, CFG_BOOL, CFG_STRING, CFG_CHOICE } cfg_type;
+/* "integer", "number", "boolean", "string" or "choice" (help, man page). */
+const char *cfg_type_name(cfg_type t);
 
 typedef struct cfg_key {
     const char *section;

@@ -49,17 +49,6 @@ static void man_opt(FILE *f, const cli_opt *o)
     fputc('\n', f);
 }
 
-static const char *type_word(cfg_type t)
-{
-    switch (t) {
-    case CFG_INT: return "integer";
-    case CFG_FLOAT: return "number";
-    case CFG_BOOL: return "boolean";
-    case CFG_STRING: return "string";
-    case CFG_CHOICE: return "choice";
-    }
-    return "?";
-}
 
 void cli_print_man(FILE *f, const cli_tables *t)
 {
@@ -103,7 +92,7 @@ void cli_print_man(FILE *f, const cli_tables *t)
           f);
     for (size_t i = 0; i < cfg_nkeys; i++) {
         const cfg_key *k = &cfg_keys[i];
-        fprintf(f, ".TP\n\\fB%s.%s\\fR (%s", k->section, k->name, type_word(k->type));
+        fprintf(f, ".TP\n\\fB%s.%s\\fR (%s", k->section, k->name, cfg_type_name(k->type));
         if (k->type == CFG_CHOICE) {
             fputs(": ", f);
             man_text(f, k->choices);

@@ -24,7 +24,7 @@
 const cfg_key cfg_keys[] = {CFG_SECTIONS(CFG_SECTION_ENTRIES_)};
 const size_t cfg_nkeys = sizeof cfg_keys / sizeof cfg_keys[0];
 
-static const char *type_name(cfg_type t)
+const char *cfg_type_name(cfg_type t)
 {
     switch (t) {
     case CFG_INT: return "integer";
@@ -516,11 +516,11 @@ void cfg_print_help_sections(FILE *f, const char *sections)
         if (k->type == CFG_CHOICE)
             snprintf(range, sizeof range, " {%s}", k->choices);
         else if (k->type == CFG_INT)
-            snprintf(range, sizeof range, " (%s, %.0f..%.0f)", type_name(k->type), k->min, k->max);
+            snprintf(range, sizeof range, " (%s, %.0f..%.0f)", cfg_type_name(k->type), k->min, k->max);
         else if (k->type == CFG_FLOAT)
-            snprintf(range, sizeof range, " (%s, %g..%g)", type_name(k->type), k->min, k->max);
+            snprintf(range, sizeof range, " (%s, %g..%g)", cfg_type_name(k->type), k->min, k->max);
         else
-            snprintf(range, sizeof range, " (%s)", type_name(k->type));
+            snprintf(range, sizeof range, " (%s)", cfg_type_name(k->type));
         fprintf(f, "  %-26s %s%s [default: %s]%s\n", name, k->help, range, k->def[0] ? k->def : "\"\"",
                 k->resume_may_change ? " (may change on resume)" : "");
     }
