@@ -318,7 +318,6 @@ static int run(const cli_args *a)
     }
     if (cli_value(a, "per-position")) {
         free(csv);
-    free(ckpt);
         csv = position_csv(pos_loss, (int)depth, d.T, pos_chunks);
         CHECK_ALLOC(csv);
         CHECK(publish_write_text(cli_value(a, "per-position"), csv, MPI_COMM_WORLD));
@@ -336,6 +335,7 @@ out:
     free(x.trows);
     for (int j = 0; j < x.ntasks; j++) task_free(&x.tasks[j]);
     free(x.tasks);
+    free(ckpt);
     ckpt_model_free(&cm);
     return cli_report(st);
 }
