@@ -9,6 +9,13 @@
  * stage starts its AdamW moments afresh anyway.  Settings that fix what P's
  * tensors mean (model shape, substrate, tokenizer, context) must be P's.
  *
+ * P may also be an ensemble file of one member -- what `strata import`
+ * writes for a model trained elsewhere, or `strata merge` of one
+ * checkpoint: its member's blocks, head (and trainable table) are a finished
+ * stage n_blocks, checked against the member's settings like a checkpoint's;
+ * such a file has no data position, steps, init stream or metric rows, so
+ * those start afresh.
+ *
  * The run directory remembers its parent twice: in PARENT (a small text
  * file written when the branch starts, so a branch stopped before its first
  * checkpoint restarts from P with plain `strata grow --config`) and in /parent
