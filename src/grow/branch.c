@@ -400,7 +400,7 @@ st_status branch_start(grow_run *g)
              "says %s",
              g->dir, path, hex, want.sha256);
     if (ens) {
-        CHECK(load_member(g, path, &s));
+        CHECK(st_agree(load_member(g, path, &s), g->comm)); /* every rank read the file first */
     } else {
         st = h5_open_kind(&f, path, MPI_COMM_SELF, H5_KIND_CHECKPOINT, ST_EDATA);
         if (st == ST_OK) st = check_parent_file(g, &f, path);

@@ -4,7 +4,9 @@
 # bit for bit; provenance (/parent: path, sha256, stage) in every checkpoint
 # and in inspect; settings that must match are refused with exit 3, a
 # directory with checkpoints and a mid-stage parent with exit 2; a branch
-# resumes (and restarts from its PARENT file) with plain `strata grow`.
+# resumes (and restarts from its PARENT file) with plain `strata grow`; an
+# imported model (a one-member ensemble) is a parent too, several members
+# are exit 2 and a damaged file exit 4.
 . "$top_srcdir/tests/lib.sh"
 
 H5DUMP=${H5DUMP:-h5dump}
@@ -168,7 +170,18 @@ expect_grep "parent .*flip.h5 is corrupt" "$T/err" "saying the parent is corrupt
 expect_exit 3 "an imported parent with another model shape is refused" -- \
     run 1 -- grow $cfg --from "$T/imp.h5" --set run.name=impshape --set model.n_layers=3 --set model.d_ff=32
 expect_grep "model.d_ff = 32" "$T/err" "naming the setting"
-for d in two cut flip impshape; do
+expect_exit 2 "an imported parent deeper than model.n_layers is refused" -- \
+    run 1 -- grow $cfg --from "$T/imp.h5" --set run.name=shallow --set model.n_layers=1
+expect_grep "it has 2 blocks but model.n_layers = 1" "$T/err" "saying which setting to raise"
+# the trainable substrate: the imported member's own table comes along
+expect_exit 0 "export + import the trainable-substrate parent" -- sh -c \
+    "$STRATA export '$T/ck/tr/stage-001.h5' --output '$T/extr' && $STRATA import '$T/extr' --output '$T/imptr.h5'"
+expect_exit 0 "branch from the imported trainable-substrate model" -- \
+    run 2 -- grow $tcfg --from "$T/imptr.h5" --set run.name=trimp --set grow.steps=3
+sha "$T/ck/tr/stage-001.h5" | grep block_001 >"$T/tr.b1"
+[ -s "$T/tr.b1" ] && sha "$T/ck/trimp/stage-002.h5" | grep block_001 | cmp -s - "$T/tr.b1" &&
+    ok "its block 1 is the original's" || not_ok "trainable import: block 1 differs"
+for d in two cut flip impshape shallow; do
     [ -z "$(ls "$T/ck/$d" 2>/dev/null | grep '\.h5$')" ] || bad="$bad $d"
 done
 [ -z "$bad" ] && ok "refused branches write no checkpoint" || not_ok "checkpoints after a refusal:$bad"
