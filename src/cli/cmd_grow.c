@@ -5,7 +5,8 @@
 
 static const cli_opt opts[] = {
     {"from", CLI_VALUE, "CHECKPOINT", NULL,
-     "branch: start a new run (run.dir/run.name) from a stage checkpoint, run directory or LATEST of another run"},
+     "branch: start a new run (run.dir/run.name) from a stage checkpoint, run directory or LATEST of another run, "
+     "or a one-model file (strata import)"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -47,6 +48,9 @@ const cli_cmd cmd_grow = {
         "position from P; other growth settings allowed; model shape, substrate, tokenizer\n"
         "and data.ctx must match P, else exit 3).  The new directory must hold no\n"
         "checkpoint (exit 2); later starts resume it with plain 'strata grow --config'.\n"
+        "P may also be a model file of one member ('strata import' or a 'strata merge' of\n"
+        "one checkpoint): its blocks and head become finished stage n = its block count\n"
+        "(several members: exit 2; a damaged file: exit 4).\n"
         "Run under mpirun for several ranks: mpirun -np 4 strata grow --config run.ini",
     .opts = opts,
     .run = run,

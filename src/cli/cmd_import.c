@@ -40,7 +40,9 @@ const cli_cmd cmd_import = {
         "Reads DIR/config.json, DIR/tokenizer.json and DIR/model.safetensors (the format\n"
         "'strata export' writes, docs/FORMAT.md \"Export directories\") and writes a model\n"
         "file -- an ensemble file of one member, which predicts exactly like that model\n"
-        "-- that 'strata eval', 'generate', 'merge' and 'inspect' read.  Every defect\n"
+        "-- that 'strata eval', 'generate', 'merge' and 'inspect' read, and that\n"
+        "'strata grow --from MODEL.h5' grows further: its blocks become a finished stage\n"
+        "of a new run, frozen bit for bit (docs/HPC.md \"Branching\").  Every defect\n"
         "(header length, JSON, dtype, shape, offsets, file size, an unknown or missing\n"
         "tensor, a tokenizer whose content hash disagrees) is exit 3 naming the file and\n"
         "the tensor or key.",

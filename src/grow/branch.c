@@ -9,6 +9,13 @@
  * stage starts its AdamW moments afresh anyway.  Settings that fix what P's
  * tensors mean (model shape, substrate, tokenizer, context) must be P's.
  *
+ * P may also be an ensemble file of one member -- what `strata import`
+ * writes for a model trained elsewhere, or `strata merge` of one
+ * checkpoint: its member's blocks, head (and trainable table) are a finished
+ * stage n_blocks, checked against the member's settings like a checkpoint's;
+ * such a file has no data position, steps, init stream or metric rows, so
+ * those start afresh.
+ *
  * The run directory remembers its parent twice: in PARENT (a small text
  * file written when the branch starts, so a branch stopped before its first
  * checkpoint restarts from P with plain `strata grow --config`) and in /parent
@@ -24,6 +31,7 @@
 
 #include "run.h"
 #include "strata/agree.h"
+#include "strata/ckpt_model.h"
 #include "strata/ckptdir.h"
 #include "strata/layout.h"
 #include "strata/log.h"
@@ -178,17 +186,12 @@ static const char *const match_keys[][2] = {
     {"substrate", "kind"}, {"substrate", "dim"}, {"data", "ctx"},         {"grow", "schedule"},
 };
 
-static st_status check_parent(grow_run *g, h5_file *f, const char *path)
+/* The parent's settings pc, tokenizer tok and substrate checksum sum (of
+ * the file at path) against the run's. */
+static st_status check_parent(grow_run *g, const st_config *pc, const tokenizer *tok, int64_t sum, const char *path)
 {
     st_status st = ST_OK;
-    char *text = NULL;
-    tokenizer *tok = NULL;
-    st_config *pc = malloc(sizeof *pc);
-    CHECK_ALLOC(pc);
     const char *mine = g->config_path ? g->config_path : "the run's settings";
-    CHECK(h5_read_string(f, "config", &text));
-    cfg_defaults(pc);
-    CHECK(cfg_load_string(pc, text, path));
     for (size_t i = 0; i < sizeof match_keys / sizeof match_keys[0]; i++) {
         const cfg_key *k = cfg_find(match_keys[i][0], match_keys[i][1]);
         char a[128], b[128];
@@ -204,7 +207,6 @@ static st_status check_parent(grow_run *g, h5_file *f, const char *path)
         FAIL(ST_EUSAGE, "cannot branch from '%s': a monolithic run has a single stage to branch from", path);
     /* The ids must mean the same: the tokenizers' content hashes. */
     char ha[65], hb[65];
-    CHECK(tok_load(f, "tokenizer", &tok));
     tok_hash(g->data.tok, ha);
     tok_hash(tok, hb);
     if (strcmp(ha, hb) != 0)
@@ -213,8 +215,6 @@ static st_status check_parent(grow_run *g, h5_file *f, const char *path)
              "(sha256 %.16s...); prepare the dataset with --tokenizer %s",
              path, g->data.path, ha, hb, path);
     if (!g->sub.trainable) {
-        int64_t sum = 0;
-        CHECK(h5_attr_get_i64(f, "substrate", "checksum", &sum));
         int64_t ours = layout_substrate_checksum(g->sub.table, g->sub.V, g->sub.D);
         if (sum != ours)
             FAIL(ST_EDATA,
@@ -226,6 +226,26 @@ static st_status check_parent(grow_run *g, h5_file *f, const char *path)
     if (pc->run.seed != g->cfg.run.seed)
         log_info("branch: run.seed = %ld (the parent's: %ld): new blocks and the data order follow the new seed",
                  g->cfg.run.seed, pc->run.seed);
+out:
+    return st;
+}
+
+/* check_parent for a stage checkpoint: its /config, /tokenizer and
+ * /substrate checksum. */
+static st_status check_parent_file(grow_run *g, h5_file *f, const char *path)
+{
+    st_status st = ST_OK;
+    char *text = NULL;
+    tokenizer *tok = NULL;
+    int64_t sum = 0;
+    st_config *pc = malloc(sizeof *pc);
+    CHECK_ALLOC(pc);
+    CHECK(h5_read_string(f, "config", &text));
+    cfg_defaults(pc);
+    CHECK(cfg_load_string(pc, text, path));
+    CHECK(tok_load(f, "tokenizer", &tok));
+    if (!g->sub.trainable) CHECK(h5_attr_get_i64(f, "substrate", "checksum", &sum));
+    CHECK(check_parent(g, pc, tok, sum, path));
 out:
     tok_free(tok);
     free(text);
@@ -255,6 +275,95 @@ out:
     return st;
 }
 
+/* Rank 0: is path a strata ensemble file?  Anything else (a checkpoint, a
+ * file that does not open) takes the checkpoint path, whose checks report it. */
+static bool is_ensemble(const char *path)
+{
+    h5_file f;
+    h5_file_zero(&f);
+    char *kind = NULL;
+    bool yes = false;
+    if (h5_open_kind(&f, path, MPI_COMM_SELF, NULL, ST_EDATA) == ST_OK &&
+        h5_attr_get_str(&f, "/", "kind", &kind) == ST_OK)
+        yes = strcmp(kind, H5_KIND_ENSEMBLE) == 0;
+    free(kind);
+    h5_close(&f);
+    st_clear_error();
+    return yes;
+}
+
+/* ckpt_verify for an ensemble parent: every dataset read, its checksums
+ * checked; a damaged parent is exit 4 whatever its kind.  Collective. */
+static st_status verify_ensemble(const char *path, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    int rank = 0;
+    MPI_Comm_rank(comm, &rank);
+    if (rank == 0) {
+        h5_file f;
+        h5_file_zero(&f);
+        st = h5_open_kind(&f, path, MPI_COMM_SELF, H5_KIND_ENSEMBLE, ST_ECKPT);
+        if (st == ST_OK && h5_read_all(&f, NULL) != ST_OK) {
+            st_add_context("parent %s is corrupt", path);
+            st = ST_ECKPT;
+        }
+        if (h5_close(&f) != ST_OK && st == ST_OK) st = ST_ECKPT;
+    }
+    return st_agree_root(st, comm);
+}
+
+/* A one-member ensemble file as the parent (what `strata import` and
+ * `strata merge` of one checkpoint write): its member's blocks and head
+ * become the run's, as a finished stage n_blocks with nothing else carried
+ * over (no data position, steps or metric rows: the file holds none).
+ * Collective; *s receives the state the branch starts from. */
+static st_status load_member(grow_run *g, const char *path, grow_state *s)
+{
+    st_status st = ST_OK;
+    ckpt_model cm = {0};
+    param_arena *mine[MODEL_MAX_ARENAS], *theirs[MODEL_MAX_ARENAS];
+    CHECK(ckpt_model_load(&cm, path, g->comm));
+    /* Every rank read the same file, so every check below agrees. */
+    if (cm.n != 1)
+        FAIL(ST_EUSAGE,
+             "cannot branch from '%s': it is an ensemble of %d members and a branch grows one model; export the "
+             "member to grow ('strata export %s --member K --output DIR'), import it ('strata import DIR --output "
+             "M.h5') and branch from that",
+             path, cm.n, path);
+    ckpt_member *mb = &cm.mem[0];
+    int nb = mb->m.n_blocks;
+    CHECK(check_parent(g, &mb->cfg, cm.tok, cm.sub_checksum, path));
+    if (nb > g->cfg.model.n_layers)
+        FAIL(ST_EUSAGE, "cannot branch from '%s': it has %d blocks but model.n_layers = %ld (raise it)", path, nb,
+             g->cfg.model.n_layers);
+    memset(s, 0, sizeof *s);
+    s->stage = nb;
+    s->stage_done = true;
+    s->n_blocks = nb;
+    s->nranks = g->size;
+    s->lr_scale = 1.0;
+    s->skip_cursor = -1;
+    rng_init(&s->rng, (uint64_t)g->cfg.run.seed, 0, RNG_INIT);
+    g->st = *s; /* the blocks are drawn from the stream (then overwritten), as run_load does */
+    while (g->m.n_blocks < nb) CHECK(model_add_block(&g->m, &g->st.rng));
+    /* The same settings and substrate give the same arenas; a difference
+     * left (a width the checks above do not name) is refused, not copied. */
+    int na = layout_arenas(&g->m, mine, MODEL_MAX_ARENAS);
+    int nt = layout_arenas(&mb->m, theirs, MODEL_MAX_ARENAS);
+    for (int i = 0; i < na || i < nt; i++) {
+        char a[128] = "", b[128] = "";
+        if (i < na) layout_arena_path(&g->m, mine[i], "model", a, sizeof a);
+        if (i < nt) layout_arena_path(&mb->m, theirs[i], "model", b, sizeof b);
+        if (i >= na || i >= nt || strcmp(a, b) != 0 || mine[i]->numel != theirs[i]->numel)
+            FAIL(ST_EDATA, "cannot branch from '%s': its member's /%s does not fit the run's /%s (settings %s)", path,
+                 b[0] ? b : "(none)", a[0] ? a : "(none)", g->config_path ? g->config_path : "of the run");
+        memcpy(mine[i]->w, theirs[i]->w, sizeof(float) * mine[i]->numel);
+    }
+out:
+    ckpt_model_free(&cm);
+    return st;
+}
+
 static st_status parent_file_write(grow_run *g)
 {
     char path[sizeof g->dir + 16], text[CFG_STR_MAX + 256];
@@ -275,9 +384,13 @@ st_status branch_start(grow_run *g)
     const char *path = want.path;
     char hex[65] = "";
     grow_state s;
+    int ens = 0;
+    char *older = NULL;
     want.lineage = NULL;
     g->parent.lineage = NULL;
-    CHECK(ckpt_verify(path, g->comm));
+    if (g->rank == 0) ens = is_ensemble(path);
+    CHECK_MPI(MPI_Bcast(&ens, 1, MPI_INT, 0, g->comm));
+    CHECK(ens ? verify_ensemble(path, g->comm) : ckpt_verify(path, g->comm));
     if (g->rank == 0) st = sha256_file(path, hex);
     CHECK(st_agree_root(st, g->comm));
     CHECK(bcast_str(hex, sizeof hex, g->comm));
@@ -286,14 +399,18 @@ st_status branch_start(grow_run *g)
              "the parent of branch '%s' changed since the branch started: '%s' has sha256 %s, its PARENT file "
              "says %s",
              g->dir, path, hex, want.sha256);
-    st = h5_open_kind(&f, path, MPI_COMM_SELF, H5_KIND_CHECKPOINT, ST_EDATA);
-    if (st == ST_OK) st = check_parent(g, &f, path);
-    if (st == ST_OK) st = check_finished(g, &f, path, &s);
-    CHECK(st_agree(st, g->comm));
-    /* Loading reads the parent's own /parent (its ancestors) into g->parent. */
-    CHECK(run_load(g, &f, path));
-    char *older = g->parent.set ? g->parent.lineage : NULL;
-    g->parent.lineage = NULL;
+    if (ens) {
+        CHECK(st_agree(load_member(g, path, &s), g->comm)); /* every rank read the file first */
+    } else {
+        st = h5_open_kind(&f, path, MPI_COMM_SELF, H5_KIND_CHECKPOINT, ST_EDATA);
+        if (st == ST_OK) st = check_parent_file(g, &f, path);
+        if (st == ST_OK) st = check_finished(g, &f, path, &s);
+        CHECK(st_agree(st, g->comm));
+        /* Loading reads the parent's own /parent (its ancestors) into g->parent. */
+        CHECK(run_load(g, &f, path));
+        older = g->parent.set ? g->parent.lineage : NULL;
+        g->parent.lineage = NULL;
+    }
     g->parent = want;
     snprintf(g->parent.sha256, sizeof g->parent.sha256, "%s", hex);
     g->parent.stage = s.stage;

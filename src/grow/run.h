@@ -159,12 +159,15 @@ st_status run_load(grow_run *g, h5_file *f, const char *path);
 /* Before the inputs are set up (collective).  With `from` (--from): the run
  * directory must hold no checkpoint (ST_EUSAGE), `from` is resolved to a
  * stage file (a run directory or its LATEST: the newest stage-NNN.h5 there)
+ * or stays a file given (a checkpoint, or a one-member ensemble)
  * and g->parent is set.  Without: a run directory that holds no checkpoint
  * but a PARENT file is a branch that wrote none yet: g->parent comes from
  * PARENT (with the hash the parent must still have). */
 st_status branch_plan(grow_run *g, const char *from);
 /* After setup, when no checkpoint of the run itself was resumed: check the
- * parent against the run's settings and inputs, load it, write PARENT. */
+ * parent against the run's settings and inputs, load it, write PARENT.  A
+ * one-member ensemble parent is a finished stage n_blocks at step 0; an
+ * ensemble of several members is ST_EUSAGE, a damaged parent ST_ECKPT. */
 st_status branch_start(grow_run *g);
 /* /parent of a checkpoint: written when g->parent.set; read when present. */
 st_status branch_write(h5_file *f, const grow_run *g);

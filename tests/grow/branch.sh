@@ -4,7 +4,9 @@
 # bit for bit; provenance (/parent: path, sha256, stage) in every checkpoint
 # and in inspect; settings that must match are refused with exit 3, a
 # directory with checkpoints and a mid-stage parent with exit 2; a branch
-# resumes (and restarts from its PARENT file) with plain `strata grow`.
+# resumes (and restarts from its PARENT file) with plain `strata grow`; an
+# imported model (a one-member ensemble) is a parent too, several members
+# are exit 2 and a damaged file exit 4.
 . "$top_srcdir/tests/lib.sh"
 
 H5DUMP=${H5DUMP:-h5dump}
@@ -121,4 +123,66 @@ expect_grep "holds no checkpoint yet: starting it from there" "$T/err" "saying s
 expect_exit 0 "inspect the branch of a branch" -- "$STRATA" inspect "$T/ck/later/stage-003.h5"
 expect_grep "ancestors" "$T/out" "lists the ancestors"
 expect_grep "1  $psha  $real" "$T/out" "with the first parent's stage, hash and path"
+# 7. An imported model grows on: `strata import` writes a one-member
+#    ensemble; `grow --from` it trains stage 3 on top of its 2 blocks, which
+#    stay bit for bit the exported checkpoint's; provenance names the file.
+p2="$T/ck/a/stage-002.h5"
+expect_exit 0 "export the 2-block parent" -- "$STRATA" export "$p2" --output "$T/exp"
+expect_exit 0 "import it" -- "$STRATA" import "$T/exp" --output "$T/imp.h5"
+expect_exit 0 "branch from the imported model with model.n_layers=3" -- \
+    run 2 -- grow $cfg --from "$T/imp.h5" --set run.name=imp --set model.n_layers=3 --set grow.steps=4
+expect_grep "branch: starting after stage 2 of $(realpath "$T/imp.h5")" "$T/err" "the imported model counts as stage 2"
+[ -f "$T/ck/imp/stage-003.h5" ] && [ ! -f "$T/ck/imp/stage-002.h5" ] && ok "the branch trains and writes stage 3 only" ||
+    not_ok "imp files: $(ls "$T/ck/imp" | tr '\n' ' ')"
+sha "$p2" | grep 'block_00[12]' >"$T/a.b12"
+sha "$T/ck/imp/stage-003.h5" | grep 'block_00[12]' >"$T/imp.b12"
+[ "$(wc -l <"$T/a.b12")" -gt 2 ] && cmp -s "$T/a.b12" "$T/imp.b12" &&
+    ok "blocks 1-2 of the branch are bit for bit the exported checkpoint's" || not_ok "blocks 1-2 differ from the original's"
+sha "$T/ck/imp/stage-003.h5" | grep 'block_003' | grep -q . && ok "stage 3 added block 3" || not_ok "no block 3"
+steps=$("$STRATA" metrics "$T/ck/imp/stage-003.h5" | awk -F, 'NR > 1 { printf "%s:%s ", $1, $2 }')
+[ "$steps" = "3:4 " ] && ok "/metrics/depth: stage 3 trained 4 steps (an import carries no metric rows)" ||
+    not_ok "depth rows: '$steps'"
+isha=$(sha256sum "$T/imp.h5" | cut -d' ' -f1)
+f="$T/ck/imp/stage-003.h5"
+[ "$(attr "$f" /parent path)" = "$(realpath "$T/imp.h5")" ] && [ "$(attr "$f" /parent sha256)" = "$isha" ] &&
+    [ "$(attr "$f" /parent stage)" = 2 ] && ok "/parent names the imported file, its sha256 and stage 2" ||
+    not_ok "provenance: $(attr "$f" /parent path) $(attr "$f" /parent sha256) $(attr "$f" /parent stage)"
+expect_exit 0 "merge of one checkpoint is a parent too" -- "$STRATA" merge --output "$T/one.h5" "$p1"
+expect_exit 0 "branch from it" -- run 1 -- grow $cfg --from "$T/one.h5" --set run.name=one --set grow.steps=2
+sha "$T/ck/one/stage-002.h5" | grep block_001 | cmp -s - "$T/a.b1" && ok "its block 1 is the checkpoint's" ||
+    not_ok "block 1 of the merged parent differs"
+# refusals: more than one member (exit 2), a damaged file (exit 4, as a
+# damaged checkpoint), settings (exit 3)
+expect_exit 0 "an ensemble of two" -- "$STRATA" merge --output "$T/two.h5" "$p1" "$T/imp.h5"
+expect_exit 2 "a two-member ensemble as parent is refused" -- \
+    run 1 -- grow $cfg --from "$T/two.h5" --set run.name=two --set model.n_layers=3
+expect_grep "ensemble of 2 members.*--member" "$T/err" "saying how to pick one member"
+head -c 20000 "$T/imp.h5" >"$T/cut.h5"
+expect_exit 4 "a truncated imported file as parent is refused" -- \
+    run 1 -- grow $cfg --from "$T/cut.h5" --set run.name=cut --set model.n_layers=3
+expect_grep "cut.h5" "$T/err" "naming the file"
+cp "$T/imp.h5" "$T/flip.h5"
+printf '\377\377\377\377\377\377\377\377' |
+    dd of="$T/flip.h5" bs=1 seek=$(($(wc -c <"$T/imp.h5") / 2)) conv=notrunc 2>/dev/null
+expect_exit 4 "an imported file with damaged tensor bytes is refused" -- \
+    run 1 -- grow $cfg --from "$T/flip.h5" --set run.name=flip --set model.n_layers=3
+expect_grep "parent .*flip.h5 is corrupt" "$T/err" "saying the parent is corrupt"
+expect_exit 3 "an imported parent with another model shape is refused" -- \
+    run 1 -- grow $cfg --from "$T/imp.h5" --set run.name=impshape --set model.n_layers=3 --set model.d_ff=32
+expect_grep "model.d_ff = 32" "$T/err" "naming the setting"
+expect_exit 2 "an imported parent deeper than model.n_layers is refused" -- \
+    run 1 -- grow $cfg --from "$T/imp.h5" --set run.name=shallow --set model.n_layers=1
+expect_grep "it has 2 blocks but model.n_layers = 1" "$T/err" "saying which setting to raise"
+# the trainable substrate: the imported member's own table comes along
+expect_exit 0 "export + import the trainable-substrate parent" -- sh -c \
+    "$STRATA export '$T/ck/tr/stage-001.h5' --output '$T/extr' && $STRATA import '$T/extr' --output '$T/imptr.h5'"
+expect_exit 0 "branch from the imported trainable-substrate model" -- \
+    run 2 -- grow $tcfg --from "$T/imptr.h5" --set run.name=trimp --set grow.steps=3
+sha "$T/ck/tr/stage-001.h5" | grep block_001 >"$T/tr.b1"
+[ -s "$T/tr.b1" ] && sha "$T/ck/trimp/stage-002.h5" | grep block_001 | cmp -s - "$T/tr.b1" &&
+    ok "its block 1 is the original's" || not_ok "trainable import: block 1 differs"
+for d in two cut flip impshape shallow; do
+    [ -z "$(ls "$T/ck/$d" 2>/dev/null | grep '\.h5$')" ] || bad="$bad $d"
+done
+[ -z "$bad" ] && ok "refused branches write no checkpoint" || not_ok "checkpoints after a refusal:$bad"
 finish
