@@ -36,6 +36,15 @@ out:
     return st;
 }
 
+st_status comm_progress(MPI_Request *reqs, int n)
+{
+    st_status st = ST_OK;
+    int done = 0;
+    if (n > 0) CHECK_MPI(MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE));
+out:
+    return st;
+}
+
 st_status comm_allreduce_sum_f64(double *buf, int n, MPI_Comm comm)
 {
     st_status st = ST_OK;
