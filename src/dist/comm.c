@@ -22,7 +22,7 @@ out:
 st_status comm_iallreduce_sum(float *buf, size_t n, MPI_Comm comm, MPI_Request *req)
 {
     st_status st = ST_OK;
-    if (n > COMM_PIECE) FAIL(ST_ERR, "non-blocking all-reduce of %zu floats is too large", n);
+    if (n > COMM_IPIECE) FAIL(ST_ERR, "non-blocking all-reduce of %zu floats is too large", n);
     CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, comm, req));
 out:
     return st;

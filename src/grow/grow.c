@@ -507,7 +507,8 @@ out:
  * equal).  MPI requires every rank to start collectives in the same order:
  * the order is the fixed plan below (backward order), never the order of the
  * callbacks, and an arena starts only when it and every arena before it in
- * the plan are ready. */
+ * the plan are ready.  An arena beyond COMM_IPIECE floats (MPI counts are
+ * int) goes in several pieces. */
 typedef struct grad_reducer {
     MPI_Comm comm;
     float scale;        /* this rank's share of the global batch */
@@ -515,13 +516,15 @@ typedef struct grad_reducer {
     int next;           /* plan[next] is the first not yet started */
     param_arena **plan; /* [n] head, then lora l and block l for l = L-1..0, embed */
     bool *ready;        /* [n] */
-    MPI_Request *req;   /* [n] */
+    int *first;         /* [n + 1] arena i's requests are req[first[i] .. first[i+1]) */
+    MPI_Request *req;   /* one per piece of at most COMM_IPIECE floats */
 } grad_reducer;
 
 static void reducer_free(grad_reducer *r)
 {
     free(r->plan);
     free(r->ready);
+    free(r->first);
     free(r->req);
     memset(r, 0, sizeof *r);
 }
@@ -533,10 +536,10 @@ static st_status reducer_init(grad_reducer *r, model *m, float scale, MPI_Comm c
     int cap = MODEL_ARENAS(m->n_blocks);
     r->plan = calloc((size_t)cap, sizeof *r->plan);
     r->ready = calloc((size_t)cap, sizeof *r->ready);
-    r->req = calloc((size_t)cap, sizeof *r->req);
+    r->first = calloc((size_t)cap + 1, sizeof *r->first);
     CHECK_ALLOC(r->plan);
     CHECK_ALLOC(r->ready);
-    CHECK_ALLOC(r->req);
+    CHECK_ALLOC(r->first);
     r->comm = comm;
     r->scale = scale;
 #define PLAN(a)                                                                                    \
@@ -551,10 +554,15 @@ static st_status reducer_init(grad_reducer *r, model *m, float scale, MPI_Comm c
     if (!m->substrate) PLAN(&m->embed);
 #undef PLAN
     size_t total = 0;
-    for (int i = 0; i < r->n; i++) total += r->plan[i]->numel;
+    for (int i = 0; i < r->n; i++) {
+        total += r->plan[i]->numel;
+        r->first[i + 1] = r->first[i] + (int)((r->plan[i]->numel + COMM_IPIECE - 1) / COMM_IPIECE);
+    }
     if (total != m->n_train)
         FAIL(ST_ERR, "gradient all-reduce plan covers %zu of %zu gradient floats", total, m->n_train);
-    for (int i = 0; i < r->n; i++) r->req[i] = MPI_REQUEST_NULL;
+    r->req = malloc(((size_t)r->first[r->n] + 1) * sizeof *r->req);
+    CHECK_ALLOC(r->req);
+    for (int i = 0; i < r->first[r->n]; i++) r->req[i] = MPI_REQUEST_NULL;
 out:
     if (st != ST_OK) reducer_free(r);
     return st;
@@ -569,10 +577,14 @@ static st_status reducer_start_ready(grad_reducer *r)
         param_arena *a = r->plan[r->next];
         /* The local loss is a mean over this rank's share: weigh by the share
          * so the sum over ranks is the mean over the global batch. */
-        cblas_sscal((int)a->numel, r->scale, a->g, 1);
-        CHECK(comm_iallreduce_sum(a->g, a->numel, r->comm, &r->req[r->next]));
+        for (int k = r->first[r->next]; k < r->first[r->next + 1]; k++) {
+            size_t off = (size_t)(k - r->first[r->next]) * COMM_IPIECE;
+            size_t len = a->numel - off < COMM_IPIECE ? a->numel - off : COMM_IPIECE;
+            cblas_sscal((int)len, r->scale, a->g + off, 1);
+            CHECK(comm_iallreduce_sum(a->g + off, len, r->comm, &r->req[k]));
+        }
     }
-    CHECK(comm_progress(r->req, r->next));
+    CHECK(comm_progress(r->req, r->first[r->next]));
 out:
     return st;
 }
@@ -592,7 +604,7 @@ static st_status reducer_finish(grad_reducer *r)
     st_status st = ST_OK;
     for (int i = 0; i < r->n; i++) r->ready[i] = true;
     CHECK(reducer_start_ready(r));
-    for (int i = 0; i < r->n; i++) CHECK(comm_wait(&r->req[i]));
+    for (int k = 0; k < r->first[r->n]; k++) CHECK(comm_wait(&r->req[k]));
 out:
     return st;
 }
