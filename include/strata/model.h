@@ -11,7 +11,8 @@
  *   trainable arenas back to back in one buffer `grad` [n_train] (and the AdamW
  *   moments in `adam_m`, `adam_v` with the same layout), in the fixed order
  *   embed, block 0..L-1, lora 0..L-1, head (each only if trainable).  The
- *   gradient all-reduce is one MPI call on (grad, n_train); the grad-norm clip
+ *   gradient all-reduce covers (grad, n_train) arena by arena (the growth
+ *   engine starts each from model_backward_hooked()); the grad-norm clip
  *   is one pass over it.  Arena g/m/v pointers are views into these buffers.
  * - Performance: every projection is one cblas_sgemm over all B*T rows;
  *   attention runs per (batch, head) with sgemm for Q K^T and P V reading Q, K,
