@@ -19,9 +19,14 @@
 
 /* Sum `n` floats over all ranks, in place. */
 st_status comm_allreduce_sum(float *buf, size_t n, MPI_Comm comm);
+/* Most floats one comm_iallreduce_sum() takes (MPI counts are int). */
+#define COMM_IPIECE ((size_t)1 << 30)
 /* Non-blocking variant (overlap with backward); finish with comm_wait(). */
 st_status comm_iallreduce_sum(float *buf, size_t n, MPI_Comm comm, MPI_Request *req);
 st_status comm_wait(MPI_Request *req);
+/* Let pending non-blocking operations advance (Open MPI moves them on only
+ * inside MPI calls); completed requests become MPI_REQUEST_NULL. */
+st_status comm_progress(MPI_Request *reqs, int n);
 /* Sum of doubles (losses, counts) over ranks, in place. */
 st_status comm_allreduce_sum_f64(double *buf, int n, MPI_Comm comm);
 

@@ -11,7 +11,8 @@
  *   trainable arenas back to back in one buffer `grad` [n_train] (and the AdamW
  *   moments in `adam_m`, `adam_v` with the same layout), in the fixed order
  *   embed, block 0..L-1, lora 0..L-1, head (each only if trainable).  The
- *   gradient all-reduce is one MPI call on (grad, n_train); the grad-norm clip
+ *   gradient all-reduce covers (grad, n_train) arena by arena (the growth
+ *   engine starts each from model_backward_hooked()); the grad-norm clip
  *   is one pass over it.  Arena g/m/v pointers are views into these buffers.
  * - Performance: every projection is one cblas_sgemm over all B*T rows;
  *   attention runs per (batch, head) with sgemm for Q K^T and P V reading Q, K,
@@ -57,6 +58,7 @@
  *     per step: model_zero_grad(&m);
  *               model_forward(&m, &ws, &batch, x_cached, k, k + 1, B, T, true, &loss);
  *               model_backward(&m, &ws); allreduce-average(m.grad, m.n_train);
+ *               (or model_backward_hooked() to start each arena's all-reduce early)
  *               model_optim_step(&m, &cfg, lr_schedule(s, S, w, peak, min), s + 1);
  */
 #ifndef STRATA_MODEL_H
@@ -223,6 +225,16 @@ st_status model_forward(model *m, model_ws *ws, const model_batch *batch, const 
  * gradient of the mean loss into every trainable arena's g (head, blocks
  * >= floor, their LoRA adapters, the embedding table when start == 0). */
 st_status model_backward(model *m, model_ws *ws);
+/* Called by model_backward_hooked() once for each trainable arena the
+ * backward touches, as soon as that arena's gradient is final (no later
+ * part of this backward writes it): the head first, then for l = depth-1
+ * down to the floor block l's LoRA adapters and block l, then the embedding
+ * table.  The growth engine starts the arena's gradient all-reduce there,
+ * overlapping it with the rest of the backward; nn knows nothing of MPI.
+ * A non-OK status stops the backward and is returned. */
+typedef st_status (*model_grad_ready_fn)(void *ctx, param_arena *a);
+/* model_backward, calling ready(ctx, arena) as above (ready may be NULL). */
+st_status model_backward_hooked(model *m, model_ws *ws, model_grad_ready_fn ready, void *ctx);
 
 /* ---- incremental decoding (batch 1) ---------------------------------- */
 typedef struct kv_cache {

@@ -10,7 +10,8 @@
  *
  * Ownership: the arena owns `w`.  `g`, `m`, `v` are VIEWS into buffers owned
  * by the model (model_train_setup() lays the gradients of all trainable
- * arenas out back to back so the all-reduce is one call); they are NULL while
+ * arenas out back to back: each arena's gradient is one contiguous slice to
+ * all-reduce, the clip one pass); they are NULL while
  * the arena is not being trained.  Tensor order and names follow
  * docs/MODEL.md, "Parameters"; the order is the arena order.
  */

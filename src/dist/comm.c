@@ -22,7 +22,7 @@ out:
 st_status comm_iallreduce_sum(float *buf, size_t n, MPI_Comm comm, MPI_Request *req)
 {
     st_status st = ST_OK;
-    if (n > COMM_PIECE) FAIL(ST_ERR, "non-blocking all-reduce of %zu floats is too large", n);
+    if (n > COMM_IPIECE) FAIL(ST_ERR, "non-blocking all-reduce of %zu floats is too large", n);
     CHECK_MPI(MPI_Iallreduce(MPI_IN_PLACE, buf, (int)n, MPI_FLOAT, MPI_SUM, comm, req));
 out:
     return st;
@@ -32,6 +32,15 @@ st_status comm_wait(MPI_Request *req)
 {
     st_status st = ST_OK;
     CHECK_MPI(MPI_Wait(req, MPI_STATUS_IGNORE));
+out:
+    return st;
+}
+
+st_status comm_progress(MPI_Request *reqs, int n)
+{
+    st_status st = ST_OK;
+    int done = 0;
+    if (n > 0) CHECK_MPI(MPI_Testall(n, reqs, &done, MPI_STATUSES_IGNORE));
 out:
     return st;
 }

@@ -496,6 +496,119 @@ out:
 
 /* ---- one step ----------------------------------------------------------- */
 
+/* ---- gradient all-reduce overlapped with the backward ------------------- */
+
+/* One non-blocking sum all-reduce per trainable arena (its gradient slice of
+ * m->grad is contiguous), started the moment model_backward_hooked() reports
+ * the arena final, all waited before the clip and the optimizer step.  Every
+ * element of m->grad belongs to exactly one arena, so each is reduced exactly
+ * once, with the same datatype and operation as the blocking path
+ * (tests/grow/overlap.sh checks that checkpoints and losses are bitwise
+ * equal).  MPI requires every rank to start collectives in the same order:
+ * the order is the fixed plan below (backward order), never the order of the
+ * callbacks, and an arena starts only when it and every arena before it in
+ * the plan are ready.  An arena beyond COMM_IPIECE floats (MPI counts are
+ * int) goes in several pieces. */
+typedef struct grad_reducer {
+    MPI_Comm comm;
+    float scale;        /* this rank's share of the global batch */
+    int n;              /* arenas in the plan */
+    int next;           /* plan[next] is the first not yet started */
+    param_arena **plan; /* [n] head, then lora l and block l for l = L-1..0, embed */
+    bool *ready;        /* [n] */
+    int *first;         /* [n + 1] arena i's requests are req[first[i] .. first[i+1]) */
+    MPI_Request *req;   /* one per piece of at most COMM_IPIECE floats */
+} grad_reducer;
+
+static void reducer_free(grad_reducer *r)
+{
+    free(r->plan);
+    free(r->ready);
+    free(r->first);
+    free(r->req);
+    memset(r, 0, sizeof *r);
+}
+
+static st_status reducer_init(grad_reducer *r, model *m, float scale, MPI_Comm comm)
+{
+    st_status st = ST_OK;
+    memset(r, 0, sizeof *r);
+    int cap = MODEL_ARENAS(m->n_blocks);
+    r->plan = calloc((size_t)cap, sizeof *r->plan);
+    r->ready = calloc((size_t)cap, sizeof *r->ready);
+    r->first = calloc((size_t)cap + 1, sizeof *r->first);
+    CHECK_ALLOC(r->plan);
+    CHECK_ALLOC(r->ready);
+    CHECK_ALLOC(r->first);
+    r->comm = comm;
+    r->scale = scale;
+#define PLAN(a)                                                                                    \
+    do {                                                                                           \
+        if ((a)->trainable && (a)->w && (a)->g) r->plan[r->n++] = (a);                             \
+    } while (0)
+    PLAN(&m->head);
+    for (int l = m->n_blocks - 1; l >= 0; l--) {
+        if (m->lora[l].r) PLAN(&m->lora[l].p);
+        PLAN(&m->blocks[l]);
+    }
+    if (!m->substrate) PLAN(&m->embed);
+#undef PLAN
+    size_t total = 0;
+    for (int i = 0; i < r->n; i++) {
+        total += r->plan[i]->numel;
+        r->first[i + 1] = r->first[i] + (int)((r->plan[i]->numel + COMM_IPIECE - 1) / COMM_IPIECE);
+    }
+    if (total != m->n_train)
+        FAIL(ST_ERR, "gradient all-reduce plan covers %zu of %zu gradient floats", total, m->n_train);
+    r->req = malloc(((size_t)r->first[r->n] + 1) * sizeof *r->req);
+    CHECK_ALLOC(r->req);
+    for (int i = 0; i < r->first[r->n]; i++) r->req[i] = MPI_REQUEST_NULL;
+out:
+    if (st != ST_OK) reducer_free(r);
+    return st;
+}
+
+/* Start every ready arena at the front of the plan, then let the started
+ * ones advance. */
+static st_status reducer_start_ready(grad_reducer *r)
+{
+    st_status st = ST_OK;
+    for (; r->next < r->n && r->ready[r->next]; r->next++) {
+        param_arena *a = r->plan[r->next];
+        /* The local loss is a mean over this rank's share: weigh by the share
+         * so the sum over ranks is the mean over the global batch. */
+        for (int k = r->first[r->next]; k < r->first[r->next + 1]; k++) {
+            size_t off = (size_t)(k - r->first[r->next]) * COMM_IPIECE;
+            size_t len = a->numel - off < COMM_IPIECE ? a->numel - off : COMM_IPIECE;
+            cblas_sscal((int)len, r->scale, a->g + off, 1);
+            CHECK(comm_iallreduce_sum(a->g + off, len, r->comm, &r->req[k]));
+        }
+    }
+    CHECK(comm_progress(r->req, r->first[r->next]));
+out:
+    return st;
+}
+
+static st_status reducer_ready(void *ctx, param_arena *a)
+{
+    grad_reducer *r = ctx;
+    for (int i = 0; i < r->n; i++)
+        if (r->plan[i] == a) r->ready[i] = true;
+    return reducer_start_ready(r);
+}
+
+/* Start what is left (arenas the backward did not reach, or all of them on a
+ * rank without a batch share), then wait for every request. */
+static st_status reducer_finish(grad_reducer *r)
+{
+    st_status st = ST_OK;
+    for (int i = 0; i < r->n; i++) r->ready[i] = true;
+    CHECK(reducer_start_ready(r));
+    for (int k = 0; k < r->first[r->n]; k++) CHECK(comm_wait(&r->req[k]));
+out:
+    return st;
+}
+
 /* One optimizer step of the current stage; *loss = mean train loss of the
  * global batch.  *bad: the step diverged and changed nothing (the caller
  * rolls back).  *skipped: the batch was the one to skip after a rollback. */
@@ -504,6 +617,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
 {
     st_status st = ST_OK;
     model *m = &g->m;
+    grad_reducer red = {0};
     const int T = g->data.ctx, D = g->sub.D;
     const long B = g->cfg.train.batch;
     *bad = *skipped = false;
@@ -540,16 +654,22 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
                          g->xin + (size_t)i * (size_t)T * (size_t)D, &flops));
     model_zero_grad(m);
     double loss = 0.0;
+    /* The blocking path (train.overlap_reduce = false) issues the very same
+     * per-arena all-reduces, only after the whole backward: an MPI
+     * implementation may sum in another order for another call or slicing
+     * (Open MPI 4.1 on 3 ranks does), so equal calls are what makes the two
+     * paths bitwise equal. */
+    CHECK(reducer_init(&red, m, (float)count / (float)B, g->comm));
     if (count > 0) {
         model_batch b = {.tokens = g->tokbuf, .targets = g->tokbuf + 1, .ld = T + 1};
         CHECK(model_forward(m, &g->ws, &b, start > 0 ? g->xin : NULL, start, m->n_blocks, (int)count, T,
                             true, &loss));
-        CHECK(model_backward(m, &g->ws));
-        /* The local loss is a mean over this rank's share: weigh by the share
-         * so the sum over ranks is the mean over the global batch. */
-        cblas_sscal((int)m->n_train, (float)count / (float)B, m->grad, 1);
+        if (g->cfg.train.overlap_reduce)
+            CHECK(model_backward_hooked(m, &g->ws, reducer_ready, &red));
+        else
+            CHECK(model_backward(m, &g->ws));
     }
-    CHECK(comm_allreduce_sum(m->grad, m->n_train, g->comm));
+    CHECK(reducer_finish(&red));
     /* [weighted loss, FLOPs]: summed over ranks in one all-reduce */
     double sums[2] = {loss * (double)count / (double)B, flops};
     CHECK(comm_allreduce_sum_f64(sums, 2, g->comm));
@@ -587,6 +707,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     g->st.tokens += B * T;
     sched_record_step(&g->st.sched, B * T);
 out:
+    reducer_free(&red);
     return st;
 }
 

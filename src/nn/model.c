@@ -491,7 +491,15 @@ out:
 
 /* ---- backward ----------------------------------------------------------- */
 
-st_status model_backward(model *m, model_ws *ws)
+st_status model_backward(model *m, model_ws *ws) { return model_backward_hooked(m, ws, NULL, NULL); }
+
+/* Tell the caller that a's gradient is final (only arenas being trained). */
+#define READY(a)                                                                                   \
+    do {                                                                                           \
+        if (ready && (a)->trainable && (a)->g) CHECK(ready(ctx, (a)));                             \
+    } while (0)
+
+st_status model_backward_hooked(model *m, model_ws *ws, model_grad_ready_fn ready, void *ctx)
 {
     st_status st = ST_OK;
     if (!ws->train || !ws->have_loss || !ws->head_x)
@@ -503,6 +511,7 @@ st_status model_backward(model *m, model_ws *ws)
     float *d = need_dx ? ws->dx[0] : NULL;
     if (d) memset(d, 0, nd * sizeof(float));
     head_backward_dlogits(&m->head, &ws->head, ws->head_x, d, N, D, m->dims.V);
+    READY(&m->head);
     for (int l = ws->depth - 1; l >= ws->floor; l--) {
         int slot = l - ws->floor;
         bool want = l > ws->floor || emb;
@@ -511,6 +520,8 @@ st_status model_backward(model *m, model_ws *ws)
         const lora_t *lo = m->lora[l].r ? &m->lora[l] : NULL;
         block_backward(&ws->ctx, &m->blocks[l], lo, &ws->acts[slot], &ws->bscr, B, T, ws->xs[slot],
                        d, want ? nd_buf : NULL);
+        if (lo) READY(&m->lora[l].p);
+        READY(&m->blocks[l]);
         d = want ? nd_buf : NULL;
     }
     if (emb) {
@@ -522,7 +533,9 @@ st_status model_backward(model *m, model_ws *ws)
                 float *dst = G + (size_t)ws->tokens[(size_t)b * ws->ld + t] * D;
                 for (int i = 0; i < D; i++) dst[i] += src[i];
             }
+        READY(&m->embed);
     }
 out:
     return st;
 }
+#undef READY

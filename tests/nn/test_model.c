@@ -367,6 +367,74 @@ static void model_lora_on_frozen_block_gradcheck(void **state)
     model_free(&m);
 }
 
+/* model_backward_hooked: the callback sees each trainable arena once, in
+ * backward order (head, block 1, LoRA of block 0, the embedding table), with
+ * its gradient already final, and the gradients equal model_backward's. */
+typedef struct ready_log {
+    int n;
+    param_arena *seen[8];
+    float *snap[8]; /* copy of g at the callback */
+} ready_log;
+
+static st_status log_ready(void *ctx, param_arena *a)
+{
+    ready_log *r = ctx;
+    assert_true(r->n < 8);
+    r->seen[r->n] = a;
+    r->snap[r->n] = gc_alloc(a->numel);
+    memcpy(r->snap[r->n], a->g, a->numel * sizeof(float));
+    r->n++;
+    return ST_OK;
+}
+
+static void hooked_backward_reports_final_gradients_in_order(void **state)
+{
+    (void)state;
+    rng_t rg;
+    rng_init(&rg, 21, 0, RNG_TEST);
+    model m;
+    make_model(&m, NULL, 2, 9); /* no substrate: a trainable embedding table */
+    randomize(&m.blocks[0], &rg);
+    randomize(&m.blocks[1], &rg);
+    ST_ASSERT_OK(model_lora_add(&m, 0, 2, 4.0f, &rg));
+    randomize(&m.lora[0].p, &rg);
+    m.blocks[0].trainable = false;
+    m.embed.trainable = true;
+    m.head.trainable = true;
+    ST_ASSERT_OK(model_train_setup(&m));
+    model_ws ws;
+    ST_ASSERT_OK(model_ws_init(&ws, &m.dims, TB, TT, 2, 2));
+    int32_t chunk[TB * (TT + 1)];
+    fill_tokens(chunk, TB * (TT + 1), 8);
+    model_batch b = {chunk, chunk + 1, TT + 1};
+    model_zero_grad(&m);
+    ST_ASSERT_OK(model_forward(&m, &ws, &b, NULL, 0, 2, TB, TT, true, NULL));
+    ST_ASSERT_OK(model_backward(&m, &ws));
+    float *plain = gc_alloc(m.n_train);
+    memcpy(plain, m.grad, m.n_train * sizeof(float));
+
+    ready_log r = {0};
+    model_zero_grad(&m);
+    ST_ASSERT_OK(model_forward(&m, &ws, &b, NULL, 0, 2, TB, TT, true, NULL));
+    ST_ASSERT_OK(model_backward_hooked(&m, &ws, log_ready, &r));
+    assert_int_equal(r.n, 4);
+    assert_ptr_equal(r.seen[0], &m.head);
+    assert_ptr_equal(r.seen[1], &m.blocks[1]);
+    assert_ptr_equal(r.seen[2], &m.lora[0].p);
+    assert_ptr_equal(r.seen[3], &m.embed);
+    size_t total = 0;
+    for (int i = 0; i < r.n; i++) {
+        assert_memory_equal(r.snap[i], r.seen[i]->g, r.seen[i]->numel * sizeof(float));
+        total += r.seen[i]->numel;
+        free(r.snap[i]);
+    }
+    assert_int_equal(total, m.n_train); /* every gradient float is in one reported arena */
+    assert_memory_equal(plain, m.grad, m.n_train * sizeof(float));
+    free(plain);
+    model_ws_free(&ws);
+    model_free(&m);
+}
+
 /* Growth: block 0 frozen.  Training block 1 from tokens and from the cached
  * x_0 give the same loss and gradients, need one stored block, and leave the
  * frozen block without gradient. */
@@ -584,6 +652,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(head_loss_gradcheck),
     cmocka_unit_test(model_two_blocks_end_to_end_gradcheck),
     cmocka_unit_test(model_lora_on_frozen_block_gradcheck),
+    cmocka_unit_test(hooked_backward_reports_final_gradients_in_order),
     cmocka_unit_test(frozen_lower_block_and_cached_input),
     cmocka_unit_test(per_depth_forward_and_logit_lens),
     cmocka_unit_test(kv_cache_matches_full_forward),
