@@ -25,8 +25,12 @@
 
 #include <mpi.h>
 
+#include <stdbool.h>
+
 #include "strata/config.h"
 #include "strata/error.h"
+
+struct h5_file;
 
 /* Run or resume.  Returns ST_EPREEMPT after writing a clean checkpoint when
  * a stop was requested (SIGUSR1/SIGTERM/SIGINT, signals.h), ST_EDIVERGED
@@ -64,6 +68,23 @@ typedef struct grow_options {
  * mid-stage parent is refused (ST_EUSAGE naming its stage file).  Every
  * checkpoint of the branch records its parent in /parent (docs/FORMAT.md). */
 st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm);
+
+/* Where a branch started: its parent checkpoint, as /parent of every
+ * checkpoint of the branch records it (docs/FORMAT.md). */
+typedef struct grow_parent {
+    bool set;
+    char path[CFG_STR_MAX]; /* the parent file, absolute */
+    char sha256[65];        /* of the whole parent file ("" until known) */
+    int stage;              /* the parent's finished stage */
+    long step;              /* its global step */
+    char *lineage;          /* "stage<TAB>sha256<TAB>path\n" per ancestor, parent first (malloc'd) */
+} grow_parent;
+
+/* Read and check /parent of an open checkpoint into *p (p->set = false when
+ * the file has none; a previous *p is freed first).  Inconsistent values ->
+ * ST_ECKPT naming the file. */
+st_status grow_parent_read(struct h5_file *f, grow_parent *p);
+void grow_parent_free(grow_parent *p);
 
 /* Testing hooks, read from the environment: STRATA_TEST_STOP_AT_STEP=N acts
  * as if SIGUSR1 arrived during global step N; STRATA_TEST_DIVERGE_AT_STEP=N

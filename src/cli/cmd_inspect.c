@@ -6,6 +6,7 @@
 #include "cli.h"
 #include "cli_config.h"
 #include "inspect_model.h"
+#include "strata/grow.h"
 #include "strata/corpus.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
@@ -71,40 +72,29 @@ out:
 static st_status describe_parent(h5_file *f, FILE *out)
 {
     st_status st = ST_OK;
-    char *path = NULL, *sha = NULL, *lineage = NULL;
-    int64_t stage = 0, step = 0;
-    bool has = false;
-    CHECK(h5_exists(f, "parent", &has));
-    if (!has) goto out;
-    CHECK(h5_attr_get_str(f, "parent", "path", &path));
-    CHECK(h5_attr_get_str(f, "parent", "sha256", &sha));
-    CHECK(h5_attr_get_i64(f, "parent", "stage", &stage));
-    CHECK(h5_attr_get_i64(f, "parent", "step", &step));
-    CHECK(h5_attr_get_str(f, "parent", "lineage", &lineage));
-    if (out) {
-        fprintf(out, "\nbranched from (/parent):\n  path   %s\n  sha256 %s\n  stage  %lld (step %lld)\n", path, sha,
-                (long long)stage, (long long)step);
-        /* Older ancestors: the lines after the parent's own. */
-        const char *rest = strchr(lineage, '\n');
-        if (rest && rest[1]) {
-            fprintf(out, "  ancestors (stage  sha256  path):\n");
-            for (const char *l = rest + 1; *l;) {
-                size_t n = strcspn(l, "\n");
-                fputs("    ", out);
-                for (size_t i = 0; i < n; i++)
-                    if (l[i] == '\t')
-                        fputs("  ", out);
-                    else
-                        fputc(l[i], out);
-                fputc('\n', out);
-                l += n + (l[n] == '\n');
-            }
+    grow_parent p = {0};
+    CHECK(grow_parent_read(f, &p));
+    if (!p.set || !out) goto out;
+    fprintf(out, "\nbranched from (/parent):\n  path   %s\n  sha256 %s\n  stage  %d (step %ld)\n", p.path, p.sha256,
+            p.stage, p.step);
+    /* Older ancestors: the lines after the parent's own. */
+    const char *rest = strchr(p.lineage, '\n');
+    if (rest && rest[1]) {
+        fprintf(out, "  ancestors (stage  sha256  path):\n");
+        for (const char *l = rest + 1; *l;) {
+            size_t n = strcspn(l, "\n");
+            fputs("    ", out);
+            for (size_t i = 0; i < n; i++)
+                if (l[i] == '\t')
+                    fputs("  ", out);
+                else
+                    fputc(l[i], out);
+            fputc('\n', out);
+            l += n + (l[n] == '\n');
         }
     }
 out:
-    free(path);
-    free(sha);
-    free(lineage);
+    grow_parent_free(&p);
     return st;
 }
 

@@ -444,12 +444,13 @@ out:
     return st;
 }
 
-st_status branch_read(h5_file *f, grow_run *g)
+st_status grow_parent_read(h5_file *f, grow_parent *p)
 {
     st_status st = ST_OK;
     bool has = false;
     char *path = NULL, *sha = NULL, *lineage = NULL;
     int64_t stage = 0, step = 0;
+    grow_parent_free(p);
     CHECK(h5_exists(f, "parent", &has));
     if (!has) goto out;
     CHECK(h5_attr_get_str(f, "parent", "path", &path));
@@ -457,12 +458,9 @@ st_status branch_read(h5_file *f, grow_run *g)
     CHECK(h5_attr_get_i64(f, "parent", "stage", &stage));
     CHECK(h5_attr_get_i64(f, "parent", "step", &step));
     CHECK(h5_attr_get_str(f, "parent", "lineage", &lineage));
-    if (strlen(path) >= sizeof g->parent.path || strlen(sha) != 64 || stage < 1 || stage > MODEL_MAX_LAYERS ||
-        step < 0)
+    if (strlen(path) >= sizeof p->path || strlen(sha) != 64 || stage < 1 || stage > MODEL_MAX_LAYERS || step < 0)
         FAIL(ST_ECKPT, "'%s': /parent is inconsistent (path of %zu bytes, sha256 '%.70s', stage %lld)", f->path,
              strlen(path), sha, (long long)stage);
-    branch_free(g);
-    grow_parent *p = &g->parent;
     p->set = true;
     snprintf(p->path, sizeof p->path, "%s", path);
     snprintf(p->sha256, sizeof p->sha256, "%s", sha);
@@ -477,8 +475,12 @@ out:
     return st;
 }
 
-void branch_free(grow_run *g)
+void grow_parent_free(grow_parent *p)
 {
-    free(g->parent.lineage);
-    memset(&g->parent, 0, sizeof g->parent);
+    free(p->lineage);
+    memset(p, 0, sizeof *p);
 }
+
+st_status branch_read(h5_file *f, grow_run *g) { return grow_parent_read(f, &g->parent); }
+
+void branch_free(grow_run *g) { grow_parent_free(&g->parent); }

@@ -24,6 +24,7 @@
 #include "strata/dataset.h"
 #include "strata/error.h"
 #include "strata/eval.h"
+#include "strata/grow.h"
 #include "strata/h5.h"
 #include "strata/metrics.h"
 #include "strata/model.h"
@@ -80,15 +81,6 @@ typedef struct grow_snapshot {
     bool valid;
 } grow_snapshot;
 
-/* Where a branch started (branch.c): its parent checkpoint. */
-typedef struct grow_parent {
-    bool set;
-    char path[CFG_STR_MAX]; /* the parent file, absolute */
-    char sha256[65];        /* of the whole parent file ("" until known) */
-    int stage;              /* the parent's finished stage */
-    long step;              /* its global step */
-    char *lineage;          /* "stage<TAB>sha256<TAB>path\n" per ancestor, parent first (malloc'd) */
-} grow_parent;
 
 typedef struct grow_run {
     st_config cfg;
