@@ -92,6 +92,7 @@
     X(grow, patience, INT, "3", 1, 1000000, NULL, 1, "plateau: evals without enough improvement before stopping") \
     X(grow, min_delta, FLOAT, "0.01", 0, 1e9, NULL, 1, "plateau: least val-loss improvement (nats/token) that counts") \
     X(grow, cache, CHOICE, "memory", 0, 0, "memory|disk|off", 1, "activation cache of frozen blocks: in memory, per-rank scratch file, or off") \
+    X(grow, cache_dtype, CHOICE, "float32", 0, 0, "float32|bfloat16", 1, "how activation cache entries are stored: float32 (bit for bit: the run is the same with the cache on, off or on disk) or bfloat16 (half the memory or disk; values rounded to bf16)") \
     X(grow, cache_dir, STRING, "", 0, 0, NULL, 1, "directory of the per-rank scratch files of grow.cache = disk (node-local scratch; empty = the run directory)") \
     X(grow, until_stage, INT, "0", 0, 1024, NULL, 1, "end the run cleanly (exit 0) after this stage; run grow again to continue (0 = all stages)")
 

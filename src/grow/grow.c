@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "run.h"
@@ -295,6 +296,7 @@ static st_status stage_end(grow_run *g, double stage_wall, double stage_tokens_p
             if (m->lora[l].r > 0) CHECK(model_lora_merge(m, l));
         g->st.lora_active = false;
         cache_reset(&g->cache); /* the frozen blocks changed */
+        g->cache_depth = -1;
         CHECK(set_trainable(g));
     }
     int depth = m->n_blocks;
@@ -494,6 +496,44 @@ out:
     return st;
 }
 
+/* ---- the activation cache ---------------------------------------------- */
+
+/* Bring every entry of this rank's cache to depth `start` (the output of the
+ * stage's frozen blocks), once, before the stage's first step: entries of
+ * the previous stage advance by the one block frozen since, empty ones
+ * (a new run's stage 2, a resumed session) come from the tokens.  After it
+ * a step reads its frozen prefix from the cache whatever the depth and
+ * however few chunks the stage visits (cache.h).  Tokens are read as the
+ * steps read them, collectively in windows of pf_cap rows (every rank takes
+ * part in every round); the FLOPs count as the stage's. */
+static st_status run_cache_advance(grow_run *g, int start)
+{
+    st_status st = ST_OK;
+    const int T = g->data.ctx;
+    const long n = g->cache.n;
+    double t0 = timer_now(), flops = 0;
+    long rounds = (n + g->pf_cap - 1) / g->pf_cap;
+    CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_LONG, MPI_MAX, g->comm));
+    g->pf_cursor = -1; /* the window's buffers are used here */
+    for (long r = 0; r < rounds; r++) {
+        long lo = r * g->pf_cap, m = lo >= n ? 0 : n - lo < g->pf_cap ? n - lo : g->pf_cap;
+        memcpy(g->batch_ids, g->cache.ids + lo, sizeof *g->batch_ids * (size_t)m);
+        CHECK(dataset_read_chunks(&g->data, g->batch_ids, m, g->pf_tok));
+        for (long i = 0; i < m && st == ST_OK; i++)
+            st = run_prefix(g, g->batch_ids[i], g->pf_tok + (size_t)i * (size_t)(T + 1), start, true, g->xin,
+                            &flops);
+        CHECK_AGREE(st, g->comm);
+    }
+    g->cache_depth = start;
+    double sums[2] = {flops, (double)n};
+    CHECK(comm_allreduce_sum_f64(sums, 2, g->comm));
+    g->st.stage_flops += sums[0];
+    log_info("activation cache: %.0f entries brought to depth %d in %.1f s (%.1f GFLOP)", sums[1], start,
+             timer_now() - t0, sums[0] / 1e9);
+out:
+    return st;
+}
+
 /* ---- one step ----------------------------------------------------------- */
 
 /* ---- gradient all-reduce overlapped with the backward ------------------- */
@@ -632,6 +672,7 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     comm_share(B, g->rank, g->size, &first, &count);
     int start = run_first_trained(g);
     bool use_cache = run_cache_usable(g);
+    if (use_cache && g->cache_depth != start) CHECK(run_cache_advance(g, start));
     double flops = (double)count * g->data.ctx * trained_token_flops(g, start); /* this rank's share */
     /* This rank's batch slots, read from the file (only these rows), a
      * window of steps at a time.  Every rank takes the same branch: the
@@ -640,10 +681,13 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     if (g->pf_cursor < 0 || off < 0 || off % B != 0 || off / B >= g->pf_steps) {
         g->pf_cursor = g->st.cursor;
         off = 0;
-        for (long s = 0; s < g->pf_steps; s++)
-            for (long i = 0; i < count; i++)
-                g->batch_ids[s * count + i] =
-                    g->data.train[data_order_chunk(&g->order, g->st.cursor + s * B + first + i)];
+        for (long s = 0; s < g->pf_steps && st == ST_OK; s++)
+            for (long i = 0; i < count && st == ST_OK; i++) {
+                long k = data_order_chunk(&g->order, g->st.cursor + s * B + first + i);
+                if (k < 0) st = ST_ERROR(ST_ENOMEM, "out of memory for the data order");
+                else g->batch_ids[s * count + i] = g->data.train[k];
+            }
+        CHECK_AGREE(st, g->comm);
         CHECK(dataset_read_chunks(&g->data, g->batch_ids, g->pf_steps * count, g->pf_tok));
     }
     const long *ids = g->batch_ids + off / B * count;
@@ -879,16 +923,121 @@ static st_status run_setup(grow_run *g)
     CHECK_ALLOC(g->batch_ids);
     CHECK_ALLOC(g->pf_tok);
 
-    cache_mode cm;
-    CHECK(cache_mode_parse(c->grow.cache, &cm));
     CHECK(run_tasks_load(g));
     CHECK(run_metrics_init(g));
-    CHECK(cache_init(&g->cache, cm, g->data.n_chunks, T, d.D, c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir,
-                     g->rank));
-    CHECK(data_order_init(&g->order, g->data.n_train, (uint64_t)c->run.seed));
     CHECK(sched_cfg_from_config(c, g->monolithic ? c->model.n_layers : 1, &g->sched));
     CHECK(run_measure_peak(g, 0.2, false));
 out:
+    return st;
+}
+
+/* Bytes free for the activation cache on this node: 80 % of MemAvailable
+ * (memory) or the free space of the scratch directory (disk).  The test
+ * hooks STRATA_TEST_MEM_AVAILABLE / STRATA_TEST_DISK_AVAILABLE (bytes)
+ * stand in for the machine. */
+static double cache_room(cache_mode mode, const char *dir)
+{
+    const char *hook = getenv(mode == CACHE_MEMORY ? "STRATA_TEST_MEM_AVAILABLE" : "STRATA_TEST_DISK_AVAILABLE");
+    if (hook) return strtod(hook, NULL) * (mode == CACHE_MEMORY ? 0.8 : 1.0);
+    if (mode == CACHE_DISK) {
+        struct statvfs v;
+        return statvfs(dir, &v) == 0 ? (double)v.f_bavail * (double)v.f_frsize : INFINITY;
+    }
+    FILE *f = fopen("/proc/meminfo", "r");
+    double kb = INFINITY;
+    char line[256];
+    while (f && fgets(line, sizeof line, f))
+        if (sscanf(line, "MemAvailable: %lf kB", &kb) == 1) break;
+    if (f) fclose(f);
+    return 0.8 * kb * 1024.0;
+}
+
+/* The chunks this rank trains and evaluates on: the training chunks of the
+ * shards of its batch slots (order.h; every training chunk when the order's
+ * slots are not this run's batch positions, a run from before shards), and
+ * its share of the evaluated validation rows (eval.c shares them out the
+ * same way).  *ids malloc'd [*n]. */
+static st_status run_local_chunks(grow_run *g, long **ids, long *n)
+{
+    st_status st = ST_OK;
+    const long B = g->cfg.train.batch;
+    long first, count, cap = g->cfg.eval.batches * B;
+    long n_eval = g->data.n_val < cap ? g->data.n_val : cap;
+    bool sharded = g->order.slots == B;
+    comm_share(B, g->rank, g->size, &first, &count);
+    long max = (sharded ? 0 : g->data.n_train) + n_eval;
+    for (long s = first; sharded && s < first + count && s < first + g->order.shards; s++) {
+        long lo, len;
+        data_order_slot_range(&g->order, s, &lo, &len);
+        max += len;
+    }
+    *n = 0;
+    *ids = malloc(sizeof **ids * (size_t)(max > 0 ? max : 1));
+    CHECK_ALLOC(*ids);
+    if (!sharded)
+        for (long i = 0; i < g->data.n_train; i++) (*ids)[(*n)++] = g->data.train[i];
+    /* with fewer chunks than slots, slots s and s + shards share a shard: once is enough */
+    for (long s = first; sharded && s < first + count && s < first + g->order.shards; s++) {
+        long lo, len;
+        data_order_slot_range(&g->order, s, &lo, &len);
+        for (long i = lo; i < lo + len; i++) (*ids)[(*n)++] = g->data.train[i];
+    }
+    comm_share(n_eval, g->rank, g->size, &first, &count);
+    for (long i = first; i < first + count; i++) (*ids)[(*n)++] = g->data.val[i];
+out:
+    return st;
+}
+
+/* After the resume (the order's slots are part of the state): the data
+ * order, and the activation cache of this rank's chunks when a stage can
+ * use it, its size checked against what the node has (ST_EUSAGE naming the
+ * settings that help).  Collective. */
+static st_status run_data_setup(grow_run *g)
+{
+    st_status st = ST_OK;
+    const st_config *c = &g->cfg;
+    long *ids = NULL, n = 0;
+    MPI_Comm node = MPI_COMM_NULL;
+    cache_mode cm;
+    cache_dtype cdt;
+    CHECK(cache_mode_parse(c->grow.cache, &cm));
+    CHECK(cache_dtype_parse(c->grow.cache_dtype, &cdt));
+    CHECK(data_order_init(&g->order, g->data.n_train, g->st.order_slots, (uint64_t)c->run.seed));
+    /* Only a stage above frozen blocks reads the cache: never in a
+     * monolithic run, with a trainable table, a single block, or LoRA on
+     * the frozen blocks from stage 2 on. */
+    if (g->monolithic || g->sub.trainable || c->model.n_layers < 2 ||
+        (c->grow.lora_from_depth > 0 && c->grow.lora_from_depth <= 2))
+        cm = CACHE_OFF;
+    if (cm != CACHE_OFF) CHECK(run_local_chunks(g, &ids, &n));
+    const int T = g->data.ctx, D = g->sub.D;
+    const char *dir = c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir;
+    if (cm != CACHE_OFF) {
+        /* Ranks of one node share its memory (and, usually, its scratch disk). */
+        double need[2] = {cache_bytes(n, T, D, cdt), 1};
+        CHECK_MPI(MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
+        CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, need, 2, MPI_DOUBLE, MPI_SUM, node));
+        double room = cache_room(cm, dir);
+        const double gib = 1024.0 * 1024 * 1024;
+        if (need[0] > room)
+            st = ST_ERROR(ST_EUSAGE,
+                          "grow.cache = %s: the activation cache of this node's %.0f rank%s needs %.2f GiB (%ld "
+                          "chunks x %d x %d %s on this rank) but %s has %.2f GiB; set %s grow.cache_dtype = bfloat16 "
+                          "(half), run on more ranks (each caches its share), or set grow.cache = off",
+                          c->grow.cache, need[1], need[1] == 1 ? "" : "s", need[0] / gib, n, T, D,
+                          c->grow.cache_dtype, cm == CACHE_MEMORY ? "memory (80% of MemAvailable)" : dir,
+                          room / gib, cm == CACHE_MEMORY ? "grow.cache = disk (with grow.cache_dir on node-local scratch)," : "grow.cache_dir to a larger disk,");
+        CHECK_AGREE(st, g->comm);
+    }
+    st = cache_init(&g->cache, cm, cdt, ids, n, T, D, dir, g->rank);
+    CHECK_AGREE(st, g->comm);
+    g->cache_depth = -1;
+    if (cm != CACHE_OFF)
+        log_info("activation cache: %ld chunks on this rank, %.2f GiB (%s, %s)", g->cache.n,
+                 cache_bytes(g->cache.n, T, D, cdt) / (1024.0 * 1024 * 1024), c->grow.cache, c->grow.cache_dtype);
+out:
+    if (node != MPI_COMM_NULL) MPI_Comm_free(&node);
+    free(ids);
     return st;
 }
 
@@ -1160,6 +1309,7 @@ st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
     MPI_Comm_size(comm, &g->size);
     g->monolithic = strcmp(cfg->grow.schedule, "monolithic") == 0;
     g->cache.fd = -1;
+    g->cache_depth = -1;
     g->last_val = NAN;
     g->config_path = o ? o->config_path : NULL;
     if ((size_t)snprintf(g->dir, sizeof g->dir, "%s/%s", cfg->run.dir, cfg->run.name) >= sizeof g->dir)
@@ -1189,6 +1339,10 @@ st_status grow_start(const st_config *cfg, const grow_options *o, MPI_Comm comm)
         g->st.lr_scale = 1.0;
         g->st.skip_cursor = -1;
     }
+    /* A new run (or a branch from an imported model, which has no order)
+     * orders by batch slots; a resume or branch keeps its parent's order. */
+    if (!found || g->st.order_slots < 1) g->st.order_slots = cfg->train.batch;
+    CHECK(run_data_setup(g));
     CHECK(run_stages(g));
 out:
     run_lock_release(&lock, g->comm);

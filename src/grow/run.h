@@ -68,6 +68,7 @@ typedef struct grow_state {
     double stage_wall_s;   /* wall-clock seconds */
     double stage_loss_sum; /* sum of the accepted train losses (mean: / loss_n) */
     double stage_flops;    /* training FLOPs computed (summed over ranks; NaN: a file from before it was kept) */
+    long order_slots;      /* batch slots of the data order (order.h): train.batch; 1 in files from before shards */
 } grow_state;
 
 /* The last good state of the stage, in memory, for the divergence guard:
@@ -96,8 +97,9 @@ typedef struct grow_run {
     model m;
     model_ws ws;           /* training/eval workspace, up to train.batch chunks */
     model_ws ws1;          /* one chunk, forward only: frozen prefixes */
-    act_cache cache;
-    data_order order;
+    act_cache cache;       /* this rank's chunks (run_data_setup) */
+    int cache_depth;       /* depth every cache entry was brought to (run_cache_advance), -1: none */
+    data_order order;      /* set up after the resume: its slots come from the state */
     sched_cfg sched;
     grow_state st;
     grow_snapshot good;    /* divergence guard: where a rollback returns to */

@@ -49,6 +49,7 @@ static const state_field fields[] = {
     LATER("stage_wall_s", F_DOUBLE, stage_wall_s, 0),
     LATER("stage_loss_sum", F_DOUBLE, stage_loss_sum, 0),
     LATER("stage_flops", F_DOUBLE, stage_flops, NAN),
+    LATER("order_slots", F_LONG, order_slots, 1),
 };
 #undef FIELD
 #undef LATER

@@ -31,6 +31,7 @@ static const struct {
     {"lr_scale", true, true},       {"rollbacks", false, true},     {"stage_rollbacks", false, true},
     {"skip_cursor", false, true},   {"loss_mean", true, true},      {"loss_n", false, true},
     {"stage_wall_s", true, true},   {"stage_loss_sum", true, true}, {"stage_flops", true, true},
+    {"order_slots", false, true},
 };
 enum { N_DOCUMENTED = sizeof documented / sizeof documented[0] };
 
@@ -67,6 +68,7 @@ static grow_state distinctive(void)
     s.stage_wall_s = 5.0 / 13.0;
     s.stage_loss_sum = 123.0 / 7.0;
     s.stage_flops = 1e15 / 3.0;
+    s.order_slots = (1L << 50) + 3;
     return s;
 }
 
@@ -85,6 +87,7 @@ static grow_state plain(void)
     s.nranks = 1;
     s.lr_scale = 1.0;
     s.skip_cursor = -1;
+    s.order_slots = 1;
     return s;
 }
 
@@ -117,6 +120,7 @@ static void assert_same_state(const grow_state *a, const grow_state *b)
     assert_memory_equal(&a->stage_wall_s, &b->stage_wall_s, sizeof a->stage_wall_s);
     assert_memory_equal(&a->stage_loss_sum, &b->stage_loss_sum, sizeof a->stage_loss_sum);
     assert_memory_equal(&a->stage_flops, &b->stage_flops, sizeof a->stage_flops);
+    assert_int_equal(a->order_slots, b->order_slots);
 }
 
 static void make_dir(void)
@@ -263,6 +267,8 @@ static void a_missing_attribute_is_named(void **state)
             if (strcmp(documented[i].name, "rollbacks") == 0) assert_int_equal(back.rollbacks, 0);
             /* FLOPs not kept by an older file: "not measured", not 0 */
             if (strcmp(documented[i].name, "stage_flops") == 0) assert_true(isnan(back.stage_flops));
+            /* an order from before shards: one batch slot (order.h) */
+            if (strcmp(documented[i].name, "order_slots") == 0) assert_int_equal(back.order_slots, 1);
             assert_int_equal(back.step, s.step);
             ST_ASSERT_OK(h5_close(&f));
             continue;
