@@ -18,7 +18,9 @@
  * Data: the global batch (train.batch chunks) is independent of the rank
  * count; rank r computes a contiguous share of it and the gradients are
  * weighted by share and summed.  The data cursor is a global chunk position
- * (comm.h data_order), so a run resumes on any rank count.
+ * and batch slot s always draws from shard s of the training chunks
+ * (order.h), so a run resumes on any rank count, and a rank reads and
+ * caches only the shards of its own slots.
  */
 #ifndef STRATA_GROW_H
 #define STRATA_GROW_H
