@@ -74,8 +74,10 @@ typedef struct grow_state {
  * trainable weights and AdamW moments in the gradient layout, the numbers,
  * and how many rows /metrics/steps had. */
 typedef struct grow_snapshot {
-    size_t n;           /* floats in each buffer */
-    float *w, *m, *v;   /* [n] */
+    size_t n;           /* floats in w (model.n_train) */
+    size_t nm;          /* floats in m, v (model.n_moments: the rank's shard under train.zero) */
+    float *w;           /* [n] */
+    float *m, *v;       /* [nm] */
     grow_state st;
     size_t steps_rows;
     bool valid;
@@ -101,6 +103,8 @@ typedef struct grow_run {
     sched_cfg sched;
     grow_state st;
     grow_snapshot good;    /* divergence guard: where a rollback returns to */
+    float *rs_scratch;     /* [rs_scratch_n] the other ranks' gradient segments of a step's reduce-scatter */
+    size_t rs_scratch_n;
     double peak_flops;     /* this rank's measured sgemm rate (FLOP/s, blas_sgemm_peak) */
     double peak_total;     /* sum of peak_flops over the ranks: the MFU denominator */
     double *peak_ranks;    /* [size] every rank's peak_flops (stored in checkpoints) */
@@ -182,9 +186,18 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s);
 /* ---- tensors.c: the model's tensors in a checkpoint --------------------- */
 
 /* Every arena of g->m under /model, with its AdamW moments under /optim when
- * `moments` (a stage in progress).  Reading needs the structure built. */
-st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments);
+ * `moments` (a stage in progress).  /optim always holds the whole moments
+ * of every trained arena, whatever the rank count and train.zero: writing
+ * takes them from grow_moments_gather, reading gives each rank its slice
+ * (param_owned), so a checkpoint resumes on any rank count with zero on or
+ * off.  Reading needs the structure built. */
+st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments, const float *m, const float *v);
 st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments);
+/* The whole moments [n_train] in the gradient layout, on rank 0
+ * (collective): the model's own buffers when the optimizer is not sharded
+ * over several ranks (*gathered false), else gathered into malloc'd ones
+ * (*gathered true: rank 0 frees them).  NULL on the other ranks. */
+st_status grow_moments_gather(grow_run *g, float **m, float **v, bool *gathered);
 
 /* ---- live.c: metrics.jsonl ---------------------------------------------- */
 
