@@ -253,6 +253,10 @@ static st_status run_optim_setup(grow_run *g)
     run_segments(g, arenas, na, first, count);
     CHECK(model_train_setup_shard(m, first, count));
 out:
+    if (st == ST_OK)
+        log_info("optimizer: AdamW moments %.1f MiB on rank 0 (%zu trained parameters%s)",
+                 2.0 * sizeof(float) * (double)m->n_moments / 1048576.0, m->n_train,
+                 g->cfg.train.zero ? ", sharded over the ranks by train.zero" : "");
     return st;
 }
 
