@@ -4,8 +4,8 @@
  * evaluation, checkpoints) and broadcasts; every rank computes.  The global
  * batch is fixed by the config and independent of the rank count: each
  * rank takes a contiguous share of the batch positions, weighs its gradient
- * by its share, and one sum all-reduce yields the mean gradient of the
- * whole batch.  (The order in which chunks are visited is data/order.h.)
+ * by its share, and the sum over ranks (the deterministic reduce-scatter
+ * below, per trained arena) yields the mean gradient of the whole batch.  (The order in which chunks are visited is data/order.h.)
  */
 #ifndef STRATA_COMM_H
 #define STRATA_COMM_H

@@ -784,7 +784,7 @@ static st_status check_replicas(grow_run *g)
         bool same = false;
         CHECK(comm_check_identical(arenas[i]->w, sizeof(float) * arenas[i]->numel, g->comm, &same));
         if (!same)
-            FAIL(ST_ERR, "weights of a %s arena differ between ranks at step %ld (non-deterministic all-reduce?)",
+            FAIL(ST_ERR, "weights of a %s arena differ between ranks at step %ld (non-deterministic reduction?)",
                  param_arena_kind_name(arenas[i]->kind), g->st.step);
     }
 out:
