@@ -3,7 +3,7 @@
  *   /config                       resolved INI text
  *   /tokenizer/...                the tokenizer (tokenizer.h)
  *   /substrate/embeddings [V, D]  the frozen input table (kind, source, checksum attrs)
- *   /model/..., /optim/{m,v}/...  tensors (tensors.c, layout.h)
+ *   /model/..., /optim/{m,v}/...  tensors (tensors.c, layout.h; /optim added last)
  *   /state                        the run-state table (state.c)
  *   /metrics/steps, /metrics/depth column tables
  *   /parent                       a branch's parent (branch.c), attributes only
@@ -24,8 +24,7 @@
 #include "strata/log.h"
 #include "strata/tokenizer.h"
 
-/* mom_m, mom_v: the whole moments (grow_moments_gather), NULL after a stage. */
-static st_status write_contents(grow_run *g, const char *path, const float *mom_m, const float *mom_v)
+static st_status write_contents(grow_run *g, const char *path)
 {
     st_status st = ST_OK;
     h5_file f;
@@ -44,7 +43,7 @@ static st_status write_contents(grow_run *g, const char *path, const float *mom_
     CHECK(h5_attr_set_str(&f, "substrate", "kind", g->sub.kind));
     CHECK(h5_attr_set_str(&f, "substrate", "source", g->sub.path));
     CHECK(h5_attr_set_i64(&f, "substrate", "checksum", layout_substrate_checksum(g->sub.table, g->sub.V, g->sub.D)));
-    CHECK(grow_tensors_write(&f, g, !g->st.stage_done, mom_m, mom_v));
+    CHECK(grow_tensors_write(&f, g));
     CHECK(h5_group(&f, "state"));
     CHECK(grow_state_write(&f, "state", &g->st));
     CHECK(met_write(&g->steps, &f));
@@ -82,20 +81,17 @@ st_status grow_checkpoint_save(grow_run *g, const char *name)
 {
     st_status st = ST_OK;
     publish_file a = {0};
-    float *mom_m = NULL, *mom_v = NULL;
-    bool gathered = false;
     double t0 = MPI_Wtime();
     char path[sizeof g->dir + CKPT_NAME_MAX + 2];
     snprintf(path, sizeof path, "%s/%s", g->dir, name);
     CHECK(check_finite(g, path));
     g->st.n_blocks = g->m.n_blocks;
     g->st.nranks = g->size;
-    /* A stage in progress saves its moments: whole on rank 0, gathered
-     * from the ranks' slices under train.zero. */
-    if (!g->st.stage_done) CHECK(grow_moments_gather(g, &mom_m, &mom_v, &gathered));
     CHECK(publish_begin(&a, path, g->comm));
-    /* Only rank 0 writes; every rank learns its outcome. */
-    st = st_agree_root(g->rank == 0 ? write_contents(g, a.tmp, mom_m, mom_v) : ST_OK, g->comm);
+    /* Only rank 0 writes; every rank learns its outcome.  A stage in
+     * progress adds its moments (gathered from the ranks under train.zero). */
+    st = st_agree_root(g->rank == 0 ? write_contents(g, a.tmp) : ST_OK, g->comm);
+    if (st == ST_OK && !g->st.stage_done) st = grow_moments_write(g, a.tmp);
     if (st != ST_OK) {
         publish_abort(&a, g->comm);
         st_add_context("writing checkpoint '%s'", path);
@@ -116,10 +112,6 @@ st_status grow_checkpoint_save(grow_run *g, const char *name)
     log_debug("checkpoint %s written in %.3f s", path, MPI_Wtime() - t0);
 out:
     if (st != ST_OK) publish_abort(&a, g->comm);
-    if (gathered) {
-        free(mom_m);
-        free(mom_v);
-    }
     return st;
 }
 

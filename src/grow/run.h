@@ -185,19 +185,19 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s);
 
 /* ---- tensors.c: the model's tensors in a checkpoint --------------------- */
 
-/* Every arena of g->m under /model, with its AdamW moments under /optim when
- * `moments` (a stage in progress).  /optim always holds the whole moments
- * of every trained arena, whatever the rank count and train.zero: writing
- * takes them from grow_moments_gather, reading gives each rank its slice
- * (param_owned), so a checkpoint resumes on any rank count with zero on or
- * off.  Reading needs the structure built. */
-st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments, const float *m, const float *v);
+/* Every arena of g->m under /model (rank 0 writes); reading takes the AdamW
+ * moments under /optim too when `moments` (a stage in progress).  /optim
+ * always holds the whole moments of every trained arena, whatever the rank
+ * count and train.zero: grow_moments_write gathers them, reading gives
+ * each rank its slice (param_owned), so a checkpoint resumes on any rank
+ * count with zero on or off.  Reading needs the structure built. */
+st_status grow_tensors_write(h5_file *f, grow_run *g);
 st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments);
-/* The whole moments [n_train] in the gradient layout, on rank 0
- * (collective): the model's own buffers when the optimizer is not sharded
- * over several ranks (*gathered false), else gathered into malloc'd ones
- * (*gathered true: rank 0 frees them).  NULL on the other ranks. */
-st_status grow_moments_gather(grow_run *g, float **m, float **v, bool *gathered);
+/* Add /optim to the closed checkpoint file `path` that rank 0 wrote
+ * (collective): under train.zero each arena's moments are gathered to rank
+ * 0 one arena at a time; rank 0 reopens the file and writes them.  Every
+ * rank returns rank 0's outcome. */
+st_status grow_moments_write(grow_run *g, const char *path);
 
 /* ---- live.c: metrics.jsonl ---------------------------------------------- */
 

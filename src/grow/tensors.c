@@ -1,9 +1,10 @@
 /* tensors.c -- the model's tensors in a growth checkpoint: every arena at
  * its layout.h path below /model, with (during a stage) its AdamW moments at
  * /optim/{m,v}/<the same path>.  One routine reads and writes an arena with
- * its moments, so the two directions cannot drift apart.  Under train.zero
- * each rank holds a slice of the moments: they are gathered for writing and
- * sliced when read, so /optim is the same file with zero on or off. */
+ * its moments (moment_io), so the two directions cannot drift apart.  Under
+ * train.zero each rank holds a slice of the moments: they are gathered for
+ * writing and sliced when read, so /optim is the same file with zero on or
+ * off and on any rank count. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,20 +14,16 @@
 #include "strata/comm.h"
 #include "strata/layout.h"
 
-/* The offset of arena a in the gradient layout (the layout of /optim as written). */
-static size_t grad_offset(const grow_run *g, const param_arena *a) { return (size_t)(a->g - g->m.grad); }
-
-/* One moment of arena a at path q: written from full[n_train] (gradient
- * layout), read into the rank's slice a->m or a->v (`mine`). */
-static st_status moment_io(h5_file *f, grow_run *g, param_arena *a, const char *q, const float *full, float *mine,
-                           bool write)
+/* One moment of arena a at path q: written from `whole` [a->numel] (rank 0,
+ * grow_moments_write), or read into the rank's slice `mine` [own count]. */
+static st_status moment_io(h5_file *f, param_arena *a, const char *q, const float *whole, float *mine, bool write)
 {
     st_status st = ST_OK;
     float *tmp = NULL;
     size_t first, count;
     param_owned(a, &first, &count);
     if (write) {
-        CHECK(layout_arena_io(f, a, q, (float *)full + grad_offset(g, a), true));
+        CHECK(layout_arena_io(f, a, q, (float *)whole, true));
     } else if (first == 0 && count == a->numel) {
         CHECK(layout_arena_io(f, a, q, mine, false));
     } else {
@@ -39,18 +36,21 @@ out:
     return st;
 }
 
-static st_status arena_io(h5_file *f, grow_run *g, param_arena *a, const char *p, bool moments, const float *mf,
-                          const float *vf, bool write)
+static bool has_moments(const param_arena *a) { return a->trainable && a->m && a->v; }
+
+static void moment_path(char *q, size_t cap, const char *p, int which) { snprintf(q, cap, "optim/%s/%s", which ? "v" : "m", p); }
+
+static st_status arena_io(h5_file *f, param_arena *a, const char *p, bool moments, bool write)
 {
     st_status st = ST_OK;
     char q[160];
     CHECK(layout_arena_io(f, a, p, a->w, write));
-    if (moments && a->trainable && a->m) {
-        snprintf(q, sizeof q, "optim/m/%s", p);
-        CHECK(moment_io(f, g, a, q, mf, a->m, write));
-        snprintf(q, sizeof q, "optim/v/%s", p);
-        CHECK(moment_io(f, g, a, q, vf, a->v, write));
-    }
+    /* written by grow_moments_write (the moments may have to be gathered first) */
+    if (moments && !write && has_moments(a))
+        for (int k = 0; k < 2; k++) {
+            moment_path(q, sizeof q, p, k);
+            CHECK(moment_io(f, a, q, NULL, k ? a->v : a->m, false));
+        }
 out:
     return st;
 }
@@ -72,7 +72,7 @@ out:
     return st;
 }
 
-static st_status tensors_io(h5_file *f, grow_run *g, bool moments, const float *mf, const float *vf, bool write)
+static st_status tensors_io(h5_file *f, grow_run *g, bool moments, bool write)
 {
     st_status st = ST_OK;
     param_arena *arenas[MODEL_MAX_ARENAS];
@@ -80,54 +80,59 @@ static st_status tensors_io(h5_file *f, grow_run *g, bool moments, const float *
     for (int i = 0; i < na; i++) {
         char p[128];
         layout_arena_path(&g->m, arenas[i], "model", p, sizeof p);
-        CHECK(arena_io(f, g, arenas[i], p, moments, mf, vf, write));
+        CHECK(arena_io(f, arenas[i], p, moments, write));
         if (write) CHECK(arena_attrs(f, g, arenas[i], p));
     }
 out:
     return st;
 }
 
-st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments, const float *m, const float *v)
-{
-    return tensors_io(f, g, moments && m && v, m, v, true);
-}
+st_status grow_tensors_write(h5_file *f, grow_run *g) { return tensors_io(f, g, false, true); }
 
-st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments) { return tensors_io(f, g, moments, NULL, NULL, false); }
+st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments) { return tensors_io(f, g, moments, false); }
 
-st_status grow_moments_gather(grow_run *g, float **m, float **v, bool *gathered)
+st_status grow_moments_write(grow_run *g, const char *path)
 {
-    st_status st = ST_OK;
-    model *md = &g->m;
+    st_status st = ST_OK, lst = ST_OK; /* lst: rank 0's writing */
+    h5_file f;
+    h5_file_zero(&f);
+    float *whole = NULL;
     param_arena *arenas[MODEL_MAX_ARENAS];
-    int na = model_trainable_arenas(md, arenas, MODEL_MAX_ARENAS);
-    bool sharded = false;
-    for (int i = 0; i < na; i++) sharded |= arenas[i]->sharded;
-    *m = *v = NULL;
-    *gathered = sharded && g->size > 1;
-    if (!*gathered) {
-        if (g->rank == 0) {
-            *m = md->adam_m;
-            *v = md->adam_v;
+    int na = layout_arenas(&g->m, arenas, MODEL_MAX_ARENAS);
+    /* Sharded over several ranks: gather arena by arena into one buffer of
+     * the largest arena, so rank 0 never holds all the moments at once. */
+    bool gather = false;
+    size_t biggest = 1;
+    for (int i = 0; i < na; i++)
+        if (has_moments(arenas[i])) {
+            gather |= arenas[i]->sharded && g->size > 1;
+            if (arenas[i]->numel > biggest) biggest = arenas[i]->numel;
         }
-        goto out;
-    }
-    /* Rank 0 holds the whole moments only while it writes the file. */
     if (g->rank == 0) {
-        *m = param_falloc(md->n_train ? md->n_train : 1);
-        *v = param_falloc(md->n_train ? md->n_train : 1);
+        lst = h5_open(&f, path, MPI_COMM_SELF, true);
+        if (lst == ST_OK && gather && !(whole = param_falloc(biggest))) lst = ST_ENOMEM;
     }
-    CHECK(st_agree(g->rank == 0 && (!*m || !*v) ? ST_ENOMEM : ST_OK, g->comm));
+    /* every rank takes part in every gather whatever rank 0's state */
+    CHECK(st_agree_root(lst, g->comm));
     for (int i = 0; i < na; i++) {
         param_arena *a = arenas[i];
-        size_t off = grad_offset(g, a);
-        CHECK(comm_gather_segments(a->m, g->rank == 0 ? *m + off : NULL, a->numel, 0, g->comm));
-        CHECK(comm_gather_segments(a->v, g->rank == 0 ? *v + off : NULL, a->numel, 0, g->comm));
+        if (!has_moments(a)) continue;
+        char p[128], q[160];
+        layout_arena_path(&g->m, a, "model", p, sizeof p);
+        for (int k = 0; k < 2; k++) {
+            const float *mine = k ? a->v : a->m;
+            if (gather) CHECK(comm_gather_segments(mine, whole, a->numel, 0, g->comm));
+            moment_path(q, sizeof q, p, k);
+            if (g->rank == 0 && lst == ST_OK) lst = moment_io(&f, a, q, gather ? whole : mine, NULL, true);
+        }
     }
+    if (g->rank == 0) {
+        st_status cst = h5_close(&f);
+        if (lst == ST_OK) lst = cst;
+    }
+    st = st_agree_root(lst, g->comm);
 out:
-    if (st != ST_OK && *gathered) {
-        free(*m);
-        free(*v);
-        *m = *v = NULL;
-    }
+    if (g->rank == 0) h5_close(&f);
+    free(whole);
     return st;
 }
