@@ -70,7 +70,8 @@ st_status comm_rs_start(comm_rs *op, float *buf, size_t n, float *scratch, MPI_C
     memset(op, 0, sizeof *op);
     CHECK_MPI(MPI_Comm_rank(comm, &rank));
     CHECK_MPI(MPI_Comm_size(comm, &size));
-    if (n > (size_t)INT_MAX) FAIL(ST_ERR, "segmented reduce-scatter of %zu floats is too large (MPI counts are int)", n);
+    if (n > (size_t)INT_MAX)
+        FAIL(ST_ERR, "segmented reduce-scatter of %zu floats is too large (MPI counts are int)", n);
     op->buf = buf;
     op->scratch = scratch;
     op->n = n;

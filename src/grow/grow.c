@@ -448,7 +448,8 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
     st_status st = ST_OK;
     const st_config *c = &g->cfg;
     grow_state now = g->st;
-    if (!g->good.valid || g->good.n != g->m.n_train || g->good.nm != g->m.n_moments) FAIL(ST_ERR, "divergence guard: no good state to return to");
+    if (!g->good.valid || g->good.n != g->m.n_train || g->good.nm != g->m.n_moments)
+        FAIL(ST_ERR, "divergence guard: no good state to return to");
     if (now.stage_rollbacks >= c->train.max_rollbacks)
         FAIL(ST_EDIVERGED,
              "training diverged at step %ld (loss %g, gradient norm %g) after %ld rollback%s in stage %d "

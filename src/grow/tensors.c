@@ -38,7 +38,10 @@ out:
 
 static bool has_moments(const param_arena *a) { return a->trainable && a->m && a->v; }
 
-static void moment_path(char *q, size_t cap, const char *p, int which) { snprintf(q, cap, "optim/%s/%s", which ? "v" : "m", p); }
+static void moment_path(char *q, size_t cap, const char *p, int which)
+{
+    snprintf(q, cap, "optim/%s/%s", which ? "v" : "m", p);
+}
 
 static st_status arena_io(h5_file *f, param_arena *a, const char *p, bool moments, bool write)
 {
