@@ -13,6 +13,7 @@
 #include "strata/agree.h"
 #include "strata/comm.h"
 #include "strata/layout.h"
+#include "strata/publish.h"
 
 /* One moment of arena a at path q: written from `whole` [a->numel] (rank 0,
  * grow_moments_write), or read into the rank's slice `mine` [own count]. */
@@ -126,6 +127,8 @@ st_status grow_moments_write(grow_run *g, const char *path)
             const float *mine = k ? a->v : a->m;
             if (gather) CHECK(comm_gather_segments(mine, whole, a->numel, 0, g->comm));
             moment_path(q, sizeof q, p, k);
+            if (g->rank == 0 && lst == ST_OK && publish_fault("ckpt_optim"))
+                lst = ST_ERROR(ST_EIO, "cannot write %s: No space left on device (injected fault ckpt_optim)", q);
             if (g->rank == 0 && lst == ST_OK) lst = moment_io(&f, a, q, gather ? whole : mine, NULL, true);
         }
     }

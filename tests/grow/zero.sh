@@ -12,8 +12,9 @@
 #     with zero on, end bitwise equal to the uninterrupted run.
 # Then: a trainable substrate table (an embedding arena) on 3 ranks, a
 # rollback of the divergence guard (the snapshot holds the shard) on 2
-# ranks, and a zero-on checkpoint of 2 ranks resumed on 3 (the loss curve
-# within 1e-4 of the 2-rank run, as for the unsharded optimizer).
+# ranks, a failed /optim write, and a zero-on checkpoint of 2 ranks resumed
+# on 3 (the loss curve within 1e-4 of the 2-rank run, as for the unsharded
+# optimizer).
 . "$top_srcdir/tests/lib.sh"
 
 tiny_config "$T/tiny.ini"
@@ -77,6 +78,16 @@ for z in true false; do
 done
 expect_grep "step 7 diverged" "$T/err" "the step diverged and was rolled back"
 same "a rollback, 2 ranks, zero on vs off" divfalse divtrue
+
+# Rank 0 fails while writing /optim (its third moment; the other ranks are
+# still gathering): every rank stops cleanly with exit 4, no temp file stays,
+# and the run resumes from the previous checkpoint to the same end.
+STRATA_FAULT=ckpt_optim@3 expect_exit 4 "a failed /optim write on rank 0 stops every rank (exit 4)" -- \
+    run 2 -- grow $cfg --set run.name=optimfail --set train.zero=true
+expect_grep "injected fault ckpt_optim" "$T/err" "the message says what failed"
+ls "$T/ck/optimfail" | grep -q '\.tmp' && not_ok "a temp file was left behind" || ok "no temp file left behind"
+expect_exit 0 "the run resumes after the failed checkpoint" -- run 2 -- grow $cfg --set run.name=optimfail --set train.zero=true
+same "resumed after a failed /optim write" off2 optimfail
 
 # A zero-on checkpoint of 2 ranks resumes on 3 (each rank takes its slice of /optim).
 STRATA_TEST_STOP_AT_STEP=17 run 2 -- grow $cfg --set run.name=two2three --set train.zero=true >/dev/null 2>&1
