@@ -6,7 +6,7 @@ bench_bench_sgemm_SOURCES = bench/bench_sgemm.c bench/bench_sgemm_lib.c
 bench_bench_stage_SOURCES = bench/bench_stage.c bench/bench_sgemm_lib.c
 noinst_HEADERS += bench/bench_sgemm.h
 CLEANFILES += $(EXTRA_PROGRAMS)
-bench_scripts = bench/mfu.sh bench/shard-rss.sh bench/grow.sh bench/grow-bench.ini bench/env.sh bench/sgemm.sh bench/torch_compare.sh bench/torch_bench.py bench/ensemble.sh bench/bf16.sh bench/overlap.sh bench/depth.sh
+bench_scripts = bench/mfu.sh bench/shard-rss.sh bench/grow.sh bench/grow-bench.ini bench/env.sh bench/sgemm.sh bench/torch_compare.sh bench/torch_bench.py bench/ensemble.sh bench/bf16.sh bench/overlap.sh bench/depth.sh bench/zero-mem.sh
 EXTRA_DIST += $(bench_scripts) bench/RESULTS.md
 
 .PHONY: bench
@@ -20,4 +20,5 @@ bench: $(EXTRA_PROGRAMS) strata$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/text-bench.sh && \
 	$(SHELL) $(top_srcdir)/bench/substrate-bench.sh && \
 	$(SHELL) $(top_srcdir)/bench/ensemble.sh && \
-	$(SHELL) $(top_srcdir)/bench/overlap.sh bench/depth.sh
+	$(SHELL) $(top_srcdir)/bench/overlap.sh && \
+	$(SHELL) $(top_srcdir)/bench/zero-mem.sh

@@ -20,10 +20,18 @@ typedef struct adamw_cfg {
 
 /* sqrt(sum g^2) over the trainable arenas (double accumulation). */
 double adamw_grad_norm(param_arena *const *arenas, int n);
-/* If clip > 0: g *= min(1, clip / (norm + 1e-6)); returns the factor used. */
+/* sum g^2 over g[first[a] .. first[a] + count[a]) of each trainable arena a,
+ * arenas in order (NULL first/count: every element).  A sharded run adds
+ * the ranks' partial sums in rank order (comm_sum_ordered_f64); the
+ * unsharded run does the same over the same segments, so both clip alike. */
+double adamw_grad_sumsq(param_arena *const *arenas, int n, const size_t *first, const size_t *count);
+/* If clip > 0: g *= min(1, clip / (norm + 1e-6)) on the elements each arena's
+ * rank owns (param_owned: all unless sharded); returns the factor used. */
 double adamw_clip(param_arena *const *arenas, int n, double clip, double norm);
 /* One update at step t (>= 1) with learning rate lr, on every arena with
- * trainable set (needs g, m, v).  No clipping here. */
+ * trainable set (needs g, m, v), of the elements the rank owns
+ * (param_owned; each element's update is the same wherever it is owned).
+ * No clipping here. */
 void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t);
 /* Norm, clip, update; returns the pre-clip global norm. */
 double adamw_step(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t);

@@ -71,7 +71,8 @@
     X(train, beta2, FLOAT, "0.95", 0, 0.999999, NULL, 0, "AdamW beta2")                         \
     X(train, adam_eps, FLOAT, "1e-8", 0, 1, NULL, 0, "AdamW epsilon")                           \
     X(train, grad_clip, FLOAT, "1.0", 0, 1e9, NULL, 0, "global gradient-norm clip (0 = off)") \
-    X(train, overlap_reduce, BOOL, "true", 0, 0, NULL, 1, "start each trained arena's gradient all-reduce during the backward as soon as its gradient is final (false = one blocking all-reduce after the backward; results are bitwise the same)") \
+    X(train, overlap_reduce, BOOL, "true", 0, 0, NULL, 1, "start each trained arena's gradient reduction during the backward as soon as its gradient is final (false = the same reductions after the backward; results are bitwise the same)") \
+    X(train, zero, BOOL, "false", 0, 0, NULL, 1, "ZeRO-1: shard the AdamW moments over the ranks (each keeps and updates 1/N of every trained arena, then the weights are all-gathered); saves 8 x trained parameters x (1 - 1/N) bytes per rank, results are bitwise the same, checkpoints hold the whole moments") \
     X(train, precision, CHOICE, "float32", 0, 0, "float32|bfloat16", 1, "matrix products in float32 (OpenBLAS) or bfloat16 with fp32 accumulation (oneDNN; needs AVX512_BF16 or AMX); weights, optimizer state, norms, softmax and loss stay float32") \
     X(train, spike_factor, FLOAT, "4", 0, 1e9, NULL, 1, "a step whose loss exceeds this times the running mean diverged (0 = only non-finite values)") \
     X(train, max_rollbacks, INT, "5", 0, 1000000, NULL, 1, "rollbacks after divergence before the run stops with exit code 5") \

@@ -9,9 +9,10 @@
  *   single float buffer addressed by one descriptor table.
  * - Training state: model_train_setup() lays out the gradients of ALL
  *   trainable arenas back to back in one buffer `grad` [n_train] (and the AdamW
- *   moments in `adam_m`, `adam_v` with the same layout), in the fixed order
+ *   moments in `adam_m`, `adam_v` with the same layout, or only the rank's
+ *   slice of each arena with model_train_setup_shard()), in the fixed order
  *   embed, block 0..L-1, lora 0..L-1, head (each only if trainable).  The
- *   gradient all-reduce covers (grad, n_train) arena by arena (the growth
+ *   gradient reduction covers (grad, n_train) arena by arena (the growth
  *   engine starts each from model_backward_hooked()); the grad-norm clip
  *   is one pass over it.  Arena g/m/v pointers are views into these buffers.
  * - Performance: every projection is one cblas_sgemm over all B*T rows;
@@ -104,10 +105,11 @@ typedef struct model {
     lora_t *lora;            /* [L] adapters; lora[l].r == 0 means none */
     param_arena head;        /* norm_g [D], out_w [V, D] */
     /* training state (model_train_setup) */
-    size_t n_train;          /* floats in grad/adam_m/adam_v */
+    size_t n_train;          /* floats in grad */
+    size_t n_moments;        /* floats in adam_m/adam_v: n_train, or the rank's shard */
     float *grad;             /* [n_train] all trainable gradients, contiguous */
-    float *adam_m;           /* [n_train] AdamW first moments */
-    float *adam_v;           /* [n_train] AdamW second moments */
+    float *adam_m;           /* [n_moments] AdamW first moments */
+    float *adam_v;           /* [n_moments] AdamW second moments */
 } model;
 
 /* Defaults of docs/MODEL.md for eps, theta, init_std. */
@@ -145,6 +147,11 @@ st_status model_lora_merge(model *m, int l);
  * again after changing any .trainable flag or adding/merging LoRA (moments
  * restart at zero, as at the start of a stage). */
 st_status model_train_setup(model *m);
+/* The same with a sharded optimizer: trainable arena i (model_trainable_arenas
+ * order) owns elements first[i] .. first[i] + count[i] - 1, and adam_m/adam_v
+ * hold just those, arena after arena (params.h `sharded`).  The caller
+ * chooses the shares (the growth engine: comm_share per arena). */
+st_status model_train_setup_shard(model *m, const size_t *first, const size_t *count);
 /* Drop the training buffers; arenas' views become NULL. */
 void model_train_release(model *m);
 void model_zero_grad(model *m);

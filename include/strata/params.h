@@ -12,7 +12,8 @@
  * by the model (model_train_setup() lays the gradients of all trainable
  * arenas out back to back: each arena's gradient is one contiguous slice to
  * all-reduce, the clip one pass); they are NULL while
- * the arena is not being trained.  Tensor order and names follow
+ * the arena is not being trained.  With a sharded optimizer m, v are the
+ * rank's slice only (see `sharded` below).  Tensor order and names follow
  * docs/MODEL.md, "Parameters"; the order is the arena order.
  */
 #ifndef STRATA_PARAMS_H
@@ -63,7 +64,16 @@ typedef struct param_arena {
     float *m;                            /* [numel] AdamW first moment (view) or NULL */
     float *v;                            /* [numel] AdamW second moment (view) or NULL */
     bool trainable;                      /* compute gradients / update in AdamW */
+    /* Sharded optimizer (train.zero): this rank updates only the elements
+     * own_first .. own_first + own_count - 1 of the arena, and m, v hold just
+     * those ([own_count]; m[i] belongs to element own_first + i).  When
+     * `sharded` is false the rank owns every element and m, v are [numel]. */
+    bool sharded;
+    size_t own_first, own_count;
 } param_arena;
+
+/* The elements of `a` this rank updates: [*first, *first + *count). */
+void param_owned(const param_arena *a, size_t *first, size_t *count);
 
 /* Tensor indices of the fixed tables (docs/MODEL.md order). */
 enum { BLK_LN1_G = 0, BLK_ATTN_QKV_W, BLK_ATTN_OUT_W, BLK_LN2_G, BLK_MLP_IN_W, BLK_MLP_OUT_W,

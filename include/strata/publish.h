@@ -29,6 +29,9 @@
  *     ckpt_enospc    publish_commit fails as on a full disk (ENOSPC while
  *                    syncing): the temp file is removed
  *     latest_commit  the same as ckpt_commit for a file named LATEST
+ *     ckpt_optim     (a writer's own point, publish_fault) a growth
+ *                    checkpoint's /optim fails to write on rank 0, as on a
+ *                    full disk, while the other ranks still gather moments
  * ckpt_* faults count commits of every file except LATEST.  (The names are
  * older than this module: checkpoints were its first users, and the run
  * directory's LATEST marker has a fault of its own so that a test can
@@ -40,6 +43,7 @@
 #define STRATA_PUBLISH_H
 
 #include <mpi.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "strata/error.h"
@@ -67,6 +71,9 @@ void publish_abort(publish_file *p, MPI_Comm comm);
 /* Atomically replace `path` with rank 0's `n` bytes at `data` (the other
  * ranks' data is not used and may be NULL). */
 st_status publish_write(const char *path, const void *data, size_t n, MPI_Comm comm);
+/* Does STRATA_FAULT name `name` for this occurrence (counted as above)?  For
+ * a writer's own fault points (tests); false when STRATA_FAULT is unset. */
+bool publish_fault(const char *name);
 /* The same for a NUL-terminated text. */
 st_status publish_write_text(const char *path, const char *text, MPI_Comm comm);
 

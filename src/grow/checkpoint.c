@@ -3,7 +3,7 @@
  *   /config                       resolved INI text
  *   /tokenizer/...                the tokenizer (tokenizer.h)
  *   /substrate/embeddings [V, D]  the frozen input table (kind, source, checksum attrs)
- *   /model/..., /optim/{m,v}/...  tensors (tensors.c, layout.h)
+ *   /model/..., /optim/{m,v}/...  tensors (tensors.c, layout.h; /optim added last)
  *   /state                        the run-state table (state.c)
  *   /metrics/steps, /metrics/depth column tables
  *   /parent                       a branch's parent (branch.c), attributes only
@@ -43,7 +43,7 @@ static st_status write_contents(grow_run *g, const char *path)
     CHECK(h5_attr_set_str(&f, "substrate", "kind", g->sub.kind));
     CHECK(h5_attr_set_str(&f, "substrate", "source", g->sub.path));
     CHECK(h5_attr_set_i64(&f, "substrate", "checksum", layout_substrate_checksum(g->sub.table, g->sub.V, g->sub.D)));
-    CHECK(grow_tensors_write(&f, g, !g->st.stage_done));
+    CHECK(grow_tensors_write(&f, g));
     CHECK(h5_group(&f, "state"));
     CHECK(grow_state_write(&f, "state", &g->st));
     CHECK(met_write(&g->steps, &f));
@@ -88,8 +88,10 @@ st_status grow_checkpoint_save(grow_run *g, const char *name)
     g->st.n_blocks = g->m.n_blocks;
     g->st.nranks = g->size;
     CHECK(publish_begin(&a, path, g->comm));
-    /* Only rank 0 writes; every rank learns its outcome. */
+    /* Only rank 0 writes; every rank learns its outcome.  A stage in
+     * progress adds its moments (gathered from the ranks under train.zero). */
     st = st_agree_root(g->rank == 0 ? write_contents(g, a.tmp) : ST_OK, g->comm);
+    if (st == ST_OK && !g->st.stage_done) st = grow_moments_write(g, a.tmp);
     if (st != ST_OK) {
         publish_abort(&a, g->comm);
         st_add_context("writing checkpoint '%s'", path);

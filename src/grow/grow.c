@@ -225,6 +225,42 @@ out:
 
 /* ---- stages ------------------------------------------------------------- */
 
+/* This rank's segment of every trained arena (model_trainable_arenas order):
+ * the part of the gradient its reduce-scatter sums, and under train.zero
+ * the part of the moments it keeps and updates. */
+static void run_segments(grow_run *g, param_arena *const *arenas, int n, size_t *first, size_t *count)
+{
+    for (int i = 0; i < n; i++) {
+        long f, c;
+        comm_share((long)arenas[i]->numel, g->rank, g->size, &f, &c);
+        first[i] = (size_t)f;
+        count[i] = (size_t)c;
+    }
+}
+
+/* Gradients and moments for the trainable arenas: the whole moments, or
+ * (train.zero) only this rank's segments. */
+static st_status run_optim_setup(grow_run *g)
+{
+    st_status st = ST_OK;
+    model *m = &g->m;
+    param_arena *arenas[MODEL_MAX_ARENAS];
+    size_t first[MODEL_MAX_ARENAS], count[MODEL_MAX_ARENAS];
+    if (!g->cfg.train.zero) {
+        CHECK(model_train_setup(m));
+        goto out;
+    }
+    int na = model_trainable_arenas(m, arenas, MODEL_MAX_ARENAS);
+    run_segments(g, arenas, na, first, count);
+    CHECK(model_train_setup_shard(m, first, count));
+out:
+    if (st == ST_OK)
+        log_info("optimizer: AdamW moments %.1f MiB on rank 0 (%zu trained parameters%s)",
+                 2.0 * sizeof(float) * (double)m->n_moments / 1048576.0, m->n_train,
+                 g->cfg.train.zero ? ", sharded over the ranks by train.zero" : "");
+    return st;
+}
+
 static st_status set_trainable(grow_run *g)
 {
     st_status st = ST_OK;
@@ -233,7 +269,7 @@ static st_status set_trainable(grow_run *g)
         m->blocks[l].trainable = g->monolithic || l == g->st.stage - 1;
     m->head.trainable = true;
     if (g->sub.trainable) m->embed.trainable = true;
-    CHECK(model_train_setup(m));
+    CHECK(run_optim_setup(g));
 out:
     return st;
 }
@@ -359,14 +395,15 @@ static st_status snapshot_take(grow_run *g)
     st_status st = ST_OK;
     grow_snapshot *s = &g->good;
     model *m = &g->m;
-    if (s->n != m->n_train) {
+    if (s->n != m->n_train || s->nm != m->n_moments) {
         free(s->w);
         free(s->m);
         free(s->v);
         s->n = m->n_train;
-        s->w = malloc(sizeof(float) * s->n);
-        s->m = malloc(sizeof(float) * s->n);
-        s->v = malloc(sizeof(float) * s->n);
+        s->nm = m->n_moments;
+        s->w = malloc(sizeof(float) * (s->n ? s->n : 1));
+        s->m = malloc(sizeof(float) * (s->nm ? s->nm : 1));
+        s->v = malloc(sizeof(float) * (s->nm ? s->nm : 1));
         s->valid = false;
         CHECK_ALLOC(s->w);
         CHECK_ALLOC(s->m);
@@ -379,8 +416,9 @@ static st_status snapshot_take(grow_run *g)
         memcpy(s->w + off, arenas[i]->w, sizeof(float) * arenas[i]->numel);
         off += arenas[i]->numel;
     }
-    memcpy(s->m, m->adam_m, sizeof(float) * s->n);
-    memcpy(s->v, m->adam_v, sizeof(float) * s->n);
+    /* the moments as this rank keeps them (its shard under train.zero) */
+    memcpy(s->m, m->adam_m, sizeof(float) * s->nm);
+    memcpy(s->v, m->adam_v, sizeof(float) * s->nm);
     s->st = g->st;
     s->steps_rows = g->steps.nrows;
     s->valid = true;
@@ -399,8 +437,8 @@ static void snapshot_restore(grow_run *g)
         memcpy(arenas[i]->w, s->w + off, sizeof(float) * arenas[i]->numel);
         off += arenas[i]->numel;
     }
-    memcpy(m->adam_m, s->m, sizeof(float) * s->n);
-    memcpy(m->adam_v, s->v, sizeof(float) * s->n);
+    memcpy(m->adam_m, s->m, sizeof(float) * s->nm);
+    memcpy(m->adam_v, s->v, sizeof(float) * s->nm);
     g->st = s->st;
     g->steps.nrows = s->steps_rows;
 }
@@ -412,7 +450,8 @@ static st_status rollback(grow_run *g, long bad, long at, double loss, double gn
     st_status st = ST_OK;
     const st_config *c = &g->cfg;
     grow_state now = g->st;
-    if (!g->good.valid || g->good.n != g->m.n_train) FAIL(ST_ERR, "divergence guard: no good state to return to");
+    if (!g->good.valid || g->good.n != g->m.n_train || g->good.nm != g->m.n_moments)
+        FAIL(ST_ERR, "divergence guard: no good state to return to");
     if (now.stage_rollbacks >= c->train.max_rollbacks)
         FAIL(ST_EDIVERGED,
              "training diverged at step %ld (loss %g, gradient norm %g) after %ld rollback%s in stage %d "
@@ -536,19 +575,21 @@ out:
 
 /* ---- one step ----------------------------------------------------------- */
 
-/* ---- gradient all-reduce overlapped with the backward ------------------- */
+/* ---- gradient reduction overlapped with the backward ------------------- */
 
-/* One non-blocking sum all-reduce per trainable arena (its gradient slice of
- * m->grad is contiguous), started the moment model_backward_hooked() reports
- * the arena final, all waited before the clip and the optimizer step.  Every
- * element of m->grad belongs to exactly one arena, so each is reduced exactly
- * once, with the same datatype and operation as the blocking path
- * (tests/grow/overlap.sh checks that checkpoints and losses are bitwise
- * equal).  MPI requires every rank to start collectives in the same order:
- * the order is the fixed plan below (backward order), never the order of the
- * callbacks, and an arena starts only when it and every arena before it in
- * the plan are ready.  An arena beyond COMM_IPIECE floats (MPI counts are
- * int) goes in several pieces. */
+/* One deterministic reduce-scatter per trainable arena (comm.h: each
+ * rank's segment of the arena's gradient slice summed in rank order),
+ * started the moment model_backward_hooked() reports the arena final, all
+ * finished before the clip and the optimizer step.  Without train.zero the
+ * reduced segments are then all-gathered so every rank holds the whole
+ * gradient; with it each rank keeps its segment, updates its slice of the
+ * weights and the weights are all-gathered.  Every element of m->grad is
+ * summed exactly once, by the same additions in the same order, on every
+ * path: overlap on or off, zero on or off are bitwise equal
+ * (tests/grow/overlap.sh, tests/grow/zero.sh).  Every rank must start the
+ * transfers in the same order: the order is the fixed plan below (backward
+ * order), never the order of the callbacks, and an arena starts only when
+ * it and every arena before it in the plan are ready. */
 typedef struct grad_reducer {
     MPI_Comm comm;
     float scale;        /* this rank's share of the global batch */
@@ -556,31 +597,36 @@ typedef struct grad_reducer {
     int next;           /* plan[next] is the first not yet started */
     param_arena **plan; /* [n] head, then lora l and block l for l = L-1..0, embed */
     bool *ready;        /* [n] */
-    int *first;         /* [n + 1] arena i's requests are req[first[i] .. first[i+1]) */
-    MPI_Request *req;   /* one per piece of at most COMM_IPIECE floats */
+    float **scratch;    /* [n] arena i's part of grow_run.rs_scratch */
+    comm_rs *op;        /* [n] */
 } grad_reducer;
 
 static void reducer_free(grad_reducer *r)
 {
+    /* an unfinished operation (an error on the way) still frees its requests */
+    for (int i = 0; r->op && i < r->n; i++) free(r->op[i].req);
     free(r->plan);
     free(r->ready);
-    free(r->first);
-    free(r->req);
+    free(r->scratch);
+    free(r->op);
     memset(r, 0, sizeof *r);
 }
 
-static st_status reducer_init(grad_reducer *r, model *m, float scale, MPI_Comm comm)
+static st_status reducer_init(grad_reducer *r, grow_run *g, float scale)
 {
     st_status st = ST_OK;
+    model *m = &g->m;
     memset(r, 0, sizeof *r);
     int cap = MODEL_ARENAS(m->n_blocks);
     r->plan = calloc((size_t)cap, sizeof *r->plan);
     r->ready = calloc((size_t)cap, sizeof *r->ready);
-    r->first = calloc((size_t)cap + 1, sizeof *r->first);
+    r->scratch = calloc((size_t)cap, sizeof *r->scratch);
+    r->op = calloc((size_t)cap, sizeof *r->op);
     CHECK_ALLOC(r->plan);
     CHECK_ALLOC(r->ready);
-    CHECK_ALLOC(r->first);
-    r->comm = comm;
+    CHECK_ALLOC(r->scratch);
+    CHECK_ALLOC(r->op);
+    r->comm = g->comm;
     r->scale = scale;
 #define PLAN(a)                                                                                    \
     do {                                                                                           \
@@ -593,16 +639,25 @@ static st_status reducer_init(grad_reducer *r, model *m, float scale, MPI_Comm c
     }
     if (!m->substrate) PLAN(&m->embed);
 #undef PLAN
-    size_t total = 0;
+    size_t total = 0, need = 0;
     for (int i = 0; i < r->n; i++) {
         total += r->plan[i]->numel;
-        r->first[i + 1] = r->first[i] + (int)((r->plan[i]->numel + COMM_IPIECE - 1) / COMM_IPIECE);
+        need += comm_rs_scratch(r->plan[i]->numel, g->rank, g->size);
     }
     if (total != m->n_train)
-        FAIL(ST_ERR, "gradient all-reduce plan covers %zu of %zu gradient floats", total, m->n_train);
-    r->req = malloc(((size_t)r->first[r->n] + 1) * sizeof *r->req);
-    CHECK_ALLOC(r->req);
-    for (int i = 0; i < r->first[r->n]; i++) r->req[i] = MPI_REQUEST_NULL;
+        FAIL(ST_ERR, "gradient reduction plan covers %zu of %zu gradient floats", total, m->n_train);
+    /* Kept from step to step: (N - 1) / N of the gradient, all arenas in flight at once. */
+    if (need > g->rs_scratch_n) {
+        free(g->rs_scratch);
+        g->rs_scratch_n = 0;
+        CHECK_ALLOC(g->rs_scratch = param_falloc(need));
+        g->rs_scratch_n = need;
+    }
+    need = 0;
+    for (int i = 0; i < r->n; i++) {
+        r->scratch[i] = g->rs_scratch + need;
+        need += comm_rs_scratch(r->plan[i]->numel, g->rank, g->size);
+    }
 out:
     if (st != ST_OK) reducer_free(r);
     return st;
@@ -617,14 +672,13 @@ static st_status reducer_start_ready(grad_reducer *r)
         param_arena *a = r->plan[r->next];
         /* The local loss is a mean over this rank's share: weigh by the share
          * so the sum over ranks is the mean over the global batch. */
-        for (int k = r->first[r->next]; k < r->first[r->next + 1]; k++) {
-            size_t off = (size_t)(k - r->first[r->next]) * COMM_IPIECE;
+        for (size_t off = 0; off < a->numel; off += COMM_IPIECE) {
             size_t len = a->numel - off < COMM_IPIECE ? a->numel - off : COMM_IPIECE;
             cblas_sscal((int)len, r->scale, a->g + off, 1);
-            CHECK(comm_iallreduce_sum(a->g + off, len, r->comm, &r->req[k]));
         }
+        CHECK(comm_rs_start(&r->op[r->next], a->g, a->numel, r->scratch[r->next], r->comm));
     }
-    CHECK(comm_progress(r->req, r->first[r->next]));
+    for (int i = 0; i < r->next; i++) CHECK(comm_rs_progress(&r->op[i]));
 out:
     return st;
 }
@@ -638,13 +692,17 @@ static st_status reducer_ready(void *ctx, param_arena *a)
 }
 
 /* Start what is left (arenas the backward did not reach, or all of them on a
- * rank without a batch share), then wait for every request. */
-static st_status reducer_finish(grad_reducer *r)
+ * rank without a batch share), then finish every reduce-scatter (in plan
+ * order) and, unless each rank keeps only its segment (`keep_segments`),
+ * all-gather the reduced gradient. */
+static st_status reducer_finish(grad_reducer *r, bool keep_segments)
 {
     st_status st = ST_OK;
     for (int i = 0; i < r->n; i++) r->ready[i] = true;
     CHECK(reducer_start_ready(r));
-    for (int k = 0; k < r->first[r->n]; k++) CHECK(comm_wait(&r->req[k]));
+    for (int i = 0; i < r->n; i++) CHECK(comm_rs_finish(&r->op[i]));
+    for (int i = 0; i < r->n && !keep_segments; i++)
+        CHECK(comm_allgather_segments(r->plan[i]->g, r->plan[i]->numel, r->comm));
 out:
     return st;
 }
@@ -698,12 +756,9 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
                          g->xin + (size_t)i * (size_t)T * (size_t)D, &flops));
     model_zero_grad(m);
     double loss = 0.0;
-    /* The blocking path (train.overlap_reduce = false) issues the very same
-     * per-arena all-reduces, only after the whole backward: an MPI
-     * implementation may sum in another order for another call or slicing
-     * (Open MPI 4.1 on 3 ranks does), so equal calls are what makes the two
-     * paths bitwise equal. */
-    CHECK(reducer_init(&red, m, (float)count / (float)B, g->comm));
+    /* The blocking path (train.overlap_reduce = false) starts the very same
+     * per-arena reductions, only after the whole backward. */
+    CHECK(reducer_init(&red, g, (float)count / (float)B));
     if (count > 0) {
         model_batch b = {.tokens = g->tokbuf, .targets = g->tokbuf + 1, .ld = T + 1};
         CHECK(model_forward(m, &g->ws, &b, start > 0 ? g->xin : NULL, start, m->n_blocks, (int)count, T,
@@ -713,7 +768,8 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
         else
             CHECK(model_backward(m, &g->ws));
     }
-    CHECK(reducer_finish(&red));
+    const bool zero = g->cfg.train.zero;
+    CHECK(reducer_finish(&red, zero));
     /* [weighted loss, FLOPs]: summed over ranks in one all-reduce */
     double sums[2] = {loss * (double)count / (double)B, flops};
     CHECK(comm_allreduce_sum_f64(sums, 2, g->comm));
@@ -730,9 +786,15 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     adamw_cfg acfg = {.beta1 = c->train.beta1, .beta2 = c->train.beta2, .eps = c->train.adam_eps,
                       .weight_decay = c->train.weight_decay, .grad_clip = c->train.grad_clip};
     param_arena *arenas[MODEL_MAX_ARENAS];
+    size_t sfirst[MODEL_MAX_ARENAS], scount[MODEL_MAX_ARENAS];
     int na = model_trainable_arenas(m, arenas, MODEL_MAX_ARENAS);
+    /* The global norm from each rank's reduced segments, added in rank
+     * order: the same bits with zero on or off. */
+    run_segments(g, arenas, na, sfirst, scount);
+    double sumsq = 0;
+    CHECK(comm_sum_ordered_f64(adamw_grad_sumsq(arenas, na, sfirst, scount), &sumsq, g->comm));
     /* The guard looks before the update is applied, and at the weights after it. */
-    double gnorm = adamw_grad_norm(arenas, na);
+    double gnorm = sqrt(sumsq);
     *loss_out = wl;
     *gnorm_out = gnorm;
     *lr_out = lr;
@@ -741,6 +803,8 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     adamw_clip(arenas, na, acfg.grad_clip, gnorm);
     g->st.adam_t++;
     adamw_update(arenas, na, &acfg, lr, g->st.adam_t);
+    /* train.zero: each rank updated its slice; everyone needs all weights. */
+    for (int i = 0; i < na && zero; i++) CHECK(comm_allgather_segments(arenas[i]->w, arenas[i]->numel, g->comm));
     CHECK(diverged(g, wl, gnorm, arenas_finite(arenas, na, false), bad));
     if (*bad) goto out;
     g->st.loss_mean = g->st.loss_n == 0 ? wl : 0.9 * g->st.loss_mean + 0.1 * wl;
@@ -765,7 +829,7 @@ static st_status check_replicas(grow_run *g)
         bool same = false;
         CHECK(comm_check_identical(arenas[i]->w, sizeof(float) * arenas[i]->numel, g->comm, &same));
         if (!same)
-            FAIL(ST_ERR, "weights of a %s arena differ between ranks at step %ld (non-deterministic all-reduce?)",
+            FAIL(ST_ERR, "weights of a %s arena differ between ranks at step %ld (non-deterministic reduction?)",
                  param_arena_kind_name(arenas[i]->kind), g->st.step);
     }
 out:
@@ -791,6 +855,7 @@ static void run_free(grow_run *g)
     free(g->good.w);
     free(g->good.m);
     free(g->good.v);
+    free(g->rs_scratch);
     free(g->peak_ranks);
     live_close(g);
     for (int i = 0; i < g->ntasks; i++) task_free(&g->tasks[i]);

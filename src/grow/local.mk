@@ -14,8 +14,8 @@ libstrata_a_SOURCES += \
 	src/grow/live.c \
 	src/grow/branch.c
 noinst_HEADERS += include/strata/grow.h include/strata/cache.h src/grow/run.h
-TESTS += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/grow/branch.sh tests/grow/split.sh tests/grow/readme.sh tests/grow/precision.sh tests/grow/overlap.sh tests/grow/cache.sh
-EXTRA_DIST += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/grow/branch.sh tests/grow/split.sh tests/grow/readme.sh tests/grow/precision.sh tests/grow/overlap.sh tests/grow/cache.sh tests/data/moby-60k.txt jobs/local/grow.sh
+TESTS += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/grow/branch.sh tests/grow/split.sh tests/grow/readme.sh tests/grow/precision.sh tests/grow/overlap.sh tests/grow/cache.sh tests/grow/zero.sh
+EXTRA_DIST += tests/grow/grow.sh tests/grow/diverge.sh tests/grow/lock.sh tests/grow/live.sh tests/grow/branch.sh tests/grow/split.sh tests/grow/readme.sh tests/grow/precision.sh tests/grow/overlap.sh tests/grow/cache.sh tests/grow/zero.sh tests/data/moby-60k.txt jobs/local/grow.sh
 
 ## Unit tests of the run state and the activation cache (single process).
 check_PROGRAMS += tests/grow/test_state tests/grow/test_cache

@@ -75,8 +75,10 @@ typedef struct grow_state {
  * trainable weights and AdamW moments in the gradient layout, the numbers,
  * and how many rows /metrics/steps had. */
 typedef struct grow_snapshot {
-    size_t n;           /* floats in each buffer */
-    float *w, *m, *v;   /* [n] */
+    size_t n;           /* floats in w (model.n_train) */
+    size_t nm;          /* floats in m, v (model.n_moments: the rank's shard under train.zero) */
+    float *w;           /* [n] */
+    float *m, *v;       /* [nm] */
     grow_state st;
     size_t steps_rows;
     bool valid;
@@ -103,6 +105,8 @@ typedef struct grow_run {
     sched_cfg sched;
     grow_state st;
     grow_snapshot good;    /* divergence guard: where a rollback returns to */
+    float *rs_scratch;     /* [rs_scratch_n] the other ranks' gradient segments of a step's reduce-scatter */
+    size_t rs_scratch_n;
     double peak_flops;     /* this rank's measured sgemm rate (FLOP/s, blas_sgemm_peak) */
     double peak_total;     /* sum of peak_flops over the ranks: the MFU denominator */
     double *peak_ranks;    /* [size] every rank's peak_flops (stored in checkpoints) */
@@ -183,10 +187,19 @@ st_status grow_state_read(h5_file *f, const char *obj, grow_state *s);
 
 /* ---- tensors.c: the model's tensors in a checkpoint --------------------- */
 
-/* Every arena of g->m under /model, with its AdamW moments under /optim when
- * `moments` (a stage in progress).  Reading needs the structure built. */
-st_status grow_tensors_write(h5_file *f, grow_run *g, bool moments);
+/* Every arena of g->m under /model (rank 0 writes); reading takes the AdamW
+ * moments under /optim too when `moments` (a stage in progress).  /optim
+ * always holds the whole moments of every trained arena, whatever the rank
+ * count and train.zero: grow_moments_write gathers them, reading gives
+ * each rank its slice (param_owned), so a checkpoint resumes on any rank
+ * count with zero on or off.  Reading needs the structure built. */
+st_status grow_tensors_write(h5_file *f, grow_run *g);
 st_status grow_tensors_read(h5_file *f, grow_run *g, bool moments);
+/* Add /optim to the closed checkpoint file `path` that rank 0 wrote
+ * (collective): under train.zero each arena's moments are gathered to rank
+ * 0 one arena at a time; rank 0 reopens the file and writes them.  Every
+ * rank returns rank 0's outcome. */
+st_status grow_moments_write(grow_run *g, const char *path);
 
 /* ---- live.c: metrics.jsonl ---------------------------------------------- */
 

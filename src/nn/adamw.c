@@ -17,16 +17,18 @@ ST_CLONES static double sum_sq(const float *g, size_t n)
     return s;
 }
 
-double adamw_grad_norm(param_arena *const *arenas, int n)
+double adamw_grad_sumsq(param_arena *const *arenas, int n, const size_t *first, const size_t *count)
 {
     double s = 0;
     for (int a = 0; a < n; a++) {
         const param_arena *p = arenas[a];
         if (!p->trainable || !p->g) continue;
-        s += sum_sq(p->g, p->numel);
+        s += first ? sum_sq(p->g + first[a], count[a]) : sum_sq(p->g, p->numel);
     }
-    return sqrt(s);
+    return s;
 }
+
+double adamw_grad_norm(param_arena *const *arenas, int n) { return sqrt(adamw_grad_sumsq(arenas, n, NULL, NULL)); }
 
 double adamw_clip(param_arena *const *arenas, int n, double clip, double norm)
 {
@@ -36,7 +38,9 @@ double adamw_clip(param_arena *const *arenas, int n, double clip, double norm)
     for (int a = 0; a < n; a++) {
         param_arena *p = arenas[a];
         if (!p->trainable || !p->g) continue;
-        for (size_t i = 0; i < p->numel; i++) p->g[i] = (float)(p->g[i] * f);
+        size_t first, count;
+        param_owned(p, &first, &count);
+        for (size_t i = first; i < first + count; i++) p->g[i] = (float)(p->g[i] * f);
     }
     return f;
 }
@@ -51,12 +55,18 @@ ST_CLONES void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *
     for (int a = 0; a < n; a++) {
         param_arena *p = arenas[a];
         if (!p->trainable || !p->g || !p->m || !p->v) continue;
+        size_t own, nown;
+        param_owned(p, &own, &nown);
         for (int k = 0; k < p->n; k++) {
+            /* the part of tensor k this rank owns: elements lo .. hi - 1 of the arena */
             const param_desc *d = &p->desc[k];
-            float *w = p->w + d->offset, *g = p->g + d->offset;
-            float *m = p->m + d->offset, *v = p->v + d->offset;
+            size_t lo = d->offset > own ? d->offset : own;
+            size_t hi = d->offset + d->numel < own + nown ? d->offset + d->numel : own + nown;
+            if (lo >= hi) continue;
+            float *w = p->w + lo, *g = p->g + lo;
+            float *m = p->m + (lo - own), *v = p->v + (lo - own);
             float decay = d->decay ? (float)(1.0 - lr * cfg->weight_decay) : 1.0f;
-            for (size_t i = 0; i < d->numel; i++) {
+            for (size_t i = 0; i < hi - lo; i++) {
                 float gi = g[i];
                 m[i] = fb1 * m[i] + c1 * gi;
                 v[i] = fb2 * v[i] + c2 * gi * gi;

@@ -189,7 +189,12 @@ int model_trainable_arenas(model *m, param_arena **out, int cap)
     return n;
 }
 
-static void clear_views(param_arena *a) { a->g = a->m = a->v = NULL; }
+static void clear_views(param_arena *a)
+{
+    a->g = a->m = a->v = NULL;
+    a->sharded = false;
+    a->own_first = a->own_count = 0;
+}
 
 void model_train_release(model *m)
 {
@@ -197,14 +202,16 @@ void model_train_release(model *m)
     free(m->adam_m);
     free(m->adam_v);
     m->grad = m->adam_m = m->adam_v = NULL;
-    m->n_train = 0;
+    m->n_train = m->n_moments = 0;
     clear_views(&m->embed);
     clear_views(&m->head);
     for (int l = 0; m->blocks && l < m->dims.L; l++) clear_views(&m->blocks[l]);
     for (int l = 0; m->lora && l < m->dims.L; l++) clear_views(&m->lora[l].p);
 }
 
-st_status model_train_setup(model *m)
+st_status model_train_setup(model *m) { return model_train_setup_shard(m, NULL, NULL); }
+
+st_status model_train_setup_shard(model *m, const size_t *first, const size_t *count)
 {
     st_status st = ST_OK;
     model_train_release(m);
@@ -212,21 +219,33 @@ st_status model_train_setup(model *m)
     param_arena **list = calloc((size_t)cap, sizeof *list);
     CHECK_ALLOC(list);
     int n = model_trainable_arenas(m, list, cap);
-    size_t total = 0;
-    for (int i = 0; i < n; i++) total += list[i]->numel;
+    size_t total = 0, moments = 0;
+    for (int i = 0; i < n; i++) {
+        total += list[i]->numel;
+        if (first && (first[i] > list[i]->numel || count[i] > list[i]->numel - first[i]))
+            FAIL(ST_ERR, "optimizer shard %zu+%zu lies outside an arena of %zu floats", first[i], count[i],
+                 list[i]->numel);
+        moments += first ? count[i] : list[i]->numel;
+    }
     m->grad = param_falloc(total);
-    m->adam_m = param_falloc(total);
-    m->adam_v = param_falloc(total);
+    /* one float at least: an empty shard (fewer elements than ranks) is still a buffer */
+    m->adam_m = param_falloc(moments ? moments : 1);
+    m->adam_v = param_falloc(moments ? moments : 1);
     CHECK_ALLOC(m->grad);
     CHECK_ALLOC(m->adam_m);
     CHECK_ALLOC(m->adam_v);
     m->n_train = total;
-    size_t off = 0;
+    m->n_moments = moments;
+    size_t off = 0, moff = 0;
     for (int i = 0; i < n; i++) {
         list[i]->g = m->grad + off;
-        list[i]->m = m->adam_m + off;
-        list[i]->v = m->adam_v + off;
+        list[i]->m = m->adam_m + moff;
+        list[i]->v = m->adam_v + moff;
+        list[i]->sharded = first != NULL;
+        list[i]->own_first = first ? first[i] : 0;
+        list[i]->own_count = first ? count[i] : list[i]->numel;
         off += list[i]->numel;
+        moff += list[i]->own_count;
     }
 out:
     free(list);

@@ -196,3 +196,9 @@ void param_arena_print(const param_arena *a, const char *title, FILE *f)
         fputc('\n', f);
     }
 }
+
+void param_owned(const param_arena *a, size_t *first, size_t *count)
+{
+    *first = a->sharded ? a->own_first : 0;
+    *count = a->sharded ? a->own_count : a->numel;
+}

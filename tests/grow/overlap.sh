@@ -1,6 +1,6 @@
 #!/bin/sh
-# overlap.sh -- train.overlap_reduce: the gradient all-reduce started arena by
-# arena during the backward ends bitwise equal to the one blocking all-reduce
+# overlap.sh -- train.overlap_reduce: the gradient reduction started arena by
+# arena during the backward ends bitwise equal to the same reductions started
 # after it.  On 2 and 3 ranks, for a progressive run with LoRA adapters on the
 # frozen blocks of stage 3, a monolithic run (every block trains) and a
 # trainable substrate table, overlap on and off give the same per-tensor

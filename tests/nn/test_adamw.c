@@ -99,6 +99,103 @@ static void clipping_scales_to_the_global_norm(void **state)
     param_arena_free(&b);
 }
 
+/* An arena of a 37-gain (no decay) and a [13, 29] weight (decay): lengths
+ * that leave vector remainders, so shards start and end mid-vector. */
+static void make_odd_arena(param_arena *a)
+{
+    param_desc t[2];
+    memset(t, 0, sizeof t);
+    snprintf(t[0].name, sizeof t[0].name, "gain");
+    t[0].ndim = 1;
+    t[0].shape[0] = 37;
+    t[0].init = PINIT_ONES;
+    snprintf(t[1].name, sizeof t[1].name, "weight");
+    t[1].ndim = 2;
+    t[1].shape[0] = 13;
+    t[1].shape[1] = 29;
+    t[1].init = PINIT_NORMAL;
+    t[1].std = 0.5;
+    t[1].decay = true;
+    assert_int_equal(param_arena_from_table(a, ARENA_BLOCK, t, 2), ST_OK);
+    a->trainable = true;
+}
+
+static void sharded_update_equals_the_full_update_on_its_slice(void **state)
+{
+    (void)state;
+    adamw_cfg cfg = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 0.5};
+    param_arena full;
+    make_odd_arena(&full);
+    const size_t n = full.numel;
+    rng_t rng;
+    rng_init(&rng, 7, 0, 0);
+    param_init_values(&full, &rng);
+    float *grads = malloc(3 * n * sizeof *grads), *w0 = malloc(n * sizeof *w0);
+    float *g = calloc(n, sizeof *g), *m = calloc(n, sizeof *m), *v = calloc(n, sizeof *v);
+    assert_non_null(grads);
+    assert_non_null(w0);
+    for (size_t i = 0; i < 3 * n; i++) grads[i] = (float)(0.3 * rng_normal(&rng));
+    memcpy(w0, full.w, n * sizeof *w0);
+    full.g = g;
+    full.m = m;
+    full.v = v;
+    param_arena *fl[1] = {&full};
+    for (long t = 1; t <= 3; t++) {
+        memcpy(g, grads + (t - 1) * n, n * sizeof *g);
+        adamw_clip(fl, 1, cfg.grad_clip, adamw_grad_norm(fl, 1));
+        adamw_update(fl, 1, &cfg, 0.01, t);
+    }
+    /* The same three steps on every shard of 1..5 near-equal slices (and a
+     * slice inside one tensor), clipped with the full norm. */
+    for (int parts = 1; parts <= 6; parts++)
+        for (int r = 0; r < parts; r++) {
+            size_t first = parts == 6 ? 40 : n * (size_t)r / (size_t)parts;
+            size_t last = parts == 6 ? 43 : n * (size_t)(r + 1) / (size_t)parts;
+            param_arena sh;
+            make_odd_arena(&sh);
+            memcpy(sh.w, w0, n * sizeof *w0);
+            float *sg = calloc(n, sizeof *sg), *sm = calloc(last - first + 1, sizeof *sm);
+            float *sv = calloc(last - first + 1, sizeof *sv);
+            sh.g = sg;
+            sh.m = sm;
+            sh.v = sv;
+            sh.sharded = true;
+            sh.own_first = first;
+            sh.own_count = last - first;
+            param_arena *sl[1] = {&sh};
+            for (long t = 1; t <= 3; t++) {
+                memcpy(sg, grads + (t - 1) * n, n * sizeof *sg);
+                /* the global norm from the full gradient; the shard clips its slice */
+                double norm = sqrt(adamw_grad_sumsq(sl, 1, NULL, NULL));
+                adamw_clip(sl, 1, cfg.grad_clip, norm);
+                adamw_update(sl, 1, &cfg, 0.01, t);
+            }
+            int same = 1;
+            for (size_t i = 0; i < n; i++) {
+                bool own = i >= first && i < last;
+                same &= memcmp(&sh.w[i], own ? &full.w[i] : &w0[i], sizeof(float)) == 0;
+                if (own) same &= memcmp(&sm[i - first], &m[i], sizeof(float)) == 0 &&
+                                 memcmp(&sv[i - first], &v[i], sizeof(float)) == 0;
+            }
+            assert_true(same);
+            param_arena_free(&sh);
+            free(sg);
+            free(sm);
+            free(sv);
+        }
+    /* Partial sums over segments add up to the full sum of squares. */
+    memcpy(g, grads, n * sizeof *g);
+    size_t f2[1] = {0}, c2[1] = {n / 3}, f3[1] = {n / 3}, c3[1] = {n - n / 3};
+    double parts = adamw_grad_sumsq(fl, 1, f2, c2) + adamw_grad_sumsq(fl, 1, f3, c3);
+    assert_float_equal(parts, adamw_grad_sumsq(fl, 1, NULL, NULL), 1e-9 * parts);
+    param_arena_free(&full);
+    free(grads);
+    free(w0);
+    free(g);
+    free(m);
+    free(v);
+}
+
 static void lr_schedule_values(void **state)
 {
     (void)state;
@@ -120,6 +217,7 @@ static void lr_schedule_values(void **state)
 static const struct CMUnitTest tests[] = {
     cmocka_unit_test(adamw_matches_hand_computed_update),
     cmocka_unit_test(clipping_scales_to_the_global_norm),
+    cmocka_unit_test(sharded_update_equals_the_full_update_on_its_slice),
     cmocka_unit_test(lr_schedule_values),
 };
 
