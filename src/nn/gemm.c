@@ -59,19 +59,9 @@ int op_precision_set(op_precision p)
 
 /* ---- bf16 conversion ---------------------------------------------------- */
 
-/* float -> bf16, round to nearest even; NaN stays a (quiet) NaN. */
-static inline uint16_t bf16_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    uint32_t q = (u >> 16) | 0x40u;
-    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
-}
-
 float op_bf16_round(float f)
 {
-    uint32_t u = (uint32_t)bf16_of(f) << 16;
+    uint32_t u = (uint32_t)st_bf16_of(f) << 16;
     float g;
     memcpy(&g, &u, sizeof g);
     return g;
@@ -83,7 +73,7 @@ ST_CLONES static void to_bf16(uint16_t *dst, const float *src, int rows, int col
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * ld;
         uint16_t *d = dst + (size_t)r * cols;
-        for (int c = 0; c < cols; c++) d[c] = bf16_of(s[c]);
+        for (int c = 0; c < cols; c++) d[c] = st_bf16_of(s[c]);
     }
 }
 

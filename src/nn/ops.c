@@ -209,7 +209,7 @@ ST_CLONES void op_gelu_forward(float *y, const float *x, size_t n)
     for (size_t i = 0; i < n; i++) y[i] = x[i] * st_normcdf(x[i]);
 }
 
-static inline float gelu_grad(float x)
+ST_INLINE float gelu_grad(float x)
 {
     return st_normcdf(x) + x * ST_INV_SQRT_2PI * st_expf(-0.5f * x * x);
 }
@@ -241,13 +241,13 @@ ST_CLONES void op_residual_backward(float *da, float *db, const float *dy, size_
 
 /* ---- cross-entropy ----------------------------------------------------- */
 
-static inline int32_t target_of(const int32_t *targets, int n, int T, int ld)
+ST_INLINE int32_t target_of(const int32_t *targets, int n, int T, int ld)
 {
     return targets[(size_t)(n / T) * ld + n % T];
 }
 
 /* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
-static inline float row_max(const float *r, int V)
+ST_INLINE float row_max(const float *r, int V)
 {
     float lane[8];
     int j = 0;
@@ -261,7 +261,7 @@ static inline float row_max(const float *r, int V)
 }
 
 /* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
-static inline double row_sum_exp(const float *r, float mx, int V)
+ST_INLINE double row_sum_exp(const float *r, float mx, int V)
 {
     double lane[8] = {0};
     int j = 0;
