@@ -248,10 +248,18 @@ void op_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
 void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, const float *x,
                         const float *W, int N, int in, int out, float alpha)
 {
+    op_linear_backward_dy16(dx, dx_beta, dW, dy, NULL, x, W, N, in, out, alpha);
+}
+
+void op_linear_backward_dy16(float *dx, float dx_beta, float *dW, const float *dy,
+                             const uint16_t *dy16, const float *x, const float *W, int N, int in,
+                             int out, float alpha)
+{
 #ifdef HAVE_DNNL
     if (g_prec == OP_BF16 && N > 0 && in > 0 && out > 0) {
-        /* dy is the big operand (the head's dlogits [N, V]): round it once for both products */
-        const uint16_t *dy16 = operand(SLOT_C, dy, false, N, out, out);
+        /* dy is the big operand (the head's dlogits [N, V]): round it once for
+         * both products, unless the caller has (op_xent_fused's dlogits16) */
+        if (!dy16) dy16 = operand(SLOT_C, dy, false, N, out, out);
         bool ok = dy16 != NULL;
         if (ok && dW) { /* dW [out, in] += alpha dy^T x */
             const uint16_t *x16 = operand(SLOT_B, x, false, N, in, in);
@@ -265,6 +273,8 @@ void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, co
         }
         if (!ok) bf16_failed(N, in, out);
     }
+#else
+    (void)dy16;
 #endif
     if (dW) sgemm(true, false, out, in, N, alpha, dy, out, x, in, 1.0f, dW, in);
     if (dx) sgemm(false, false, N, in, out, alpha, dy, out, W, in, dx_beta, dx, in);

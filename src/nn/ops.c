@@ -287,26 +287,62 @@ ST_CLONES double op_xent_forward(float *lse, const float *logits, const int32_t 
     return total;
 }
 
+/* r[j] = exp(r[j] - mx) in place; returns their sum, accumulated in 16
+ * double lanes (the same bits from every clone) */
+ST_INLINE double row_exp_store(float *r, float mx, int V)
+{
+    double lane[16] = {0};
+    int j = 0;
+    for (; j + 16 <= V; j += 16)
+        for (int k = 0; k < 16; k++) {
+            float e = st_expf(r[j + k] - mx);
+            r[j + k] = e;
+            lane[k] += e;
+        }
+    double s = 0;
+    for (; j < V; j++) {
+        r[j] = st_expf(r[j] - mx);
+        s += r[j];
+    }
+    for (int k = 0; k < 16; k++) s += lane[k];
+    return s;
+}
+
 ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
-                     float scale, long *correct)
+                     float scale, long *correct, uint16_t *dlogits16)
 {
     double total = 0;
     long hits = 0;
     for (int n = 0; n < N; n++) {
         float *r = logits + (size_t)n * V;
         float mx = row_max(r, V);
-        double l = mx + log(row_sum_exp(r, mx, V));
         int32_t tg = target_of(targets, n, T, ld);
-        lse[n] = (float)l;
-        total += l - r[tg];
+        float xt = r[tg];
         if (correct) {
             int best = 0;
             while (r[best] != mx) best++; /* first index of the maximum */
             hits += best == tg;
         }
-        float lf = (float)l;
-        for (int j = 0; j < V; j++) r[j] = scale * st_expf(r[j] - lf);
-        r[tg] -= scale;
+        /* one exp per logit: e_j = exp(x_j - max) kept in the row, then
+         * dlogits_j = scale e_j / sum_j e_j */
+        double sum = row_exp_store(r, mx, V);
+        double l = mx + log(sum);
+        lse[n] = (float)l;
+        total += l - xt;
+        float f = (float)(scale / sum);
+        if (dlogits16) {
+            uint16_t *d = dlogits16 + (size_t)n * V;
+            for (int j = 0; j < V; j++) {
+                float g = r[j] * f;
+                r[j] = g;
+                d[j] = st_bf16_of(g);
+            }
+            r[tg] -= scale;
+            d[tg] = st_bf16_of(r[tg]);
+        } else {
+            for (int j = 0; j < V; j++) r[j] *= f;
+            r[tg] -= scale;
+        }
     }
     if (correct) *correct = hits;
     return total;
