@@ -13,7 +13,7 @@
 typedef struct head_acts {
     float *xn;     /* [N, D] rmsnorm(x, norm_g) */
     float *rstd;   /* [N] */
-    float *logits; /* [N, V] (overwritten by dlogits in head_backward) */
+    float *logits; /* [N, V] (overwritten by dlogits in head_backward / head_loss_grad) */
     float *lse;    /* [N] logsumexp of each logits row */
     /* [N, V] dlogits rounded to bfloat16 by head_loss_grad, for the bf16
      * backward products (train.precision = bfloat16 only: allocated by
@@ -33,8 +33,9 @@ double head_loss(head_acts *a, const int32_t *targets, int N, int T, int ld, int
 void head_backward(const param_arena *p, head_acts *a, const int32_t *targets, const float *x, float *dx,
                    int N, int T, int ld, int D, int V, float scale);
 /* Training path: loss and dlogits in one pass (op_xent_fused); a->logits then
- * holds dlogits (and a->dlogits16 their bf16 copy, when allocated and the
- * precision is bfloat16).  Returns the summed loss. */
+ * holds dlogits -- or, when a->dlogits16 is allocated and the precision is
+ * bfloat16, a->dlogits16 holds them in bf16 (a->have16) and a->logits is
+ * used up.  Returns the summed loss. */
 double head_loss_grad(head_acts *a, const int32_t *targets, int N, int T, int ld, int V, float scale,
                       long *correct);
 /* The rest of the head backward once a->logits holds dlogits [N, V]

@@ -245,6 +245,38 @@ void op_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
     sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* op_linear_backward's float32 products from dy16 when there is no float32
+ * dy: tiles of dy16 widened into a fixed buffer (so this fallback needs no
+ * allocation that could fail).  Per row tile all of dW first, then dx: dx
+ * may alias x. */
+static void backward_widened(float *dx, float dx_beta, float *dW, const uint16_t *dy16,
+                             const float *x, const float *W, int N, int in, int out, float alpha)
+{
+    enum { TILE = 1 << 16 };
+    static float buf[TILE];
+    int cols = out < TILE ? out : TILE, rows = TILE / cols;
+    for (int r0 = 0; r0 < N; r0 += rows) {
+        int nr = N - r0 < rows ? N - r0 : rows;
+        for (int pass = 0; pass < 2; pass++) {
+            if (!(pass == 0 ? dW : dx)) continue;
+            for (int c0 = 0; c0 < out; c0 += cols) {
+                int nc = out - c0 < cols ? out - c0 : cols;
+                for (int i = 0; i < nr; i++)
+                    for (int j = 0; j < nc; j++) {
+                        uint32_t u = (uint32_t)dy16[(size_t)(r0 + i) * out + c0 + j] << 16;
+                        memcpy(&buf[(size_t)i * nc + j], &u, sizeof u);
+                    }
+                if (pass == 0) /* dW [c0.., in] += alpha dy_tile^T x [r0.., in] */
+                    sgemm(true, false, nc, in, nr, alpha, buf, nc, x + (size_t)r0 * in, in, 1.0f,
+                          dW + (size_t)c0 * in, in);
+                else /* dx [r0.., in] (=, then +=) alpha dy_tile W [c0.., in] */
+                    sgemm(false, false, nr, in, nc, alpha, buf, nc, W + (size_t)c0 * in, in,
+                          c0 == 0 ? dx_beta : 1.0f, dx + (size_t)r0 * in, in);
+            }
+        }
+    }
+}
+
 void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, const float *x,
                         const float *W, int N, int in, int out, float alpha)
 {
@@ -276,6 +308,10 @@ void op_linear_backward_dy16(float *dx, float dx_beta, float *dW, const float *d
 #else
     (void)dy16;
 #endif
+    if (!dy && dy16) {
+        backward_widened(dx, dx_beta, dW, dy16, x, W, N, in, out, alpha);
+        return;
+    }
     if (dW) sgemm(true, false, out, in, N, alpha, dy, out, x, in, 1.0f, dW, in);
     if (dx) sgemm(false, false, N, in, out, alpha, dy, out, W, in, dx_beta, dx, in);
 }

@@ -45,7 +45,8 @@ void head_backward_dlogits(const param_arena *p, head_acts *a, const float *x, f
     /* dW += dlogits^T xn, then dxn [N, D] = dlogits W written over xn (no
      * longer needed; op_linear_backward does dW first) */
     op_linear_backward_dy16(a->xn, 0.0f, train ? param_ptr_in(p, p->g, HEAD_OUT_W) : NULL,
-                            a->logits, a->have16 ? a->dlogits16 : NULL, a->xn, W, N, D, V, 1.0f);
+                            a->have16 ? NULL : a->logits, a->have16 ? a->dlogits16 : NULL, a->xn,
+                            W, N, D, V, 1.0f);
     op_rmsnorm_backward(dx, train ? param_ptr_in(p, p->g, HEAD_NORM_G) : NULL, a->xn, x, a->rstd,
                         param_ptr(p, HEAD_NORM_G), N, D);
 }

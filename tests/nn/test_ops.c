@@ -393,8 +393,8 @@ static uint16_t bf16_bits(float f)
 
 /* The fused pass (one exp per logit, dlogits = scale e / sum e) against the
  * two-pass formula scale exp(x - lse) of op_xent_backward at a width where
- * the vector loops and their remainders both run; its bf16 copy is exactly
- * the fp32 result rounded, and asking for it leaves the fp32 result alone. */
+ * the vector loops and their remainders both run; its bf16 output is
+ * exactly the fp32 result rounded, with the same loss, lse and hits. */
 static void xent_fused_matches_two_pass_and_bf16_copy(void **state)
 {
     (void)state;
@@ -432,8 +432,7 @@ static void xent_fused_matches_two_pass_and_bf16_copy(void **state)
             size_t i = (size_t)n * V + j;
             double p = exp((double)r[j] - mx) / s, ref = 0.25 * (p - (j == t));
             double rel = 0.25 * (j == t ? 1.0 : p) + 1e-30; /* each term's size (p - 1 at the target) */
-            assert_true(f1[i] == f2[i]);                /* the bf16 copy changes no fp32 bit */
-            assert_int_equal(d16[i], bf16_bits(f1[i])); /* and is the fp32 result rounded */
+            assert_int_equal(d16[i], bf16_bits(f1[i])); /* the fp32 result rounded */
             err_f = fmax(err_f, fabs(f1[i] - ref) / rel);
             err_two = fmax(err_two, fabs(two[i] - ref) / rel);
             diff = fmax(diff, fabs(f1[i] - two[i]) / rel);
@@ -493,6 +492,39 @@ static void linear_backward_takes_rounded_dy(void **state)
         for (int i = 0; i < OUT * IN; i++) assert_true(dW2[i] == 0.0f);
     }
     free(x), free(W), free(dy), free(dx1), free(dW1), free(dx2), free(dW2), free(dy16), free(junk);
+}
+
+/* Without a float32 dy, float32 products use dy16 widened tile by tile: the
+ * result of op_linear_backward on the widened matrix, with row tiles (N *
+ * out > 65536) and column tiles (out > 65536), and dx aliasing x. */
+static void linear_backward_widens_dy16(void **state)
+{
+    (void)state;
+    static const int shape[2][3] = {{3001, 7, 45}, {3, 5, 70001}}; /* N, in, out */
+    rng_t rg;
+    rng_init(&rg, 10, 0, RNG_TEST);
+    for (int k = 0; k < 2; k++) {
+        int R = shape[k][0], IN = shape[k][1], OUT = shape[k][2];
+        float *x = gc_alloc(R * IN), *W = gc_alloc(OUT * IN), *dy = gc_alloc(R * OUT);
+        float *dx1 = gc_alloc(R * IN), *dW1 = gc_alloc(OUT * IN), *dx2 = gc_alloc(R * IN), *dW2 = gc_alloc(OUT * IN);
+        uint16_t *dy16 = malloc(sizeof(uint16_t) * R * OUT);
+        assert_non_null(dy16);
+        gc_fill(x, R * IN, 1, &rg);
+        gc_fill(W, OUT * IN, 1, &rg);
+        gc_fill(dy, R * OUT, 1, &rg);
+        for (int i = 0; i < R * OUT; i++) dy16[i] = bf16_bits(dy[i]), dy[i] = op_bf16_round(dy[i]);
+        for (int i = 0; i < OUT * IN; i++) dW1[i] = dW2[i] = 0.5f;
+        memcpy(dx1, x, sizeof(float) * R * IN);
+        memcpy(dx2, x, sizeof(float) * R * IN);
+        op_linear_backward(dx1, 0.0f, dW1, dy, dx1, W, R, IN, OUT, 0.5f);
+        op_linear_backward_dy16(dx2, 0.0f, dW2, NULL, dy16, dx2, W, R, IN, OUT, 0.5f);
+        double sx = 0, sw = 0, ex = 0, ew = 0;
+        for (int i = 0; i < R * IN; i++) sx = fmax(sx, fabs(dx1[i])), ex = fmax(ex, fabs(dx1[i] - dx2[i]));
+        for (int i = 0; i < OUT * IN; i++) sw = fmax(sw, fabs(dW1[i])), ew = fmax(ew, fabs(dW1[i] - dW2[i]));
+        assert_true(sx > 0.1 && sw > 0.1);
+        assert_true(ex <= 1e-5 * sx && ew <= 1e-5 * sw); /* summation order only */
+        free(x), free(W), free(dy), free(dx1), free(dW1), free(dx2), free(dW2), free(dy16);
+    }
 }
 
 /* ---- LoRA linear -------------------------------------------------------- */
@@ -613,6 +645,7 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(xent_values_and_gradcheck),
     cmocka_unit_test(xent_fused_matches_two_pass_and_bf16_copy),
     cmocka_unit_test(linear_backward_takes_rounded_dy),
+    cmocka_unit_test(linear_backward_widens_dy16),
     cmocka_unit_test(lora_linear_gradcheck_and_merge),
     cmocka_unit_test(gradcheck_catches_wrong_gradients),
 };
