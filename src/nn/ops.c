@@ -107,17 +107,27 @@ ST_CLONES void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, cons
 
 /* ---- causal attention -------------------------------------------------- */
 
+/* The causal products skip the query-key blocks above the diagonal: the
+ * queries are split at h = T/2, rows [0, h) meet keys [0, h) only and rows
+ * [h, T) meet all T, so each product does 3/4 of the full square's work
+ * (the probabilities there are zero; the softmax writes those zeros). */
+static int causal_split(int T) { return T >= 2 ? T / 2 : T; }
+
 ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, int H, int hd)
 {
-    int D = H * hd, ld = 3 * D;
+    int D = H * hd, ld = 3 * D, h = causal_split(T);
     float scale = (float)(1.0 / sqrt((double)hd));
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            const float *q = qkv + (size_t)b * T * ld + h * hd, *k = q + D, *v = q + 2 * D;
-            float *p = att + ((size_t)b * H + h) * T * T;
-            /* S [T, T] = scale Q K^T (the upper triangle is computed and discarded:
-             * one big sgemm beats T small ones at these sizes) */
-            op_gemm(false, true, T, T, hd, scale, q, ld, k, ld, 0.0f, p, T);
+        for (int hh = 0; hh < H; hh++) {
+            const float *q = qkv + (size_t)b * T * ld + hh * hd, *k = q + D, *v = q + 2 * D;
+            float *p = att + ((size_t)b * H + hh) * T * T;
+            float *ob = o + (size_t)b * T * D + hh * hd;
+            /* S [T, T] = scale Q K^T on the causal blocks (one sgemm per
+             * block beats T small ones at these sizes) */
+            op_gemm(false, true, h, h, hd, scale, q, ld, k, ld, 0.0f, p, T);
+            if (h < T)
+                op_gemm(false, true, T - h, T, hd, scale, q + (size_t)h * ld, ld, k, ld, 0.0f,
+                        p + (size_t)h * T, T);
             for (int t = 0; t < T; t++) {
                 float *r = p + (size_t)t * T;
                 float mx = r[0];
@@ -132,26 +142,35 @@ ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int 
                 for (int j = t + 1; j < T; j++) r[j] = 0.0f;
             }
             /* O_h [T, hd] = P V_h, written into its columns of o [B*T, D] */
-            op_gemm(false, false, T, hd, T, 1.0f, p, T, v, ld, 0.0f, o + (size_t)b * T * D + h * hd, D);
+            op_gemm(false, false, h, hd, h, 1.0f, p, T, v, ld, 0.0f, ob, D);
+            if (h < T)
+                op_gemm(false, false, T - h, hd, T, 1.0f, p + (size_t)h * T, T, v, ld, 0.0f,
+                        ob + (size_t)h * D, D);
         }
 }
 
 ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv,
                            const float *att, int B, int T, int H, int hd)
 {
-    int D = H * hd, ld = 3 * D;
+    int D = H * hd, ld = 3 * D, h = causal_split(T);
     float scale = (float)(1.0 / sqrt((double)hd));
     for (int b = 0; b < B; b++)
-        for (int h = 0; h < H; h++) {
-            size_t base = (size_t)b * T * ld + h * hd;
+        for (int hh = 0; hh < H; hh++) {
+            size_t base = (size_t)b * T * ld + hh * hd;
             const float *q = qkv + base, *k = q + D, *v = q + 2 * D;
             float *dq = dqkv + base, *dk = dq + D, *dv = dq + 2 * D;
-            const float *p = att + ((size_t)b * H + h) * T * T;
-            const float *dO = dout + (size_t)b * T * D + h * hd;
-            /* dP [T, T] = dO V^T */
-            op_gemm(false, true, T, T, hd, 1.0f, dO, D, v, ld, 0.0f, dp, T);
-            /* dV += P^T dO */
-            op_gemm(true, false, T, hd, T, 1.0f, p, T, dO, D, 1.0f, dv, ld);
+            const float *p = att + ((size_t)b * H + hh) * T * T;
+            const float *dO = dout + (size_t)b * T * D + hh * hd;
+            /* dP [T, T] = dO V^T on the causal blocks */
+            op_gemm(false, true, h, h, hd, 1.0f, dO, D, v, ld, 0.0f, dp, T);
+            if (h < T)
+                op_gemm(false, true, T - h, T, hd, 1.0f, dO + (size_t)h * D, D, v, ld, 0.0f,
+                        dp + (size_t)h * T, T);
+            /* dV += P^T dO: keys [0, h) see all queries, keys [h, T) those from h */
+            op_gemm(true, false, h, hd, T, 1.0f, p, T, dO, D, 1.0f, dv, ld);
+            if (h < T)
+                op_gemm(true, false, T - h, hd, T - h, 1.0f, p + (size_t)h * T + h, T,
+                        dO + (size_t)h * D, D, 1.0f, dv + (size_t)h * ld, ld);
             /* dS = scale * P * (dP - rowsum(P * dP)); zero above the diagonal */
             for (int t = 0; t < T; t++) {
                 const float *pr = p + (size_t)t * T;
@@ -161,9 +180,15 @@ ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, 
                 for (int j = 0; j <= t; j++) dr[j] = scale * pr[j] * (dr[j] - dot);
                 for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
             }
-            /* dQ += dS K ; dK += dS^T Q */
-            op_gemm(false, false, T, hd, T, 1.0f, dp, T, k, ld, 1.0f, dq, ld);
-            op_gemm(true, false, T, hd, T, 1.0f, dp, T, q, ld, 1.0f, dk, ld);
+            /* dQ += dS K ; dK += dS^T Q, on the same blocks */
+            op_gemm(false, false, h, hd, h, 1.0f, dp, T, k, ld, 1.0f, dq, ld);
+            if (h < T)
+                op_gemm(false, false, T - h, hd, T, 1.0f, dp + (size_t)h * T, T, k, ld, 1.0f,
+                        dq + (size_t)h * ld, ld);
+            op_gemm(true, false, h, hd, T, 1.0f, dp, T, q, ld, 1.0f, dk, ld);
+            if (h < T)
+                op_gemm(true, false, T - h, hd, T - h, 1.0f, dp + (size_t)h * T + h, T,
+                        q + (size_t)h * ld, ld, 1.0f, dk + (size_t)h * ld, ld);
         }
 }
 

@@ -243,37 +243,43 @@ static double att_loss(void *c_)
     return gc_dot(c->r, c->o, (size_t)c->B * c->T * c->H * c->hd);
 }
 
+/* T = 6 and 7: the causal products split the queries at T / 2 (even and odd
+ * halves) */
 static void attention_matches_naive_and_gradcheck(void **state)
 {
     (void)state;
     rng_t rg;
     rng_init(&rg, 4, 0, RNG_TEST);
-    att_ctx c = {.B = 2, .T = 6, .H = 2, .hd = 4};
-    int D = 8;
-    size_t nq = 2 * 6 * 3 * D, no = 2 * 6 * D;
-    c.qkv = gc_alloc(nq), c.o = gc_alloc(no), c.att = gc_alloc(2 * 2 * 36), c.r = gc_alloc(no);
-    float *o2 = gc_alloc(no), *dq = gc_alloc(nq), *dp = gc_alloc(36);
-    gc_fill(c.qkv, nq, 1, &rg);
-    gc_fill(c.r, no, 1, &rg);
-    att_loss(&c);
-    op_attention_forward_naive(o2, c.qkv, 2, 6, 2, 4);
-    for (size_t i = 0; i < no; i++) assert_float_equal(c.o[i], o2[i], 1e-5);
-    /* causality: probabilities above the diagonal are exactly zero, rows sum to 1 */
-    for (int bh = 0; bh < 4; bh++)
-        for (int t = 0; t < 6; t++) {
-            double s = 0;
-            for (int j = 0; j < 6; j++) {
-                float p = c.att[(bh * 6 + t) * 6 + j];
-                if (j > t) assert_true(p == 0.0f);
-                s += p;
+    for (int T = 6; T <= 7; T++) {
+        att_ctx c = {.B = 2, .T = T, .H = 2, .hd = 4};
+        int D = 8;
+        size_t nq = 2 * T * 3 * D, no = 2 * T * D;
+        c.qkv = gc_alloc(nq), c.o = gc_alloc(no), c.att = gc_alloc(2 * 2 * T * T), c.r = gc_alloc(no);
+        float *o2 = gc_alloc(no), *dq = gc_alloc(nq), *dp = gc_alloc(T * T);
+        gc_fill(c.qkv, nq, 1, &rg);
+        gc_fill(c.r, no, 1, &rg);
+        for (int i = 0; i < 2 * 2 * T * T; i++) c.att[i] = NAN; /* every entry must be written */
+        for (int i = 0; i < T * T; i++) dp[i] = NAN;
+        att_loss(&c);
+        op_attention_forward_naive(o2, c.qkv, 2, T, 2, 4);
+        for (size_t i = 0; i < no; i++) assert_float_equal(c.o[i], o2[i], 1e-5);
+        /* causality: probabilities above the diagonal are exactly zero, rows sum to 1 */
+        for (int bh = 0; bh < 4; bh++)
+            for (int t = 0; t < T; t++) {
+                double s = 0;
+                for (int j = 0; j < T; j++) {
+                    float p = c.att[(bh * T + t) * T + j];
+                    if (j > t) assert_true(p == 0.0f);
+                    s += p;
+                }
+                assert_float_equal(s, 1.0, 1e-6);
             }
-            assert_float_equal(s, 1.0, 1e-6);
-        }
-    /* position 0 attends only to itself: o = v_0 */
-    for (int i = 0; i < D; i++) assert_float_equal(c.o[i], c.qkv[2 * D + i], 1e-6);
-    op_attention_backward(dq, dp, c.r, c.qkv, c.att, 2, 6, 2, 4);
-    assert_true(gc_check("attention dqkv", c.qkv, dq, nq, att_loss, &c, 300));
-    free(c.qkv), free(c.o), free(c.att), free(c.r), free(o2), free(dq), free(dp);
+        /* position 0 attends only to itself: o = v_0 */
+        for (int i = 0; i < D; i++) assert_float_equal(c.o[i], c.qkv[2 * D + i], 1e-6);
+        op_attention_backward(dq, dp, c.r, c.qkv, c.att, 2, T, 2, 4);
+        assert_true(gc_check("attention dqkv", c.qkv, dq, nq, att_loss, &c, 300));
+        free(c.qkv), free(c.o), free(c.att), free(c.r), free(o2), free(dq), free(dp);
+    }
 }
 
 /* ---- GELU, residual ----------------------------------------------------- */
