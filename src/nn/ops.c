@@ -37,6 +37,84 @@ void op_matmul_forward_naive(float *y, const float *x, const float *W, int N, in
         }
 }
 
+/* ---- lane reductions ---------------------------------------------------- */
+
+/* Reductions in explicit lanes: they vectorise without reassociating (a
+ * plain sum is one long dependency chain) and give the same bits from every
+ * clone. */
+
+/* sum_i a[i] b[i] in 8 double lanes */
+ST_INLINE double dot_lanes(const float *a, const float *b, int n)
+{
+    double lane[8] = {0}, s = 0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)a[i + k] * b[i + k];
+    for (; i < n; i++) s += (double)a[i] * b[i];
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+/* sum_i a[i] b[i] c[i] in 8 double lanes */
+ST_INLINE double dot3_lanes(const float *a, const float *b, const float *c, int n)
+{
+    double lane[8] = {0}, s = 0;
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int k = 0; k < 8; k++) lane[k] += (double)a[i + k] * b[i + k] * c[i + k];
+    for (; i < n; i++) s += (double)a[i] * b[i] * c[i];
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+/* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
+ST_INLINE float row_max(const float *r, int V)
+{
+    float lane[8];
+    int j = 0;
+    for (int k = 0; k < 8; k++) lane[k] = r[0];
+    for (; j + 8 <= V; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] = r[j + k] > lane[k] ? r[j + k] : lane[k];
+    float mx = lane[0];
+    for (int k = 1; k < 8; k++) mx = lane[k] > mx ? lane[k] : mx;
+    for (; j < V; j++) mx = r[j] > mx ? r[j] : mx;
+    return mx;
+}
+
+/* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
+ST_INLINE double row_sum_exp(const float *r, float mx, int V)
+{
+    double lane[8] = {0};
+    int j = 0;
+    for (; j + 8 <= V; j += 8)
+        for (int k = 0; k < 8; k++) lane[k] += st_expf(r[j + k] - mx);
+    double s = 0;
+    for (; j < V; j++) s += st_expf(r[j] - mx);
+    for (int k = 0; k < 8; k++) s += lane[k];
+    return s;
+}
+
+/* e[j] = exp(r[j] - mx) (e may be r); returns their sum, accumulated in 16
+ * double lanes (the same bits from every clone) */
+ST_INLINE double row_exp_store(float *e, const float *r, float mx, int V)
+{
+    double lane[16] = {0};
+    int j = 0;
+    for (; j + 16 <= V; j += 16)
+        for (int k = 0; k < 16; k++) {
+            float x = st_expf(r[j + k] - mx);
+            e[j + k] = x;
+            lane[k] += x;
+        }
+    double s = 0;
+    for (; j < V; j++) {
+        e[j] = st_expf(r[j] - mx);
+        s += e[j];
+    }
+    for (int k = 0; k < 16; k++) s += lane[k];
+    return s;
+}
+
 /* ---- RMSNorm ----------------------------------------------------------- */
 
 ST_CLONES void op_rmsnorm_forward(float *y, float *rstd, const float *x, const float *g, int N, int D, float eps)
@@ -44,8 +122,7 @@ ST_CLONES void op_rmsnorm_forward(float *y, float *rstd, const float *x, const f
     for (int n = 0; n < N; n++) {
         const float *xr = x + (size_t)n * D;
         float *yr = y + (size_t)n * D;
-        double ss = 0;
-        for (int i = 0; i < D; i++) ss += (double)xr[i] * xr[i];
+        double ss = dot_lanes(xr, xr, D);
         float r = (float)(1.0 / sqrt(ss / D + eps));
         rstd[n] = r;
         for (int i = 0; i < D; i++) yr[i] = xr[i] * r * g[i];
@@ -63,8 +140,7 @@ ST_CLONES void op_rmsnorm_backward(float *dx, float *dg, const float *dy, const 
         if (!dx) continue;
         /* y_i = x_i r g_i, r = (mean x^2 + eps)^-1/2:
          * dx_i = r g_i dy_i - x_i r^3 / D * sum_j g_j dy_j x_j */
-        double dot = 0;
-        for (int i = 0; i < D; i++) dot += (double)g[i] * dyr[i] * xr[i];
+        double dot = dot3_lanes(g, dyr, xr, D);
         float c = (float)(dot * r * r * r / D);
         float *dxr = dx + (size_t)n * D;
         for (int i = 0; i < D; i++) dxr[i] += r * g[i] * dyr[i] - c * xr[i];
@@ -130,14 +206,8 @@ ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int 
                         p + (size_t)h * T, T);
             for (int t = 0; t < T; t++) {
                 float *r = p + (size_t)t * T;
-                float mx = r[0];
-                for (int j = 1; j <= t; j++) mx = r[j] > mx ? r[j] : mx;
-                float sum = 0;
-                for (int j = 0; j <= t; j++) {
-                    r[j] = st_expf(r[j] - mx);
-                    sum += r[j];
-                }
-                float inv = 1.0f / sum;
+                float mx = row_max(r, t + 1);
+                float inv = (float)(1.0 / row_exp_store(r, r, mx, t + 1));
                 for (int j = 0; j <= t; j++) r[j] *= inv;
                 for (int j = t + 1; j < T; j++) r[j] = 0.0f;
             }
@@ -175,8 +245,7 @@ ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, 
             for (int t = 0; t < T; t++) {
                 const float *pr = p + (size_t)t * T;
                 float *dr = dp + (size_t)t * T;
-                float dot = 0;
-                for (int j = 0; j <= t; j++) dot += pr[j] * dr[j];
+                float dot = (float)dot_lanes(pr, dr, t + 1);
                 for (int j = 0; j <= t; j++) dr[j] = scale * pr[j] * (dr[j] - dot);
                 for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
             }
@@ -272,33 +341,6 @@ ST_INLINE int32_t target_of(const int32_t *targets, int n, int T, int ld)
     return targets[(size_t)(n / T) * ld + n % T];
 }
 
-/* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
-ST_INLINE float row_max(const float *r, int V)
-{
-    float lane[8];
-    int j = 0;
-    for (int k = 0; k < 8; k++) lane[k] = r[0];
-    for (; j + 8 <= V; j += 8)
-        for (int k = 0; k < 8; k++) lane[k] = r[j + k] > lane[k] ? r[j + k] : lane[k];
-    float mx = lane[0];
-    for (int k = 1; k < 8; k++) mx = lane[k] > mx ? lane[k] : mx;
-    for (; j < V; j++) mx = r[j] > mx ? r[j] : mx;
-    return mx;
-}
-
-/* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
-ST_INLINE double row_sum_exp(const float *r, float mx, int V)
-{
-    double lane[8] = {0};
-    int j = 0;
-    for (; j + 8 <= V; j += 8)
-        for (int k = 0; k < 8; k++) lane[k] += st_expf(r[j + k] - mx);
-    double s = 0;
-    for (; j < V; j++) s += st_expf(r[j] - mx);
-    for (int k = 0; k < 8; k++) s += lane[k];
-    return s;
-}
-
 ST_CLONES double op_xent_forward(float *lse, const float *logits, const int32_t *targets, int N, int T, int ld,
                        int V)
 {
@@ -311,27 +353,6 @@ ST_CLONES double op_xent_forward(float *lse, const float *logits, const int32_t 
         if (targets) total += l - r[target_of(targets, n, T, ld)];
     }
     return total;
-}
-
-/* e[j] = exp(r[j] - mx) (e may be r); returns their sum, accumulated in 16
- * double lanes (the same bits from every clone) */
-ST_INLINE double row_exp_store(float *e, const float *r, float mx, int V)
-{
-    double lane[16] = {0};
-    int j = 0;
-    for (; j + 16 <= V; j += 16)
-        for (int k = 0; k < 16; k++) {
-            float x = st_expf(r[j + k] - mx);
-            e[j + k] = x;
-            lane[k] += x;
-        }
-    double s = 0;
-    for (; j < V; j++) {
-        e[j] = st_expf(r[j] - mx);
-        s += e[j];
-    }
-    for (int k = 0; k < 16; k++) s += lane[k];
-    return s;
 }
 
 ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
