@@ -148,6 +148,10 @@ int main(int argc, char **argv)
     if (!skip_peak) {
         printf("RESULT mfu_wall %.2f\n", 100.0 * rate / peak);
         printf("RESULT mfu_cpu %.2f\n", 100.0 * rate_cpu / peak_cpu);
+        /* the step's tokens/s if every counted FLOP ran at the sgemm peak:
+         * the ceiling of any ratio against this step (bench/bf16.sh) */
+        printf("RESULT peak_tokens_per_s %.1f\n", N / (flops / (peak * 1e9)));
+        printf("RESULT peak_tokens_per_cpu_s %.1f\n", N / (flops / (peak_cpu * 1e9)));
     }
     printf("RESULT tokens_per_s %.1f\n", N / best);
     printf("RESULT tokens_per_cpu_s %.1f\n", N / best_cpu);

@@ -5,6 +5,7 @@
 #ifndef STRATA_HEAD_H
 #define STRATA_HEAD_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "strata/params.h"
@@ -12,8 +13,13 @@
 typedef struct head_acts {
     float *xn;     /* [N, D] rmsnorm(x, norm_g) */
     float *rstd;   /* [N] */
-    float *logits; /* [N, V] (overwritten by dlogits in head_backward) */
+    float *logits; /* [N, V] (overwritten by dlogits in head_backward / head_loss_grad) */
     float *lse;    /* [N] logsumexp of each logits row */
+    /* [N, V] dlogits rounded to bfloat16 by head_loss_grad, for the bf16
+     * backward products (train.precision = bfloat16 only: allocated by
+     * model_forward_head on the first bf16 training step, else NULL) */
+    uint16_t *dlogits16;
+    bool have16; /* dlogits16 holds the current dlogits */
 } head_acts;
 
 /* logits = head(x [N, D]); eps is the RMSNorm epsilon. */
@@ -27,7 +33,9 @@ double head_loss(head_acts *a, const int32_t *targets, int N, int T, int ld, int
 void head_backward(const param_arena *p, head_acts *a, const int32_t *targets, const float *x, float *dx,
                    int N, int T, int ld, int D, int V, float scale);
 /* Training path: loss and dlogits in one pass (op_xent_fused); a->logits then
- * holds dlogits.  Returns the summed loss. */
+ * holds dlogits -- or, when a->dlogits16 is allocated and the precision is
+ * bfloat16, a->dlogits16 holds them in bf16 (a->have16) and a->logits is
+ * used up.  Returns the summed loss. */
 double head_loss_grad(head_acts *a, const int32_t *targets, int N, int T, int ld, int V, float scale,
                       long *correct);
 /* The rest of the head backward once a->logits holds dlogits [N, V]

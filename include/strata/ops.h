@@ -42,6 +42,14 @@ void op_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
  * dx may alias x (dW is done first).  In bf16, dy is rounded once for both. */
 void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, const float *x,
                         const float *W, int N, int in, int out, float alpha);
+/* The same, with dy16 [N, out] = dy already rounded to bfloat16 (or NULL):
+ * the bf16 path multiplies dy16 instead of rounding dy itself; float32
+ * ignores it.  dy may be NULL when dy16 is given (op_xent_fused wrote only
+ * the bf16 gradient): products that must run in float32 (float32
+ * precision, or oneDNN failing) then use dy16 widened, tile by tile. */
+void op_linear_backward_dy16(float *dx, float dx_beta, float *dW, const float *dy,
+                             const uint16_t *dy16, const float *x, const float *W, int N, int in,
+                             int out, float alpha);
 
 /* y [N, out] (=, or += when beta = 1) alpha * x [N, in] @ W[out, in]^T */
 void op_matmul_forward(float *y, const float *x, const float *W, int N, int in, int out,
@@ -98,10 +106,15 @@ double op_xent_forward(float *lse, const float *logits, const int32_t *targets, 
 void op_xent_backward(float *dlogits, const float *logits, const float *lse, const int32_t *targets,
                       int N, int T, int ld, int V, float scale);
 /* Forward and backward in one pass over the logits (each row is read once
- * from memory and then worked on in cache): returns the summed loss like
- * op_xent_forward, fills lse, counts argmax hits into *correct (if not NULL)
- * and OVERWRITES logits with scale * (softmax - onehot). */
+ * from memory and then worked on in cache; one exp per logit): returns the
+ * summed loss like op_xent_forward, fills lse, counts argmax hits into
+ * *correct (if not NULL) and OVERWRITES logits with scale * (softmax -
+ * onehot).  With dlogits16 [N, V] (not NULL) the gradient goes there
+ * instead, rounded to bfloat16 (op_bf16_round's bits of the float32
+ * result), and logits is left unspecified: the bf16 head backward
+ * (op_linear_backward_dy16) reads half the bytes and no float32 copy is
+ * written or converted. */
 double op_xent_fused(float *logits, float *lse, const int32_t *targets, int N, int T, int ld, int V,
-                     float scale, long *correct);
+                     float scale, long *correct, uint16_t *dlogits16);
 
 #endif

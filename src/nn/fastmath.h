@@ -1,4 +1,4 @@
-/* fastmath.h -- (internal to src/nn) exp and the normal CDF as inline,
+/* fastmath.h -- (internal to src/nn) exp, the normal CDF and the bfloat16 rounding as inline,
  * branch-free float code the compiler can vectorise.
  *
  * Why: glibc's expf and erff are scalar calls.  The cross-entropy needs
@@ -21,12 +21,24 @@
 #include <stdint.h>
 #include <string.h>
 
-/* Hot loops get an AVX2+FMA clone chosen at load time (GCC ifunc); the
- * default clone runs anywhere x86-64 (SSE2) does. */
+/* Hot loops get an AVX-512 clone (x86-64-v4) and an AVX2+FMA clone
+ * (x86-64-v3), chosen at load time (GCC ifunc); the default clone runs
+ * anywhere x86-64 (SSE2) does.  The AVX-512 clone doubles the lanes of the
+ * exp / erfc polynomials, the cross-entropy and GELU loops (bench/bf16.sh
+ * measured the step with and without it: bench/RESULTS.md).  The reductions
+ * keep their explicit lanes, so every clone returns the same bits. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define ST_CLONES __attribute__((target_clones("arch=x86-64-v3", "default")))
+#define ST_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define ST_CLONES
+#endif
+
+/* Helpers of the hot loops: always inlined, so each clone gets its own copy
+ * (left to itself GCC called the SSE2 row_sum_exp from the AVX-512 clone). */
+#if defined(__GNUC__)
+#define ST_INLINE static inline __attribute__((always_inline))
+#else
+#define ST_INLINE static inline
 #endif
 
 /* exp(x): the Cephes single-precision algorithm, exp(x) = 2^n p(r) with
@@ -34,7 +46,7 @@
  * error < 1e-7 on [-87, 88] (test_ops checks it through the softmax and
  * cross-entropy).  Below -87.3 it returns ~1e-38 instead of 0 (harmless in
  * softmax sums); NaN stays NaN (it fails both clamp comparisons). */
-static inline float st_expf(float x)
+ST_INLINE float st_expf(float x)
 {
     x = x < -87.3365f ? -87.3365f : x;
     x = x > 88.7228f ? 88.7228f : x;
@@ -61,7 +73,7 @@ static inline float st_expf(float x)
  * test_ops bounds the float GELU against erf() in double).  Computing erfc
  * keeps the relative accuracy in the negative tail, where 1 + erf(x) would
  * cancel. */
-static inline float st_normcdf(float x)
+ST_INLINE float st_normcdf(float x)
 {
     float u = x * -0.70710678118654752f;
     float z = u < 0 ? -u : u;
@@ -78,6 +90,18 @@ static inline float st_normcdf(float x)
     p = p * t - 1.26551223f;
     float ec = t * st_expf(p - z * z); /* erfc(|u|) */
     return 0.5f * (u < 0 ? 2.0f - ec : ec);
+}
+
+/* float -> bfloat16 bits, round to nearest even; NaN stays a (quiet) NaN.
+ * The one conversion of nn (gemm.c's operand copies and the cross-entropy's
+ * bf16 gradient): branch-free, so it vectorises inside the callers' loops. */
+ST_INLINE uint16_t st_bf16_of(float f)
+{
+    uint32_t u;
+    memcpy(&u, &f, sizeof u);
+    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    uint32_t q = (u >> 16) | 0x40u;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
 }
 
 #endif

@@ -59,19 +59,9 @@ int op_precision_set(op_precision p)
 
 /* ---- bf16 conversion ---------------------------------------------------- */
 
-/* float -> bf16, round to nearest even; NaN stays a (quiet) NaN. */
-static inline uint16_t bf16_of(float f)
-{
-    uint32_t u;
-    memcpy(&u, &f, sizeof u);
-    uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    uint32_t q = (u >> 16) | 0x40u;
-    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? q : r);
-}
-
 float op_bf16_round(float f)
 {
-    uint32_t u = (uint32_t)bf16_of(f) << 16;
+    uint32_t u = (uint32_t)st_bf16_of(f) << 16;
     float g;
     memcpy(&g, &u, sizeof g);
     return g;
@@ -83,7 +73,7 @@ ST_CLONES static void to_bf16(uint16_t *dst, const float *src, int rows, int col
     for (int r = 0; r < rows; r++) {
         const float *s = src + (size_t)r * ld;
         uint16_t *d = dst + (size_t)r * cols;
-        for (int c = 0; c < cols; c++) d[c] = bf16_of(s[c]);
+        for (int c = 0; c < cols; c++) d[c] = st_bf16_of(s[c]);
     }
 }
 
@@ -255,13 +245,53 @@ void op_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *A,
     sgemm(ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
+/* op_linear_backward's float32 products from dy16 when there is no float32
+ * dy: tiles of dy16 widened into a fixed buffer (so this fallback needs no
+ * allocation that could fail).  Per row tile all of dW first, then dx: dx
+ * may alias x. */
+static void backward_widened(float *dx, float dx_beta, float *dW, const uint16_t *dy16,
+                             const float *x, const float *W, int N, int in, int out, float alpha)
+{
+    enum { TILE = 1 << 16 };
+    static float buf[TILE];
+    int cols = out < TILE ? out : TILE, rows = TILE / cols;
+    for (int r0 = 0; r0 < N; r0 += rows) {
+        int nr = N - r0 < rows ? N - r0 : rows;
+        for (int pass = 0; pass < 2; pass++) {
+            if (!(pass == 0 ? dW : dx)) continue;
+            for (int c0 = 0; c0 < out; c0 += cols) {
+                int nc = out - c0 < cols ? out - c0 : cols;
+                for (int i = 0; i < nr; i++)
+                    for (int j = 0; j < nc; j++) {
+                        uint32_t u = (uint32_t)dy16[(size_t)(r0 + i) * out + c0 + j] << 16;
+                        memcpy(&buf[(size_t)i * nc + j], &u, sizeof u);
+                    }
+                if (pass == 0) /* dW [c0.., in] += alpha dy_tile^T x [r0.., in] */
+                    sgemm(true, false, nc, in, nr, alpha, buf, nc, x + (size_t)r0 * in, in, 1.0f,
+                          dW + (size_t)c0 * in, in);
+                else /* dx [r0.., in] (=, then +=) alpha dy_tile W [c0.., in] */
+                    sgemm(false, false, nr, in, nc, alpha, buf, nc, W + (size_t)c0 * in, in,
+                          c0 == 0 ? dx_beta : 1.0f, dx + (size_t)r0 * in, in);
+            }
+        }
+    }
+}
+
 void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, const float *x,
                         const float *W, int N, int in, int out, float alpha)
 {
+    op_linear_backward_dy16(dx, dx_beta, dW, dy, NULL, x, W, N, in, out, alpha);
+}
+
+void op_linear_backward_dy16(float *dx, float dx_beta, float *dW, const float *dy,
+                             const uint16_t *dy16, const float *x, const float *W, int N, int in,
+                             int out, float alpha)
+{
 #ifdef HAVE_DNNL
     if (g_prec == OP_BF16 && N > 0 && in > 0 && out > 0) {
-        /* dy is the big operand (the head's dlogits [N, V]): round it once for both products */
-        const uint16_t *dy16 = operand(SLOT_C, dy, false, N, out, out);
+        /* dy is the big operand (the head's dlogits [N, V]): round it once for
+         * both products, unless the caller has (op_xent_fused's dlogits16) */
+        if (!dy16) dy16 = operand(SLOT_C, dy, false, N, out, out);
         bool ok = dy16 != NULL;
         if (ok && dW) { /* dW [out, in] += alpha dy^T x */
             const uint16_t *x16 = operand(SLOT_B, x, false, N, in, in);
@@ -275,7 +305,13 @@ void op_linear_backward(float *dx, float dx_beta, float *dW, const float *dy, co
         }
         if (!ok) bf16_failed(N, in, out);
     }
+#else
+    (void)dy16;
 #endif
+    if (!dy && dy16) {
+        backward_widened(dx, dx_beta, dW, dy16, x, W, N, in, out, alpha);
+        return;
+    }
     if (dW) sgemm(true, false, out, in, N, alpha, dy, out, x, in, 1.0f, dW, in);
     if (dx) sgemm(false, false, N, in, out, alpha, dy, out, W, in, dx_beta, dx, in);
 }

@@ -475,6 +475,11 @@ st_status model_forward_head(model *m, model_ws *ws, const float *x, const model
     ws->head_x = NULL; /* set only when dlogits are ready for model_backward */
     ws->have_loss = false;
     if (batch && batch->targets) {
+        if (ws->train && op_precision_get() == OP_BF16 && !ws->head.dlogits16) {
+            /* the bf16 copy of dlogits (head.h), made once for the workspace */
+            size_t n16 = (size_t)ws->cap_B * ws->cap_T * m->dims.V;
+            CHECK_ALLOC(ws->head.dlogits16 = (uint16_t *)pool_take(ws->mem, (n16 + 1) / 2));
+        }
         if (batch->ld < ws->T) FAIL(ST_EUSAGE, "head: target row stride %d < T %d", batch->ld, ws->T);
         for (int b = 0; b < ws->B; b++)
             for (int t = 0; t < ws->T; t++) {

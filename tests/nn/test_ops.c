@@ -243,37 +243,43 @@ static double att_loss(void *c_)
     return gc_dot(c->r, c->o, (size_t)c->B * c->T * c->H * c->hd);
 }
 
+/* T = 6 and 7: the causal products split the queries at T / 2 (even and odd
+ * halves) */
 static void attention_matches_naive_and_gradcheck(void **state)
 {
     (void)state;
     rng_t rg;
     rng_init(&rg, 4, 0, RNG_TEST);
-    att_ctx c = {.B = 2, .T = 6, .H = 2, .hd = 4};
-    int D = 8;
-    size_t nq = 2 * 6 * 3 * D, no = 2 * 6 * D;
-    c.qkv = gc_alloc(nq), c.o = gc_alloc(no), c.att = gc_alloc(2 * 2 * 36), c.r = gc_alloc(no);
-    float *o2 = gc_alloc(no), *dq = gc_alloc(nq), *dp = gc_alloc(36);
-    gc_fill(c.qkv, nq, 1, &rg);
-    gc_fill(c.r, no, 1, &rg);
-    att_loss(&c);
-    op_attention_forward_naive(o2, c.qkv, 2, 6, 2, 4);
-    for (size_t i = 0; i < no; i++) assert_float_equal(c.o[i], o2[i], 1e-5);
-    /* causality: probabilities above the diagonal are exactly zero, rows sum to 1 */
-    for (int bh = 0; bh < 4; bh++)
-        for (int t = 0; t < 6; t++) {
-            double s = 0;
-            for (int j = 0; j < 6; j++) {
-                float p = c.att[(bh * 6 + t) * 6 + j];
-                if (j > t) assert_true(p == 0.0f);
-                s += p;
+    for (int T = 6; T <= 7; T++) {
+        att_ctx c = {.B = 2, .T = T, .H = 2, .hd = 4};
+        int D = 8;
+        size_t nq = 2 * T * 3 * D, no = 2 * T * D;
+        c.qkv = gc_alloc(nq), c.o = gc_alloc(no), c.att = gc_alloc(2 * 2 * T * T), c.r = gc_alloc(no);
+        float *o2 = gc_alloc(no), *dq = gc_alloc(nq), *dp = gc_alloc(T * T);
+        gc_fill(c.qkv, nq, 1, &rg);
+        gc_fill(c.r, no, 1, &rg);
+        for (int i = 0; i < 2 * 2 * T * T; i++) c.att[i] = NAN; /* every entry must be written */
+        for (int i = 0; i < T * T; i++) dp[i] = NAN;
+        att_loss(&c);
+        op_attention_forward_naive(o2, c.qkv, 2, T, 2, 4);
+        for (size_t i = 0; i < no; i++) assert_float_equal(c.o[i], o2[i], 1e-5);
+        /* causality: probabilities above the diagonal are exactly zero, rows sum to 1 */
+        for (int bh = 0; bh < 4; bh++)
+            for (int t = 0; t < T; t++) {
+                double s = 0;
+                for (int j = 0; j < T; j++) {
+                    float p = c.att[(bh * T + t) * T + j];
+                    if (j > t) assert_true(p == 0.0f);
+                    s += p;
+                }
+                assert_float_equal(s, 1.0, 1e-6);
             }
-            assert_float_equal(s, 1.0, 1e-6);
-        }
-    /* position 0 attends only to itself: o = v_0 */
-    for (int i = 0; i < D; i++) assert_float_equal(c.o[i], c.qkv[2 * D + i], 1e-6);
-    op_attention_backward(dq, dp, c.r, c.qkv, c.att, 2, 6, 2, 4);
-    assert_true(gc_check("attention dqkv", c.qkv, dq, nq, att_loss, &c, 300));
-    free(c.qkv), free(c.o), free(c.att), free(c.r), free(o2), free(dq), free(dp);
+        /* position 0 attends only to itself: o = v_0 */
+        for (int i = 0; i < D; i++) assert_float_equal(c.o[i], c.qkv[2 * D + i], 1e-6);
+        op_attention_backward(dq, dp, c.r, c.qkv, c.att, 2, T, 2, 4);
+        assert_true(gc_check("attention dqkv", c.qkv, dq, nq, att_loss, &c, 300));
+        free(c.qkv), free(c.o), free(c.att), free(c.r), free(o2), free(dq), free(dp);
+    }
 }
 
 /* ---- GELU, residual ----------------------------------------------------- */
@@ -368,15 +374,163 @@ static void xent_values_and_gradcheck(void **state)
             if (c.logits[n * 7 + j] > c.logits[n * 7 + best]) best = j;
         ref_hits += best == tg[(n / 3) * 4 + n % 3];
     }
-    double lf = op_xent_fused(f, lse2, tg, 6, 3, 4, 7, 1.0f / 6, &hits);
+    double lf = op_xent_fused(f, lse2, tg, 6, 3, 4, 7, 1.0f / 6, &hits, NULL);
     double l2 = op_xent_forward(c.lse, c.logits, tg, 6, 3, 4, 7);
     op_xent_backward(d, c.logits, c.lse, tg, 6, 3, 4, 7, 1.0f / 6);
     assert_float_equal(lf, l2, 1e-6);
     for (int i = 0; i < 42; i++) assert_float_equal(f[i], d[i], 1e-7);
     assert_true(ref_hits >= 1);
     assert_int_equal(hits, ref_hits);
+    /* the fused gradient itself against central differences */
+    memcpy(f, c.logits, 42 * sizeof(float));
+    op_xent_fused(f, lse2, tg, 6, 3, 4, 7, 1.0f / 6, NULL, NULL);
+    assert_true(gc_check("xent fused dlogits", c.logits, f, 42, xe_loss, &c, 100));
     free(f);
     free(c.logits), free(c.lse), free(d);
+}
+
+static uint16_t bf16_bits(float f)
+{
+    float r = op_bf16_round(f);
+    uint32_t u;
+    memcpy(&u, &r, sizeof u);
+    return (uint16_t)(u >> 16);
+}
+
+/* The fused pass (one exp per logit, dlogits = scale e / sum e) against the
+ * two-pass formula scale exp(x - lse) of op_xent_backward at a width where
+ * the vector loops and their remainders both run; its bf16 output is
+ * exactly the fp32 result rounded, with the same loss, lse and hits. */
+static void xent_fused_matches_two_pass_and_bf16_copy(void **state)
+{
+    (void)state;
+    enum { N = 5, T = 5, LD = 6, V = 1003 };
+    rng_t rg;
+    rng_init(&rg, 8, 0, RNG_TEST);
+    float *x = gc_alloc(N * V), *two = gc_alloc(N * V), *f1 = gc_alloc(N * V), *f2 = gc_alloc(N * V);
+    float lse[N], lse1[N], lse2[N];
+    uint16_t *d16 = malloc(sizeof(uint16_t) * N * V);
+    assert_non_null(d16);
+    int32_t tg[LD];
+    for (int i = 0; i < LD; i++) tg[i] = (int32_t)rng_below(&rg, V);
+    gc_fill(x, N * V, 4, &rg);
+    x[2 * V + 17] = 40.0f; /* one row with a dominant logit: its softmax is ~one-hot */
+    double l0 = op_xent_forward(lse, x, tg, N, T, LD, V);
+    op_xent_backward(two, x, lse, tg, N, T, LD, V, 0.25f);
+    memcpy(f1, x, sizeof(float) * N * V);
+    memcpy(f2, x, sizeof(float) * N * V);
+    long h1 = -1, h2 = -1;
+    double l1 = op_xent_fused(f1, lse1, tg, N, T, LD, V, 0.25f, &h1, NULL);
+    double l2 = op_xent_fused(f2, lse2, tg, N, T, LD, V, 0.25f, &h2, d16);
+    assert_true(fabs(l1 - l0) <= 1e-6 * fabs(l0));
+    assert_true(l1 == l2 && h1 == h2 && h1 >= 0);
+    /* both against the gradient in double: the fused one is as close as the
+     * two-pass one (which rounds lse to float first), and the two agree in
+     * their last bits */
+    double err_f = 0, err_two = 0, diff = 0;
+    for (int n = 0; n < N; n++) {
+        const float *r = x + (size_t)n * V;
+        double mx = r[0], s = 0;
+        for (int j = 1; j < V; j++) mx = fmax(mx, r[j]);
+        for (int j = 0; j < V; j++) s += exp((double)r[j] - mx);
+        int t = tg[(n / T) * LD + n % T];
+        for (int j = 0; j < V; j++) {
+            size_t i = (size_t)n * V + j;
+            double p = exp((double)r[j] - mx) / s, ref = 0.25 * (p - (j == t));
+            double rel = 0.25 * (j == t ? 1.0 : p) + 1e-30; /* each term's size (p - 1 at the target) */
+            assert_int_equal(d16[i], bf16_bits(f1[i])); /* the fp32 result rounded */
+            err_f = fmax(err_f, fabs(f1[i] - ref) / rel);
+            err_two = fmax(err_two, fabs(two[i] - ref) / rel);
+            diff = fmax(diff, fabs(f1[i] - two[i]) / rel);
+        }
+        assert_true(lse1[n] == lse2[n] && fabs(lse1[n] - lse[n]) <= 1e-6 * fabs(lse[n]) + 1e-6);
+    }
+    print_message("dlogits relative error: fused %.2g, two-pass %.2g, between them %.2g\n", err_f,
+                  err_two, diff);
+    /* x - max is rounded in float (both ways), an error of up to |x - max|
+     * 2^-24 in the exponent: ~1e-6 at these logits */
+    assert_true(err_f < 4e-6);
+    assert_true(err_f <= 1.5 * err_two + 1e-7);
+    assert_true(diff < 1e-5);
+    free(x), free(two), free(f1), free(f2), free(d16);
+}
+
+/* op_linear_backward_dy16 with dy rounded by the caller gives the bits
+ * op_linear_backward gets by rounding dy itself (bf16), and ignores dy16 in
+ * float32. */
+static void linear_backward_takes_rounded_dy(void **state)
+{
+    (void)state;
+    enum { R = 19, IN = 24, OUT = 45 };
+    rng_t rg;
+    rng_init(&rg, 9, 0, RNG_TEST);
+    float *x = gc_alloc(R * IN), *W = gc_alloc(OUT * IN), *dy = gc_alloc(R * OUT);
+    float *dx1 = gc_alloc(R * IN), *dW1 = gc_alloc(OUT * IN), *dx2 = gc_alloc(R * IN), *dW2 = gc_alloc(OUT * IN);
+    uint16_t *dy16 = malloc(sizeof(uint16_t) * R * OUT), *junk = calloc(R * OUT, sizeof(uint16_t));
+    assert_non_null(dy16);
+    assert_non_null(junk);
+    gc_fill(x, R * IN, 1, &rg);
+    gc_fill(W, OUT * IN, 1, &rg);
+    gc_fill(dy, R * OUT, 1, &rg);
+    for (int i = 0; i < R * OUT; i++) dy16[i] = bf16_bits(dy[i]);
+    /* float32: dy16 (here zeros) is not read */
+    memset(dx1, 0, sizeof(float) * R * IN), memset(dx2, 0, sizeof(float) * R * IN);
+    memset(dW1, 0, sizeof(float) * OUT * IN), memset(dW2, 0, sizeof(float) * OUT * IN);
+    op_linear_backward(dx1, 0.0f, dW1, dy, x, W, R, IN, OUT, 1.0f);
+    op_linear_backward_dy16(dx2, 0.0f, dW2, dy, junk, x, W, R, IN, OUT, 1.0f);
+    assert_memory_equal(dx1, dx2, sizeof(float) * R * IN);
+    assert_memory_equal(dW1, dW2, sizeof(float) * OUT * IN);
+    const char *why = op_bf16_unavailable();
+    if (why) {
+        print_message("bf16 part skipped (%s)\n", why);
+    } else {
+        memset(dW1, 0, sizeof(float) * OUT * IN), memset(dW2, 0, sizeof(float) * OUT * IN);
+        assert_int_equal(op_precision_set(OP_BF16), 0);
+        op_linear_backward(dx1, 0.0f, dW1, dy, x, W, R, IN, OUT, 1.0f);
+        op_linear_backward_dy16(dx2, 0.0f, dW2, dy, dy16, x, W, R, IN, OUT, 1.0f);
+        assert_memory_equal(dx1, dx2, sizeof(float) * R * IN);
+        assert_memory_equal(dW1, dW2, sizeof(float) * OUT * IN);
+        /* and it really multiplies dy16, not dy: zeros give zero gradients */
+        memset(dW2, 0, sizeof(float) * OUT * IN);
+        op_linear_backward_dy16(dx2, 0.0f, dW2, dy, junk, x, W, R, IN, OUT, 1.0f);
+        assert_int_equal(op_precision_set(OP_FP32), 0);
+        for (int i = 0; i < R * IN; i++) assert_true(dx2[i] == 0.0f);
+        for (int i = 0; i < OUT * IN; i++) assert_true(dW2[i] == 0.0f);
+    }
+    free(x), free(W), free(dy), free(dx1), free(dW1), free(dx2), free(dW2), free(dy16), free(junk);
+}
+
+/* Without a float32 dy, float32 products use dy16 widened tile by tile: the
+ * result of op_linear_backward on the widened matrix, with row tiles (N *
+ * out > 65536) and column tiles (out > 65536), and dx aliasing x. */
+static void linear_backward_widens_dy16(void **state)
+{
+    (void)state;
+    static const int shape[2][3] = {{3001, 7, 45}, {3, 5, 70001}}; /* N, in, out */
+    rng_t rg;
+    rng_init(&rg, 10, 0, RNG_TEST);
+    for (int k = 0; k < 2; k++) {
+        int R = shape[k][0], IN = shape[k][1], OUT = shape[k][2];
+        float *x = gc_alloc(R * IN), *W = gc_alloc(OUT * IN), *dy = gc_alloc(R * OUT);
+        float *dx1 = gc_alloc(R * IN), *dW1 = gc_alloc(OUT * IN), *dx2 = gc_alloc(R * IN), *dW2 = gc_alloc(OUT * IN);
+        uint16_t *dy16 = malloc(sizeof(uint16_t) * R * OUT);
+        assert_non_null(dy16);
+        gc_fill(x, R * IN, 1, &rg);
+        gc_fill(W, OUT * IN, 1, &rg);
+        gc_fill(dy, R * OUT, 1, &rg);
+        for (int i = 0; i < R * OUT; i++) dy16[i] = bf16_bits(dy[i]), dy[i] = op_bf16_round(dy[i]);
+        for (int i = 0; i < OUT * IN; i++) dW1[i] = dW2[i] = 0.5f;
+        memcpy(dx1, x, sizeof(float) * R * IN);
+        memcpy(dx2, x, sizeof(float) * R * IN);
+        op_linear_backward(dx1, 0.0f, dW1, dy, dx1, W, R, IN, OUT, 0.5f);
+        op_linear_backward_dy16(dx2, 0.0f, dW2, NULL, dy16, dx2, W, R, IN, OUT, 0.5f);
+        double sx = 0, sw = 0, ex = 0, ew = 0;
+        for (int i = 0; i < R * IN; i++) sx = fmax(sx, fabs(dx1[i])), ex = fmax(ex, fabs(dx1[i] - dx2[i]));
+        for (int i = 0; i < OUT * IN; i++) sw = fmax(sw, fabs(dW1[i])), ew = fmax(ew, fabs(dW1[i] - dW2[i]));
+        assert_true(sx > 0.1 && sw > 0.1);
+        assert_true(ex <= 1e-5 * sx && ew <= 1e-5 * sw); /* summation order only */
+        free(x), free(W), free(dy), free(dx1), free(dW1), free(dx2), free(dW2), free(dy16);
+    }
 }
 
 /* ---- LoRA linear -------------------------------------------------------- */
@@ -495,6 +649,9 @@ static const struct CMUnitTest tests[] = {
     cmocka_unit_test(attention_matches_naive_and_gradcheck),
     cmocka_unit_test(gelu_and_residual),
     cmocka_unit_test(xent_values_and_gradcheck),
+    cmocka_unit_test(xent_fused_matches_two_pass_and_bf16_copy),
+    cmocka_unit_test(linear_backward_takes_rounded_dy),
+    cmocka_unit_test(linear_backward_widens_dy16),
     cmocka_unit_test(lora_linear_gradcheck_and_merge),
     cmocka_unit_test(gradcheck_catches_wrong_gradients),
 };
