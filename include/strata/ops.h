@@ -80,6 +80,10 @@ void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, const float *c
  * att [B, H, T, T]: softmax probabilities (row t has zeros after column t).
  * o [B*T, D]: concat_h softmax(q_h k_h^T / sqrt(hd) + mask) v_h. */
 void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, int H, int hd);
+/* Query-key pairs each of the attention's products computes per sequence
+ * and head: the causal blocks, 3/4 of T x T (what FLOP counts as computed
+ * use; grow.c). */
+double op_attention_pairs(int T);
 /* dqkv [B*T, 3D] += gradient from do [B*T, D]; dp [T, T] scratch. */
 void op_attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv,
                            const float *att, int B, int T, int H, int hd);

@@ -75,14 +75,15 @@ out:
 
 /* FLOPs counted are those of the matrix products, as computed (elementwise
  * work is left out): per token of a block's forward, the projections
- * 2(3D^2 + D^2 + 2DF) plus the attention's scores and mixing 2 * 2 T D (the
- * full T x T products: ops.c computes the upper triangle and discards it),
+ * 2(3D^2 + D^2 + 2DF) plus the attention's scores and mixing 2 * 2 P D / T
+ * for the P query-key pairs the products compute (op_attention_pairs: the
+ * causal blocks, 3/4 of the T x T square),
  * plus a LoRA adapter's 2r(in + out) per adapted matrix. */
 static double block_fwd_flops(const grow_run *g)
 {
     const model_dims *d = &g->m.dims;
     const double T = g->data.ctx, D = d->D, F = d->F;
-    return 2.0 * (4.0 * D * D + 2.0 * D * F) + 4.0 * T * D;
+    return 2.0 * (4.0 * D * D + 2.0 * D * F) + 4.0 * op_attention_pairs((int)T) / T * D;
 }
 
 /* FLOPs of one token through the trained part of the model (blocks
@@ -96,7 +97,7 @@ static double trained_token_flops(const grow_run *g, int start)
     const model *m = &g->m;
     const model_dims *d = &m->dims;
     const double T = g->data.ctx, D = d->D, F = d->F, V = d->V;
-    const double proj = 2.0 * (4.0 * D * D + 2.0 * D * F), attn = 4.0 * T * D;
+    const double proj = 2.0 * (4.0 * D * D + 2.0 * D * F), attn = 4.0 * op_attention_pairs((int)T) / T * D;
     double f = 3.0 * 2.0 * D * V;
     for (int l = start; l < m->n_blocks; l++) {
         f += m->blocks[l].trainable ? 3.0 * (proj + attn) : 2.0 * proj + 3.0 * attn;

@@ -189,6 +189,12 @@ ST_CLONES void op_rope_apply(float *x, int B, int T, int ld, int H, int hd, cons
  * (the probabilities there are zero; the softmax writes those zeros). */
 static int causal_split(int T) { return T >= 2 ? T / 2 : T; }
 
+double op_attention_pairs(int T)
+{
+    int h = causal_split(T);
+    return (double)h * h + (double)(T - h) * T;
+}
+
 ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, int H, int hd)
 {
     int D = H * hd, ld = 3 * D, h = causal_split(T);

@@ -248,6 +248,14 @@ static double att_loss(void *c_)
 static void attention_matches_naive_and_gradcheck(void **state)
 {
     (void)state;
+    /* the pairs the FLOP counts take: the causal blocks of the split at T/2
+     * (covering the lower triangle, never the whole square for T > 1) */
+    assert_true(op_attention_pairs(1) == 1.0);
+    assert_true(op_attention_pairs(6) == 3 * 3 + 3 * 6);
+    assert_true(op_attention_pairs(7) == 3 * 3 + 4 * 7);
+    assert_true(op_attention_pairs(512) == 0.75 * 512 * 512);
+    for (int T = 2; T < 40; T++)
+        assert_true(op_attention_pairs(T) >= T * (T + 1) / 2.0 && op_attention_pairs(T) < (double)T * T);
     rng_t rg;
     rng_init(&rg, 4, 0, RNG_TEST);
     for (int T = 6; T <= 7; T++) {
