@@ -49,7 +49,7 @@ measure() {
     chunks=$(sed -n 's/.*activation cache: \([0-9]*\) chunks on this rank.*/\1/p' "$W/$name.err" | head -1)
     echo "# $name ($bin): ${chunks:-?} chunks cached"
     awk '{ printf "#   depth %d: %.0f tokens/s, stage wall %.2f s\n", $1, $2, $3 }' "$W/$name.rates"
-    sed -n 's/.*\(activation cache: [0-9]* entries brought to depth [0-9]* in [0-9.]* s.*\)/#   \1/p' "$W/$name.err"
+    sed -n 's/.*\(activation cache: [0-9]* of [0-9]* entries brought to depth [0-9]* in [0-9.]* s [^;]*\).*/#   \1)/p' "$W/$name.err"
     awk -v n="$name" '$1 == 1 { r1 = $2; w1 = $3 } $1 == 8 { r8 = $2; w8 = $3 }
         END { printf "%s: step time depth 8 / depth 1: %.3f (target <= 1.15); stage wall time depth 8 / depth 1: %.3f\n", n, r1 / r8, w8 / w1 }' "$W/$name.rates"
 }

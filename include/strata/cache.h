@@ -4,9 +4,10 @@
  * chunk is a pure function of the chunk: stage k reads x_{k-1} from the
  * cache instead of recomputing it, so a step costs one block, not k.  Each
  * entry remembers the depth d it holds (x_d, the output of blocks 1..d);
- * when a block is frozen, grow advances every entry by that one block
- * (grow.c run_cache_advance), so a stage costs one block forward per cached
- * chunk plus its training, whatever the depth and however short the stage.
+ * when a block is frozen, grow advances by that one block every entry the
+ * rest of the run is planned to read (grow.c run_cache_advance), so a stage
+ * costs one block forward per such chunk plus its training, whatever the
+ * depth and however short the stage.
  *
  * The cache is sharded: it holds only the chunk ids given at init (the
  * chunks this rank trains and evaluates on; data/order.h keeps that set
@@ -56,6 +57,8 @@ double cache_bytes(long n, int T, int D, cache_dtype dtype);
 st_status cache_init(act_cache *c, cache_mode mode, cache_dtype dtype, const long *ids, long n, int T, int D,
                      const char *scratch_dir, int rank);
 void cache_free(act_cache *c);
+/* Entry index (0..n-1) of `chunk`, or -1 when it is not one of the cache's. */
+long cache_index(const act_cache *c, long chunk);
 /* Forget every entry. */
 void cache_reset(act_cache *c);
 /* Copy the entry of `chunk` into dst [T, D] and set *depth to the depth it

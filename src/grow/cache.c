@@ -39,9 +39,9 @@ static int cmp_long(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Entry index of `chunk`, or -1. */
-static long slot_of(const act_cache *c, long chunk)
+long cache_index(const act_cache *c, long chunk)
 {
+    if (!c->ids || c->n == 0) return -1;
     const long *p = bsearch(&chunk, c->ids, (size_t)c->n, sizeof *c->ids, cmp_long);
     return p ? (long)(p - c->ids) : -1;
 }
@@ -136,7 +136,7 @@ st_status cache_get(act_cache *c, long chunk, float *dst, int *depth)
 {
     st_status st = ST_OK;
     *depth = -1;
-    long i = c->mode == CACHE_OFF ? -1 : slot_of(c, chunk);
+    long i = c->mode == CACHE_OFF ? -1 : cache_index(c, chunk);
     if (i < 0 || c->depth[i] < 0) {
         c->misses++;
         goto out;
@@ -163,7 +163,7 @@ out:
 st_status cache_put(act_cache *c, long chunk, const float *src, int depth)
 {
     st_status st = ST_OK;
-    long i = c->mode == CACHE_OFF ? -1 : slot_of(c, chunk);
+    long i = c->mode == CACHE_OFF ? -1 : cache_index(c, chunk);
     if (i < 0) goto out;
     bool bf16 = c->dtype == CACHE_BF16;
     c->depth[i] = -1; /* until the new value is wholly stored */

@@ -538,26 +538,77 @@ out:
 
 /* ---- the activation cache ---------------------------------------------- */
 
-/* Bring every entry of this rank's cache to depth `start` (the output of the
- * stage's frozen blocks), once, before the stage's first step: entries of
- * the previous stage advance by the one block frozen since, empty ones
- * (a new run's stage 2, a resumed session) come from the tokens.  After it
- * a step reads its frozen prefix from the cache whatever the depth and
- * however few chunks the stage visits (cache.h).  Tokens are read as the
- * steps read them, collectively in windows of pf_cap rows (every rank takes
- * part in every round); the FLOPs count as the stage's. */
+/* want[n] (the cache's entries): the entries the rest of the run is planned
+ * to read, i.e. the rank's training chunks at the data positions of the
+ * planned steps left in this stage and in every later stage (each planned
+ * like this one: the same settings), and every validation entry (every
+ * stage end evaluates).  The positions are walked until every training
+ * entry is marked or two passes over the order have gone by (by then every
+ * chunk has come round), so the walk costs at most ~2 n / N lookups. */
+static st_status run_cache_wanted(grow_run *g, bool *want)
+{
+    st_status st = ST_OK;
+    const long B = g->cfg.train.batch, n_train = g->data.n_train;
+    const int n_stages = (int)g->cfg.model.n_layers;
+    long planned = sched_planned_steps(&g->sched, B * g->data.ctx);
+    long left = planned - g->st.sched.steps;
+    double horizon = (double)(left > 0 ? left : 0) + (double)(n_stages - g->st.stage) * (double)planned;
+    long S = B < n_train ? B : n_train, cap = 2 * ((n_train + S - 1) / S) + 1;
+    long steps = horizon < (double)cap ? (long)horizon : cap;
+    long first, count, unmarked = 0;
+    for (long i = 0; i < g->cache.n; i++) want[i] = false;
+    for (long i = 0; i < g->data.n_val; i++) {
+        long e = cache_index(&g->cache, g->data.val[i]);
+        if (e >= 0) want[e] = true;
+    }
+    for (long i = 0; i < g->cache.n; i++) unmarked += !want[i];
+    comm_share(B, g->rank, g->size, &first, &count);
+    for (long t = 0; t < steps && unmarked > 0; t++)
+        for (long i = 0; i < count; i++) {
+            long k = data_order_chunk(&g->order, g->st.cursor + t * B + first + i);
+            if (k < 0) FAIL(ST_ENOMEM, "out of memory for the data order");
+            long e = cache_index(&g->cache, g->data.train[k]);
+            if (e >= 0 && !want[e]) {
+                want[e] = true;
+                unmarked--;
+            }
+        }
+out:
+    return st;
+}
+
+/* Bring the entries the rest of the run will read (run_cache_wanted) to
+ * depth `start` (the output of the stage's frozen blocks), once, before the
+ * stage's first step: entries of the previous stage advance by the one
+ * block frozen since, empty ones (a new run's stage 2, a resumed session)
+ * come from the tokens.  After it a step reads its frozen prefix from the
+ * cache whatever the depth and however few chunks the stage visits
+ * (cache.h); a chunk no later stage will read is not brought forward, so
+ * over the run each chunk costs one block per depth it is read at, as if
+ * each were computed when first needed.  An entry left behind (a stage ran
+ * longer than planned) comes forward on use, several blocks at once: the
+ * same arithmetic.  Tokens are read as the steps read them, collectively
+ * in windows of pf_cap rows (every rank takes part in every round); the
+ * FLOPs count as the stage's. */
 static st_status run_cache_advance(grow_run *g, int start)
 {
     st_status st = ST_OK;
     const int T = g->data.ctx;
-    const long n = g->cache.n;
     double t0 = timer_now(), flops = 0;
+    bool *want = malloc(sizeof *want * (size_t)(g->cache.n > 0 ? g->cache.n : 1));
+    long *ids = malloc(sizeof *ids * (size_t)(g->cache.n > 0 ? g->cache.n : 1));
+    st = want && ids ? ST_OK : ST_ERROR(ST_ENOMEM, "out of memory for the activation cache's index");
+    if (st == ST_OK) st = run_cache_wanted(g, want);
+    CHECK_AGREE(st, g->comm);
+    long n = 0;
+    for (long i = 0; i < g->cache.n; i++)
+        if (want[i]) ids[n++] = g->cache.ids[i];
     long rounds = (n + g->pf_cap - 1) / g->pf_cap;
     CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &rounds, 1, MPI_LONG, MPI_MAX, g->comm));
     g->pf_cursor = -1; /* the window's buffers are used here */
     for (long r = 0; r < rounds; r++) {
         long lo = r * g->pf_cap, m = lo >= n ? 0 : n - lo < g->pf_cap ? n - lo : g->pf_cap;
-        memcpy(g->batch_ids, g->cache.ids + lo, sizeof *g->batch_ids * (size_t)m);
+        memcpy(g->batch_ids, ids + lo, sizeof *g->batch_ids * (size_t)m);
         CHECK(dataset_read_chunks(&g->data, g->batch_ids, m, g->pf_tok));
         for (long i = 0; i < m && st == ST_OK; i++)
             st = run_prefix(g, g->batch_ids[i], g->pf_tok + (size_t)i * (size_t)(T + 1), start, true, g->xin,
@@ -565,12 +616,15 @@ static st_status run_cache_advance(grow_run *g, int start)
         CHECK_AGREE(st, g->comm);
     }
     g->cache_depth = start;
-    double sums[2] = {flops, (double)n};
-    CHECK(comm_allreduce_sum_f64(sums, 2, g->comm));
+    double sums[3] = {flops, (double)n, (double)g->cache.n};
+    CHECK(comm_allreduce_sum_f64(sums, 3, g->comm));
     g->st.stage_flops += sums[0];
-    log_info("activation cache: %.0f entries brought to depth %d in %.1f s (%.1f GFLOP)", sums[1], start,
-             timer_now() - t0, sums[0] / 1e9);
+    log_info("activation cache: %.0f of %.0f entries brought to depth %d in %.1f s (%.1f GFLOP; the chunks the "
+             "planned steps will read)",
+             sums[1], sums[2], start, timer_now() - t0, sums[0] / 1e9);
 out:
+    free(want);
+    free(ids);
     return st;
 }
 
