@@ -80,6 +80,19 @@ keep = 2
 EOF
 }
 
+# sha CHECKPOINT: the SHA-256 of every tensor, a line each (strata inspect)
+sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
+
+# col FILE COLUMN / dcol FILE COLUMN: one column of /metrics/steps or
+# /metrics/depth, a value a line, as the exact decimal text strata prints
+col() { metrics_col steps "$@"; }
+dcol() { metrics_col depth "$@"; }
+metrics_col() {
+    "$STRATA" metrics --table "$1" "$2" | awk -F, -v want="$3" '
+        NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next }
+        { print $c }'
+}
+
 finish() {
     echo "1..$tap_n"
     exit "$tap_failed"

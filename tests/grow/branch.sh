@@ -12,7 +12,6 @@
 H5DUMP=${H5DUMP:-h5dump}
 tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini --set model.n_layers=2 --set grow.steps=6 --set ckpt.interval=3"
-sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
 attr() { # attr FILE /parent NAME: the attribute's value as text
     "$H5DUMP" -a "$2/$3" "$1" 2>/dev/null | sed -n 's/^ *(0): *//p' | tr -d '"'
 }

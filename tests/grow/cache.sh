@@ -17,9 +17,7 @@
 
 tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini"
-sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
-loss() { "$STRATA" metrics --table steps "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "train_loss") c = i; next } { print $c }'; }
-dval() { "$STRATA" metrics --table depth "$1" | awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "val_loss") c = i; next } { print $c }'; }
+loss() { col "$1" train_loss; }
 # entries DEPTH FILE: "BROUGHT CACHED" of the "brought to depth DEPTH" line
 entries() { sed -n "s/.*activation cache: \([0-9]*\) of \([0-9]*\) entries brought to depth $1 .*/\1 \2/p" "$2" | head -1; }
 chunks() { sed -n 's/.*activation cache: \([0-9]*\) chunks on this rank.*/\1/p' "$1" | head -1; }
@@ -90,8 +88,8 @@ sha "$T/ck/resume/stage-003.h5" | cmp -s - "$T/mem.sha" && ok "the resumed run e
 
 # bfloat16 entries: close to float32, and really rounded.
 expect_exit 0 "2 ranks, cache_dtype = bfloat16" -- run 2 -- grow $cfg --set run.name=bf16 --set grow.cache_dtype=bfloat16
-dval "$T/ck/mem/stage-003.h5" | tail -1 >"$T/v32"
-dval "$T/ck/bf16/stage-003.h5" | tail -1 >"$T/v16"
+dcol "$T/ck/mem/stage-003.h5" val_loss | tail -1 >"$T/v32"
+dcol "$T/ck/bf16/stage-003.h5" val_loss | tail -1 >"$T/v16"
 paste -d' ' "$T/v16" "$T/v32" | awk '{ d = $1 - $2; if (d < 0) d = -d; r = d / $2; printf "# depth-3 val loss bf16 %s fp32 %s (relative %.2g)\n", $1, $2, r; exit !(NF == 2 && r < 1e-3 && r > 0) }' &&
     ok "bfloat16 cache: depth-3 validation loss within 1e-3 of float32 (and not equal)" ||
     not_ok "bfloat16 cache: validation loss off"

@@ -8,12 +8,6 @@
 MPIRUN=${MPIRUN:-mpirun}
 tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini"
-sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
-col() { # col FILE COLUMN: a /metrics/steps column as exact decimal text
-    "$STRATA" metrics --table steps "$1" | awk -F, -v want="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next }
-        { print $c }'
-}
 
 # 1. A fresh run on 2 ranks builds dataset and substrate, grows 3 blocks.
 expect_exit 0 "grow on 2 ranks (builds dataset and substrate first)" -- run 2 -- grow $cfg --set run.name=a
@@ -90,7 +84,6 @@ sha "$T/ck/stop/stage-003.h5" | cmp -s - "$T/a.sha" && ok "resumed run ends bitw
 # The per-depth table covers every session of a stage: stage 2 was cut at
 # step 17 (its 5th step) and resumed, and its train_loss (the mean over the
 # stage's 12 steps) is still the uninterrupted run's, bit for bit.
-dcol() { "$STRATA" metrics --table depth "$1" | awk -F, -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next } { print $c }'; }
 dcol "$T/ck/stop/stage-003.h5" train_loss >"$T/tl.stop"
 dcol "$T/ck/a/stage-003.h5" train_loss >"$T/tl.a"
 [ -s "$T/tl.a" ] && cmp -s "$T/tl.stop" "$T/tl.a" && ok "per-stage train_loss survives a resume" ||

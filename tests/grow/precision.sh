@@ -8,11 +8,6 @@
 
 tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini"
-col() { # col FILE COLUMN: a /metrics/steps column
-    "$STRATA" metrics --table steps "$1" | awk -F, -v want="$2" '
-        NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next }
-        { print $c }'
-}
 
 expect_exit 0 "grow in float32" -- "$STRATA" grow $cfg --set run.name=f32 --set train.precision=float32
 "$STRATA" grow $cfg --set run.name=bf16 --set train.precision=bfloat16 >"$T/out" 2>"$T/err"

@@ -9,7 +9,6 @@
 H5DUMP=${H5DUMP:-h5dump}
 tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini --set data.dataset=$T/tail.h5 --set model.n_layers=1 --set grow.steps=3"
-dcol() { "$STRATA" metrics --table depth "$1" | awk -F, -v want="$2" 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == want) c = i; next } { print $c }'; }
 tail -c 6000 "$top_srcdir/tests/data/moby-60k.txt" >"$T/test.txt"
 
 # 1. A run on a tail split with a text test set.

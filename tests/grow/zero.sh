@@ -19,7 +19,6 @@
 
 tiny_config "$T/tiny.ini"
 cfg="--config $T/tiny.ini --set grow.lora_from_depth=3 --set grow.lora_rank=2"
-sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
 cols() { # cols FILE: the train_loss and grad_norm columns of /metrics/steps
     "$STRATA" metrics --table steps "$1" | awk -F, '
         NR == 1 { for (i = 1; i <= NF; i++) { if ($i == "train_loss") a = i; if ($i == "grad_norm") b = i } next }

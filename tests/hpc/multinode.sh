@@ -81,7 +81,6 @@ mpirun_in_A() {
 args() { # args NAME: the tiny config as run NAME
     echo "grow --config $T/tiny.ini --set run.name=$1"
 }
-sha() { "$STRATA" inspect --sha256 "$1" 2>/dev/null; }
 
 # Reference: 2 ranks on one node (the host's own namespace).
 expect_exit 0 "2 ranks on one node" -- run 2 -- $(args ref)
