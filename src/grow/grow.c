@@ -122,17 +122,23 @@ static st_status eval_prefix(void *ctx, long row, int start, float *dst)
                       run_cache_usable(g) && start > 0, dst, NULL);
 }
 
-/* The evaluated validation chunks, read once: the first
- * min(n_val, eval.batches x batch) of the split, on every rank (eval_depths
- * shares them out).  eval.batches may change on resume, so the count is
- * taken from the settings of this session. */
+/* How many validation chunks an evaluation reads: the first
+ * min(n_val, eval.batches x batch) of the split.  eval.batches may change
+ * on resume, so the count is taken from the settings of this session. */
+static long run_n_evalrows(const grow_run *g)
+{
+    long n = g->data.n_val, cap = g->cfg.eval.batches * g->cfg.train.batch;
+    return n < cap ? n : cap;
+}
+
+/* The evaluated validation chunks (run_n_evalrows), read once, on every
+ * rank (eval_depths shares them out). */
 static st_status run_eval_rows(grow_run *g)
 {
     st_status st = ST_OK;
     const int T = g->data.ctx;
-    long n = g->data.n_val, cap = g->cfg.eval.batches * g->cfg.train.batch;
     if (g->evaltok) goto out;
-    g->n_evalrows = n < cap ? n : cap;
+    g->n_evalrows = run_n_evalrows(g);
     g->evaltok = malloc(sizeof *g->evaltok * (size_t)g->n_evalrows * (size_t)(T + 1));
     g->evalchars = malloc(sizeof *g->evalchars * (size_t)g->n_evalrows);
     g->evalids = malloc(sizeof *g->evalids * (size_t)g->n_evalrows);
@@ -1081,8 +1087,7 @@ static st_status run_local_chunks(grow_run *g, long **ids, long *n)
 {
     st_status st = ST_OK;
     const long B = g->cfg.train.batch;
-    long first, count, cap = g->cfg.eval.batches * B;
-    long n_eval = g->data.n_val < cap ? g->data.n_val : cap;
+    long first, count, n_eval = run_n_evalrows(g);
     bool sharded = g->order.slots == B;
     comm_share(B, g->rank, g->size, &first, &count);
     long max = (sharded ? 0 : g->data.n_train) + n_eval;
@@ -1134,17 +1139,19 @@ static st_status run_data_setup(grow_run *g)
     const char *dir = c->grow.cache_dir[0] ? c->grow.cache_dir : g->dir;
     if (cm != CACHE_OFF) {
         /* Ranks of one node share its memory (and, usually, its scratch disk). */
-        double need[2] = {cache_bytes(n, T, D, cdt), 1};
+        double need = cache_bytes(n, T, D, cdt);
+        int ranks = 1;
         CHECK_MPI(MPI_Comm_split_type(g->comm, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node));
-        CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, need, 2, MPI_DOUBLE, MPI_SUM, node));
+        CHECK_MPI(MPI_Comm_size(node, &ranks));
+        CHECK_MPI(MPI_Allreduce(MPI_IN_PLACE, &need, 1, MPI_DOUBLE, MPI_SUM, node));
         double room = cache_room(cm, dir);
         const double gib = 1024.0 * 1024 * 1024;
-        if (need[0] > room)
+        if (need > room)
             st = ST_ERROR(ST_EUSAGE,
-                          "grow.cache = %s: the activation cache of this node's %.0f rank%s needs %.2f GiB (%ld "
+                          "grow.cache = %s: the activation cache of this node's %d rank%s needs %.2f GiB (%ld "
                           "chunks x %d x %d %s on this rank) but %s has %.2f GiB; set %s grow.cache_dtype = bfloat16 "
                           "(half), run on more ranks (each caches its share), or set grow.cache = off",
-                          c->grow.cache, need[1], need[1] == 1 ? "" : "s", need[0] / gib, n, T, D,
+                          c->grow.cache, ranks, ranks == 1 ? "" : "s", need / gib, n, T, D,
                           c->grow.cache_dtype, cm == CACHE_MEMORY ? "memory (80% of MemAvailable)" : dir,
                           room / gib, cm == CACHE_MEMORY ? "grow.cache = disk (with grow.cache_dir on node-local scratch)," : "grow.cache_dir to a larger disk,");
         CHECK_AGREE(st, g->comm);
