@@ -73,13 +73,22 @@ static void gemm_ref(double *ref, double *sabs, bool round, bool ta, bool tb, in
         }
 }
 
+/* bf16 where oneDNN can run it at all: natively, or emulated on any
+ * AVX-512 CPU (STRATA_TEST_BF16_EMULATED, unless the caller set it), so
+ * these checks run on every machine of the suite, not only bf16 ones. */
+static const char *bf16_why(void)
+{
+    setenv("STRATA_TEST_BF16_EMULATED", "1", 0);
+    return op_bf16_unavailable();
+}
+
 /* The bf16 path gives the product of the bf16-rounded operands with fp32
  * accumulation (tight), which is within bf16 rounding of the fp32 product
  * (loose), and really is bf16 (it differs from the fp32 product). */
 static void bf16_gemm_matches_rounded_product(void **state)
 {
     (void)state;
-    const char *why = op_bf16_unavailable();
+    const char *why = bf16_why();
     if (why) {
         print_message("bf16 unavailable (%s)\n", why);
         skip();
@@ -488,7 +497,7 @@ static void linear_backward_takes_rounded_dy(void **state)
     op_linear_backward_dy16(dx2, 0.0f, dW2, dy, junk, x, W, R, IN, OUT, 1.0f);
     assert_memory_equal(dx1, dx2, sizeof(float) * R * IN);
     assert_memory_equal(dW1, dW2, sizeof(float) * OUT * IN);
-    const char *why = op_bf16_unavailable();
+    const char *why = bf16_why();
     if (why) {
         print_message("bf16 part skipped (%s)\n", why);
     } else {
