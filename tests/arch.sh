@@ -64,6 +64,10 @@ grep -l "grow_run" include/strata/*.h >"$T/leak" 2>/dev/null
 grep -ln '#include *<hdf5\.h>\|hid_t' include/strata/tokenizer.h include/strata/corpus.h include/strata/substrate.h >"$T/hid" 2>/dev/null
 [ ! -s "$T/hid" ] && ok "text and substrate headers take strata types, not hid_t" || { not_ok "hid_t in a public header"; sed 's/^/# /' "$T/hid"; }
 
+# cmocka's skip() reports "not ok # SKIP", an Automake FAIL: tests use ST_SKIP.
+grep -n '[^_A-Za-z]skip()' tests/*/*.c >"$T/skips" 2>/dev/null
+[ ! -s "$T/skips" ] && ok "no C test calls cmocka's skip() (ST_SKIP in tests/harness.h)" || { not_ok "cmocka skip() in a test"; sed 's/^/# /' "$T/skips"; }
+
 # The table itself: a planted upward include is caught (the check can fail).
 printf '#include "strata/grow.h"\n' >"$T/planted.c"
 bad=0

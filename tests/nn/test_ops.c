@@ -90,8 +90,7 @@ static void bf16_gemm_matches_rounded_product(void **state)
     (void)state;
     const char *why = bf16_why();
     if (why) {
-        print_message("bf16 unavailable (%s)\n", why);
-        skip();
+        ST_SKIP("bf16 unavailable (%s)", why);
     }
     assert_int_equal(op_bf16_round(1.0f + 1.0f / 256), 1.0f);         /* tie to even */
     assert_int_equal(op_bf16_round(1.0f + 3.0f / 256), 1.0f + 4.0f / 256); /* tie to even, up */
