@@ -237,12 +237,7 @@ out:
  * the part of the moments it keeps and updates. */
 static void run_segments(grow_run *g, param_arena *const *arenas, int n, size_t *first, size_t *count)
 {
-    for (int i = 0; i < n; i++) {
-        long f, c;
-        comm_share((long)arenas[i]->numel, g->rank, g->size, &f, &c);
-        first[i] = (size_t)f;
-        count[i] = (size_t)c;
-    }
+    for (int i = 0; i < n; i++) comm_segment(arenas[i]->numel, g->rank, g->size, &first[i], &count[i]);
 }
 
 /* Gradients and moments for the trainable arenas: the whole moments, or
