@@ -1,5 +1,6 @@
 /* grow.c -- the growth job: stages, steps, the coordinator's decisions, and
- * the order of a resume.  See grow.h for the schedule and run.h for the state. */
+ * which checkpoint a resume takes (loading one is load.c's).  See grow.h for
+ * the schedule and run.h for the state. */
 #define _GNU_SOURCE
 #include "strata/grow.h"
 
