@@ -84,5 +84,9 @@ st_status comm_check_identical(const void *buf, size_t bytes, MPI_Comm comm, boo
 /* Near-equal contiguous split of n items over `size` ranks: rank `rank`
  * gets [*first, *first + *count).  The first n % size ranks get one more. */
 void comm_share(long n, int rank, int size, long *first, long *count);
+/* The same split of a buffer of n elements, in its own size_t: rank
+ * `rank`'s segment of the segmented reduction above (and of the sharded
+ * moments) is [*first, *first + *count). */
+void comm_segment(size_t n, int rank, int size, size_t *first, size_t *count);
 
 #endif

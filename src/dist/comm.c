@@ -48,10 +48,10 @@ out:
 
 /* ---- deterministic segmented reduction ---------------------------------- */
 
-static void seg(size_t n, int r, int size, size_t *first, size_t *count)
+void comm_segment(size_t n, int rank, int size, size_t *first, size_t *count)
 {
     long f, c;
-    comm_share((long)n, r, size, &f, &c);
+    comm_share((long)n, rank, size, &f, &c);
     *first = (size_t)f;
     *count = (size_t)c;
 }
@@ -59,7 +59,7 @@ static void seg(size_t n, int r, int size, size_t *first, size_t *count)
 size_t comm_rs_scratch(size_t n, int rank, int size)
 {
     size_t first, count;
-    seg(n, rank, size, &first, &count);
+    comm_segment(n, rank, size, &first, &count);
     return (size_t)(size - 1) * count;
 }
 
@@ -80,7 +80,7 @@ st_status comm_rs_start(comm_rs *op, float *buf, size_t n, float *scratch, MPI_C
     op->req = malloc(2 * (size_t)(size - 1) * sizeof *op->req);
     CHECK_ALLOC(op->req);
     size_t first, count;
-    seg(n, rank, size, &first, &count);
+    comm_segment(n, rank, size, &first, &count);
     /* The contribution of rank q sits in slot q (q < rank) or q - 1. */
     for (int q = 0; q < size && count > 0; q++) {
         if (q == rank) continue;
@@ -89,7 +89,7 @@ st_status comm_rs_start(comm_rs *op, float *buf, size_t n, float *scratch, MPI_C
     }
     for (int q = 0; q < size; q++) {
         size_t qf, qc;
-        seg(n, q, size, &qf, &qc);
+        comm_segment(n, q, size, &qf, &qc);
         if (q == rank || qc == 0) continue;
         CHECK_MPI(MPI_Isend(buf + qf, (int)qc, MPI_FLOAT, q, COMM_TAG_RS, comm, &op->req[op->nreq++]));
     }
@@ -111,7 +111,7 @@ st_status comm_rs_finish(comm_rs *op)
     CHECK_MPI(MPI_Comm_size(op->comm, &size));
     if (size == 1) goto out;
     size_t first, count;
-    seg(op->n, rank, size, &first, &count);
+    comm_segment(op->n, rank, size, &first, &count);
     float *own = op->buf + first;
     /* acc = x_0, then + x_1, + x_2, ... in rank order.  a + b == b + a in
      * IEEE arithmetic, so the own contribution may be the left operand. */
@@ -149,7 +149,7 @@ static st_status seg_table(size_t n, int size, int **counts, int **displs)
     CHECK_ALLOC(*displs);
     for (int q = 0; q < size; q++) {
         size_t f, c;
-        seg(n, q, size, &f, &c);
+        comm_segment(n, q, size, &f, &c);
         (*counts)[q] = (int)c;
         (*displs)[q] = (int)f;
     }

@@ -6,10 +6,10 @@
  *   /model/..., /optim/{m,v}/...  tensors (tensors.c, layout.h; /optim added last)
  *   /state                        the run-state table (state.c)
  *   /metrics/steps, /metrics/depth column tables
- *   /parent                       a branch's parent (branch.c), attributes only
+ *   /parent                       a branch's parent (parent.c), attributes only
  * Written by rank 0 on MPI_COMM_SELF (the weights are replicated); every
  * rank learns the outcome, so a failure (disk full) stops all ranks alike.
- * The order of a resume (state, structure, tensors, RNG) is grow.c's. */
+ * The order of a resume (state, structure, tensors, RNG) is load.c's. */
 #define _GNU_SOURCE
 #include <math.h>
 #include <stdio.h>
@@ -48,7 +48,7 @@ static st_status write_contents(grow_run *g, const char *path)
     CHECK(grow_state_write(&f, "state", &g->st));
     CHECK(met_write(&g->steps, &f));
     CHECK(met_write(&g->depth, &f));
-    CHECK(branch_write(&f, g));
+    CHECK(grow_parent_write(&f, &g->parent));
     /* The session's sgemm peak behind /metrics/depth's mfu (FORMAT.md). */
     CHECK(h5_attr_set_array(&f, "metrics", "sgemm_peak_flops", H5_DT_F64, (size_t)g->size, g->peak_ranks));
     CHECK(h5_attr_set_str(&f, "metrics", "blas_core", g->blas_core));

@@ -6,6 +6,8 @@ check_PROGRAMS += tests/grow/test_schedule
 MPI_TESTS += tests/grow/test_schedule-np1.mpi tests/grow/test_schedule-np3.mpi
 libstrata_a_SOURCES += \
 	src/grow/grow.c \
+	src/grow/load.c \
+	src/grow/parent.c \
 	src/grow/cache.c \
 	src/grow/inputs.c \
 	src/grow/checkpoint.c \

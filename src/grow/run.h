@@ -1,6 +1,6 @@
 /* run.h -- the state of a growth run, private to src/grow: the training
- * loop (grow.c), its inputs (inputs.c) and its checkpoints (checkpoint.c,
- * state.c, tensors.c).
+ * loop (grow.c), its inputs (inputs.c), its checkpoints (checkpoint.c,
+ * state.c, tensors.c, parent.c; load.c loads one), and branches (branch.c).
  *
  * Everything a checkpoint must restore for a bitwise-identical resume is in
  * grow_state (numbers, described by one table in state.c) and the model
@@ -139,13 +139,18 @@ typedef struct grow_run {
     long *evalids;         /* [n_evalrows] 0..n-1: rows of evaltok (the chunk id is data.val[i]) */
 } grow_run;
 
-/* ---- grow.c ------------------------------------------------------------ */
+/* ---- load.c: a stage's structure, and a checkpoint loaded into it ------ */
 
 /* Give the model the structure of the current stage (blocks, LoRA
  * adapters, trainable flags).  New tensors are drawn from the init stream;
  * `fresh` applies the stage-start options (grow.reinit_head); a resume then
  * overwrites every value from the checkpoint. */
 st_status run_build_stage(grow_run *g, bool fresh);
+/* The current stage's trainable flags, then its gradients and moments (the
+ * whole moments, or under train.zero only this rank's segments). */
+st_status run_set_trainable(grow_run *g);
+/* This rank's segment of each of the n trained arenas (comm_segment). */
+void run_segments(grow_run *g, param_arena *const *arenas, int n, size_t *first, size_t *count);
 
 /* Load checkpoint f (path) into g: state, structure, tensors, metric
  * tables, and /parent when present (collective; ST_EUSAGE when it holds
@@ -167,10 +172,12 @@ st_status branch_plan(grow_run *g, const char *from);
  * one-member ensemble parent is a finished stage n_blocks at step 0; an
  * ensemble of several members is ST_EUSAGE, a damaged parent ST_ECKPT. */
 st_status branch_start(grow_run *g);
-/* /parent of a checkpoint: written when g->parent.set; read when present. */
-st_status branch_write(h5_file *f, const grow_run *g);
-st_status branch_read(h5_file *f, grow_run *g);
-void branch_free(grow_run *g);
+
+/* ---- parent.c: /parent of a checkpoint --------------------------------- */
+
+/* Write /parent when p->set (nothing otherwise); grow_parent_read and
+ * grow_parent_free (grow.h) read it back and free it. */
+st_status grow_parent_write(h5_file *f, const grow_parent *p);
 
 /* ---- inputs.c ---------------------------------------------------------- */
 

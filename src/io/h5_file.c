@@ -1,6 +1,7 @@
 /* h5_file.c -- HDF5 files: errors, element types, property lists, create /
- * open / close, the root attributes and the disk-space reservation (see h5.h
- * for the collective-call and storage rules). */
+ * open / close and the disk-space reservation (see h5.h for the
+ * collective-call and storage rules).  The root attributes that say what a
+ * file is are h5_kind.c's, above the attribute code. */
 #define _GNU_SOURCE /* memfd_create, fallocate */
 #include "h5_internal.h"
 
@@ -13,9 +14,6 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
-
-#include "strata_build.h"
 
 /* ---- errors ------------------------------------------------------------- */
 
@@ -194,7 +192,7 @@ out:
 }
 
 /* Close a file whose opening failed, keeping the message of the failure. */
-static void close_after_error(h5_file *f, st_status st)
+void h5_close_keep_error(h5_file *f, st_status st)
 {
     char *keep = strdup(st_last_error());
     h5_close(f);
@@ -204,7 +202,7 @@ static void close_after_error(h5_file *f, st_status st)
     }
 }
 
-st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kind)
+st_status h5_file_create(h5_file *f, const char *path, MPI_Comm comm)
 {
     st_status st = ST_OK;
     hid_t fapl = H5I_INVALID_HID;
@@ -212,24 +210,10 @@ st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kin
     f->id = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
     if (f->id < 0) H5FAIL(ST_EHDF5, NULL, "cannot create file");
     f->writable = true;
-
-    /* Every rank must write identical attribute values: rank 0's clock. */
-    long long now = (long long)time(NULL);
-    CHECK_MPI(MPI_Bcast(&now, 1, MPI_LONG_LONG, 0, comm));
-    time_t tnow = (time_t)now;
-    struct tm tm;
-    char stamp[32];
-    gmtime_r(&tnow, &tm);
-    strftime(stamp, sizeof stamp, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    CHECK(h5_attr_set_str(f, "/", "format", "strata"));
-    CHECK(h5_attr_set_i64(f, "/", "format_version", H5_FORMAT_VERSION));
-    CHECK(h5_attr_set_str(f, "/", "kind", kind));
-    CHECK(h5_attr_set_str(f, "/", "strata_version", PACKAGE_VERSION));
-    CHECK(h5_attr_set_str(f, "/", "created_utc", stamp));
 out:
     h5_close_id(&fapl);
     if (st != ST_OK) {
-        close_after_error(f, st);
+        h5_close_keep_error(f, st);
     }
     return st;
 }
@@ -258,47 +242,7 @@ st_status h5_open(h5_file *f, const char *path, MPI_Comm comm, bool writable)
 out:
     h5_close_id(&fapl);
     if (st != ST_OK) {
-        close_after_error(f, st);
-    }
-    return st;
-}
-
-st_status h5_check_kind(h5_file *f, const char *kind, st_status code)
-{
-    st_status st = ST_OK;
-    char *fmt = NULL, *fkind = NULL;
-    int64_t ver = 0;
-    bool has = false;
-    CHECK(h5_attr_exists(f, "/", "format", &has));
-    if (has) CHECK(h5_attr_get_str(f, "/", "format", &fmt));
-    if (!has || strcmp(fmt, "strata") != 0)
-        FAIL(code, "%s is not a strata file (root attribute format=\"strata\" missing)", f->path);
-    CHECK(h5_attr_exists(f, "/", "format_version", &has));
-    if (!has) FAIL(code, "%s: root attribute format_version missing", f->path);
-    CHECK(h5_attr_get_i64(f, "/", "format_version", &ver));
-    if (ver > H5_FORMAT_VERSION)
-        FAIL(code, "%s has format_version %lld, newer than this strata supports (%d); "
-             "use a newer strata", f->path, (long long)ver, H5_FORMAT_VERSION);
-    CHECK(h5_attr_exists(f, "/", "kind", &has));
-    if (!has) FAIL(code, "%s: root attribute kind missing", f->path);
-    CHECK(h5_attr_get_str(f, "/", "kind", &fkind));
-    if (kind && strcmp(kind, fkind) != 0)
-        FAIL(code, "%s is a strata %s file, not a %s file", f->path, fkind, kind);
-out:
-    if (st != ST_OK && st != code) st = code; /* unreadable attributes: same verdict */
-    free(fmt);
-    free(fkind);
-    return st;
-}
-
-st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *kind,
-                       st_status code)
-{
-    st_status st = h5_open(f, path, comm, false);
-    if (st != ST_OK) return code;
-    st = h5_check_kind(f, kind, code);
-    if (st != ST_OK) {
-        close_after_error(f, st);
+        h5_close_keep_error(f, st);
     }
     return st;
 }

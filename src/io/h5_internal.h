@@ -5,6 +5,8 @@
  *             "Untrusted files"): link-free paths, dataset storage, element
  *             types, shapes and sizes, bounded attribute reads
  * h5_attr.c   attributes
+ * h5_kind.c   the root attributes that say what a file is: stamped at
+ *             h5_create, checked at h5_open_kind / h5_check_kind
  * h5_data.c   groups, string datasets, n-D datasets, rows, h5_read_all
  * h5_table.c  column tables
  */
@@ -78,6 +80,14 @@ hid_t h5_lcpl_parents(void);
 hid_t h5_dxpl_for(const h5_file *f);
 /* Valid non-NULL pointer for ranks that select nothing. */
 extern const char h5_dummy_buf[16];
+
+/* ---- files (h5_file.c) -------------------------------------------------- */
+
+/* h5_create without the root attributes (h5_kind.c stamps them): create or
+ * truncate path on comm; on failure f is closed, the message kept. */
+st_status h5_file_create(h5_file *f, const char *path, MPI_Comm comm);
+/* Close a file whose opening failed, keeping the message of the failure. */
+void h5_close_keep_error(h5_file *f, st_status st);
 
 /* Reserve disk space for a write of nbytes (see h5_close in h5.h). */
 st_status h5_reserve(h5_file *f, const char *obj, size_t nbytes);

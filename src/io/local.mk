@@ -3,6 +3,7 @@ libstrata_a_SOURCES += \
 	src/io/h5_file.c \
 	src/io/h5_check.c \
 	src/io/h5_attr.c \
+	src/io/h5_kind.c \
 	src/io/h5_data.c \
 	src/io/h5_table.c \
 	src/io/publish.c \
