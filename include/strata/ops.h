@@ -84,7 +84,9 @@ void op_attention_forward(float *o, float *att, const float *qkv, int B, int T, 
  * and head: the causal blocks, 3/4 of T x T (what FLOP counts as computed
  * use; grow.c). */
 double op_attention_pairs(int T);
-/* dqkv [B*T, 3D] += gradient from do [B*T, D]; dp [T, T] scratch. */
+/* dqkv [B*T, 3D] = gradient from do [B*T, D] (overwritten: each of the
+ * causal blocks' products writes its own rows of dq, dk and dv once, so no
+ * zeroing pass is needed); dp [T, T] scratch. */
 void op_attention_backward(float *dqkv, float *dp, const float *dout, const float *qkv,
                            const float *att, int B, int T, int H, int hd);
 /* Naive reference (double accumulation) of op_attention_forward. */

@@ -79,7 +79,6 @@ void block_backward(const block_ctx *c, const param_arena *p, const lora_t *lora
     op_rmsnorm_backward(s->dx1, dg2, s->dn, a->x1, a->rstd2, param_ptr(p, BLK_LN2_G), N, D);
     /* x1 = x + ao Wout^T */
     lin_bwd(p, lora, LORA_OUT, s->dao, s->du, s->dx1, a->ao, a->lu[LORA_OUT], N, D, D);
-    memset(s->dqkv, 0, (size_t)N * 3 * D * sizeof(float));
     op_attention_backward(s->dqkv, s->dp, s->dao, a->qkv, a->att, B, T, c->H, c->hd);
     op_rope_apply(s->dqkv, B, T, 3 * D, c->H, c->hd, c->rope_cos, c->rope_sin, 1);
     op_rope_apply(s->dqkv + D, B, T, 3 * D, c->H, c->hd, c->rope_cos, c->rope_sin, 1);

@@ -242,11 +242,11 @@ ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, 
             if (h < T)
                 op_gemm(false, true, T - h, T, hd, 1.0f, dO + (size_t)h * D, D, v, ld, 0.0f,
                         dp + (size_t)h * T, T);
-            /* dV += P^T dO: keys [0, h) see all queries, keys [h, T) those from h */
-            op_gemm(true, false, h, hd, T, 1.0f, p, T, dO, D, 1.0f, dv, ld);
+            /* dV = P^T dO: keys [0, h) see all queries, keys [h, T) those from h */
+            op_gemm(true, false, h, hd, T, 1.0f, p, T, dO, D, 0.0f, dv, ld);
             if (h < T)
                 op_gemm(true, false, T - h, hd, T - h, 1.0f, p + (size_t)h * T + h, T,
-                        dO + (size_t)h * D, D, 1.0f, dv + (size_t)h * ld, ld);
+                        dO + (size_t)h * D, D, 0.0f, dv + (size_t)h * ld, ld);
             /* dS = scale * P * (dP - rowsum(P * dP)); zero above the diagonal */
             for (int t = 0; t < T; t++) {
                 const float *pr = p + (size_t)t * T;
@@ -255,15 +255,15 @@ ST_CLONES void op_attention_backward(float *dqkv, float *dp, const float *dout, 
                 for (int j = 0; j <= t; j++) dr[j] = scale * pr[j] * (dr[j] - dot);
                 for (int j = t + 1; j < T; j++) dr[j] = 0.0f;
             }
-            /* dQ += dS K ; dK += dS^T Q, on the same blocks */
-            op_gemm(false, false, h, hd, h, 1.0f, dp, T, k, ld, 1.0f, dq, ld);
+            /* dQ = dS K ; dK = dS^T Q, on the same blocks */
+            op_gemm(false, false, h, hd, h, 1.0f, dp, T, k, ld, 0.0f, dq, ld);
             if (h < T)
-                op_gemm(false, false, T - h, hd, T, 1.0f, dp + (size_t)h * T, T, k, ld, 1.0f,
+                op_gemm(false, false, T - h, hd, T, 1.0f, dp + (size_t)h * T, T, k, ld, 0.0f,
                         dq + (size_t)h * ld, ld);
-            op_gemm(true, false, h, hd, T, 1.0f, dp, T, q, ld, 1.0f, dk, ld);
+            op_gemm(true, false, h, hd, T, 1.0f, dp, T, q, ld, 0.0f, dk, ld);
             if (h < T)
                 op_gemm(true, false, T - h, hd, T - h, 1.0f, dp + (size_t)h * T + h, T,
-                        q + (size_t)h * ld, ld, 1.0f, dk + (size_t)h * ld, ld);
+                        q + (size_t)h * ld, ld, 0.0f, dk + (size_t)h * ld, ld);
         }
 }
 

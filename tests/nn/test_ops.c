@@ -292,6 +292,7 @@ static void attention_matches_naive_and_gradcheck(void **state)
             }
         /* position 0 attends only to itself: o = v_0 */
         for (int i = 0; i < D; i++) assert_float_equal(c.o[i], c.qkv[2 * D + i], 1e-6);
+        for (size_t i = 0; i < nq; i++) dq[i] = NAN; /* overwritten, not added to */
         op_attention_backward(dq, dp, c.r, c.qkv, c.att, 2, T, 2, 4);
         assert_true(gc_check("attention dqkv", c.qkv, dq, nq, att_loss, &c, 300));
         free(c.qkv), free(c.o), free(c.att), free(c.r), free(o2), free(dq), free(dp);
