@@ -107,10 +107,6 @@
 
 #include "strata/error.h"
 
-/* Version of the conventions in docs/FORMAT.md.  Readers refuse files with a
- * newer format_version. */
-#define H5_FORMAT_VERSION 1
-
 /* Values of the root attribute `kind`. */
 #define H5_KIND_DATASET "dataset"
 #define H5_KIND_SUBSTRATE "substrate"
@@ -157,17 +153,24 @@ typedef struct h5_file {
 /* ---- files ------------------------------------------------------------- */
 
 /* Create (truncate) `path` and write the root attributes format="strata",
- * format_version, kind, strata_version and created_utc (ISO 8601, UTC). */
+ * format_version (h5_format_version of `kind`), kind, strata_version and
+ * created_utc (ISO 8601, UTC). */
 st_status h5_create(h5_file *f, const char *path, MPI_Comm comm, const char *kind);
+
+/* The format_version this strata writes for files of `kind`, which is also
+ * the newest it reads (docs/FORMAT.md "Root attributes"): one table in
+ * h5_kind.c, bumped per kind when the meaning of that kind's files changes.
+ * A kind this strata does not know gets 1, the shared conventions. */
+int64_t h5_format_version(const char *kind);
 
 /* Open an existing file read-only (writable=false) or read-write.  Does not
  * check the root attributes; see h5_open_kind. */
 st_status h5_open(h5_file *f, const char *path, MPI_Comm comm, bool writable);
 
 /* Open read-only and check it is a strata file of `kind` (NULL: any kind)
- * with format_version <= H5_FORMAT_VERSION.  A file that is not HDF5, not a
- * strata file, of another kind or too new is refused with status `code`
- * (e.g. ST_EDATA for inputs, ST_ECKPT for checkpoints) and a message naming
+ * with format_version <= h5_format_version(the file's kind).  A file that is
+ * not HDF5, not a strata file, of another kind or too new is refused with
+ * status `code` (e.g. ST_EDATA for inputs, ST_ECKPT for checkpoints) and a message naming
  * the path; on failure f is left closed. */
 st_status h5_open_kind(h5_file *f, const char *path, MPI_Comm comm, const char *kind,
                        st_status code);

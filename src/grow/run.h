@@ -8,8 +8,11 @@
  * derived from the config and the input files.
  *
  * Adding a checkpoint field: a member of grow_state plus one row of the
- * table in state.c (name, type, offset); readers of older files see it as
- * missing -> bump format_version in docs/FORMAT.md if it is required.
+ * table in state.c (name, type, offset); newer readers of older files see
+ * it as missing (LATER gives its default), older readers ignore it -> if
+ * ignoring it changes what a resume does (order_slots did), bump the
+ * checkpoint row of the version table in src/io/h5_kind.c and
+ * docs/FORMAT.md "Root attributes", so older readers refuse the file.
  */
 #ifndef STRATA_GROW_RUN_H
 #define STRATA_GROW_RUN_H

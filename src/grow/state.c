@@ -15,7 +15,7 @@ typedef struct state_field {
     const char *name;
     field_type type;
     size_t offset;   /* in grow_state */
-    bool optional;   /* added after format_version 1: older files lack it */
+    bool optional;   /* added later: older files lack it */
     double def;      /* its value then */
 } state_field;
 

@@ -78,6 +78,8 @@ cp -r "$T/ck/stop" "$T/ck/corrupt"
 cp -r "$T/ck/stop" "$T/ck/shape"
 cp -r "$T/ck/stop" "$T/ck/none"
 cp -r "$T/ck/stop" "$T/ck/full"
+cp -r "$T/ck/stop" "$T/ck/v1"
+cp -r "$T/ck/stop" "$T/ck/v3"
 expect_exit 0 "resume after the stop" -- run 2 -- grow $cfg --set run.name=stop
 expect_grep "resuming" "$T/err" "resume is announced"
 sha "$T/ck/stop/stage-003.h5" | cmp -s - "$T/a.sha" && ok "resumed run ends bitwise identical" || not_ok "resumed weights differ"
@@ -201,6 +203,43 @@ sha "$T/ck/until/stage-003.h5" | cmp -s - "$T/a.sha" && ok "and ends bitwise ide
 expect_exit 0 "a monolithic run" -- run 1 -- grow $cfg --set run.name=mono2 --set grow.schedule=monolithic --set grow.steps=2
 expect_exit 2 "a monolithic run keeps its depth" -- run 1 -- grow $cfg --set run.name=mono2 --set grow.schedule=monolithic --set grow.steps=2 --set model.n_layers=4
 expect_grep "monolithic run may not change" "$T/err" "naming the reason"
+
+# 8f. format_version (docs/FORMAT.md "Root attributes"): checkpoints are 2
+#     since /state order_slots, datasets stay 1.  A checkpoint from before
+#     (format_version 1, no order_slots) still resumes, in the one-shard
+#     order (order_slots 1, kept in the files it writes); a checkpoint newer
+#     than this strata knows is refused (exit 4), naming the file.
+if [ -n "${PYTHON3:-}" ] && "$PYTHON3" -c 'import h5py' 2>/dev/null; then
+    attrs='import h5py, sys
+f = h5py.File(sys.argv[1], "r")
+print("format_version", int(f.attrs["format_version"]))
+if "state" in f:
+    print("order_slots", int(f["state"].attrs.get("order_slots", -1)))'
+    "$PYTHON3" -c "$attrs" "$T/ck/a/stage-003.h5" >"$T/v.a"
+    expect_grep "^format_version 2$" "$T/v.a" "a new checkpoint has format_version 2"
+    expect_grep "^order_slots 6$" "$T/v.a" "and orders by train.batch = 6 slots"
+    "$PYTHON3" -c "$attrs" "$T/data.h5" >"$T/v.data"
+    expect_grep "^format_version 1$" "$T/v.data" "a dataset still has format_version 1"
+    setver='import h5py, numpy, sys
+for f in sys.argv[2:]:
+    with h5py.File(f, "r+") as h:
+        h.attrs["format_version"] = numpy.int64(sys.argv[1])
+        if sys.argv[1] == "1":
+            del h["state"].attrs["order_slots"]'
+    "$PYTHON3" -c "$setver" 1 "$T"/ck/v1/*.h5
+    expect_exit 0 "a format_version 1 checkpoint without order_slots resumes" -- run 2 -- grow $cfg --set run.name=v1
+    expect_grep "resuming" "$T/err" "from its checkpoint"
+    "$PYTHON3" -c "$attrs" "$T/ck/v1/stage-003.h5" >"$T/v.v1"
+    expect_grep "^order_slots 1$" "$T/v.v1" "it keeps the old order (order_slots 1)"
+    expect_grep "^format_version 2$" "$T/v.v1" "in files of format_version 2"
+    "$PYTHON3" -c "$setver" 3 "$T"/ck/v3/*.h5
+    newest=$(cat "$T/ck/v3/LATEST")
+    expect_exit 4 "a format_version 3 checkpoint is refused with exit 4" -- run 2 -- grow $cfg --set run.name=v3
+    expect_grep "$newest has format_version 3, newer than this strata supports for checkpoint files (2)" "$T/err" \
+        "the refusal names the file, its version and the newest known"
+else
+    echo "ok - # SKIP no h5py"
+fi
 
 # 9. Bad input.
 expect_exit 2 "changed fixed setting on resume is refused" -- run 2 -- grow $cfg --set run.name=a --set model.d_ff=128

@@ -43,8 +43,10 @@ static void root_attributes_and_kind_check(void **state)
     ST_ASSERT_OK(h5_attr_get_str(&f, "", "kind", &s));
     assert_string_equal(s, "checkpoint");
     free(s);
+    /* checkpoints are 2 since /state order_slots (docs/FORMAT.md) */
     ST_ASSERT_OK(h5_attr_get_i64(&f, "/", "format_version", &v));
-    assert_int_equal(v, H5_FORMAT_VERSION);
+    assert_int_equal(v, 2);
+    assert_int_equal(h5_format_version(H5_KIND_CHECKPOINT), 2);
     ST_ASSERT_OK(h5_attr_get_str(&f, "/", "strata_version", &s));
     assert_true(strlen(s) > 0);
     free(s);
@@ -66,13 +68,42 @@ static void root_attributes_and_kind_check(void **state)
     ST_ASSERT_OK(h5_open_kind(&f, path, W, NULL, ST_EDATA)); /* any kind */
     ST_ASSERT_OK(h5_close(&f));
 
-    /* A newer format_version is refused. */
+    /* A checkpoint of format_version 1 (before order_slots) still opens. */
     ST_ASSERT_OK(h5_open(&f, path, W, true));
-    ST_ASSERT_OK(h5_attr_set_i64(&f, "/", "format_version", H5_FORMAT_VERSION + 1));
+    ST_ASSERT_OK(h5_attr_set_i64(&f, "/", "format_version", 1));
+    ST_ASSERT_OK(h5_close(&f));
+    ST_ASSERT_OK(h5_open_kind(&f, path, W, H5_KIND_CHECKPOINT, ST_ECKPT));
+    ST_ASSERT_OK(h5_close(&f));
+
+    /* A newer format_version is refused, by a reader of any kind too,
+     * naming the file, its version and the newest known. */
+    ST_ASSERT_OK(h5_open(&f, path, W, true));
+    ST_ASSERT_OK(h5_attr_set_i64(&f, "/", "format_version", 3));
     ST_ASSERT_OK(h5_close(&f));
     assert_int_equal(h5_open_kind(&f, path, W, H5_KIND_CHECKPOINT, ST_ECKPT), ST_ECKPT);
-    assert_non_null(strstr(st_last_error(), "format_version"));
+    assert_non_null(strstr(st_last_error(), "format_version 3"));
+    assert_non_null(strstr(st_last_error(), "(2)"));
     assert_non_null(strstr(st_last_error(), path));
+    assert_int_equal(f.id, H5I_INVALID_HID);
+    assert_int_equal(h5_open_kind(&f, path, W, NULL, ST_EDATA), ST_EDATA);
+    assert_non_null(strstr(st_last_error(), "format_version 3"));
+
+    /* Kinds whose meaning did not change stay at 1 and refuse 2. */
+    static const char *const ones[] = {H5_KIND_DATASET, H5_KIND_TOKENIZER, H5_KIND_SUBSTRATE,
+                                       H5_KIND_ENSEMBLE};
+    file_path(other, sizeof other, dir, "one.h5");
+    for (size_t i = 0; i < sizeof ones / sizeof ones[0]; i++) {
+        assert_int_equal(h5_format_version(ones[i]), 1);
+        ST_ASSERT_OK(h5_create(&f, other, W, ones[i]));
+        ST_ASSERT_OK(h5_attr_get_i64(&f, "/", "format_version", &v));
+        assert_int_equal(v, 1);
+        ST_ASSERT_OK(h5_attr_set_i64(&f, "/", "format_version", 2));
+        ST_ASSERT_OK(h5_close(&f));
+        assert_int_equal(h5_open_kind(&f, other, W, ones[i], ST_EDATA), ST_EDATA);
+        assert_non_null(strstr(st_last_error(), "format_version 2"));
+        assert_non_null(strstr(st_last_error(), "(1)"));
+        assert_non_null(strstr(st_last_error(), other));
+    }
 
     /* An HDF5 file that is not a strata file. */
     file_path(other, sizeof other, dir, "plain.h5");
