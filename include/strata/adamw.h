@@ -25,14 +25,17 @@ double adamw_grad_norm(param_arena *const *arenas, int n);
  * the ranks' partial sums in rank order (comm_sum_ordered_f64); the
  * unsharded run does the same over the same segments, so both clip alike. */
 double adamw_grad_sumsq(param_arena *const *arenas, int n, const size_t *first, const size_t *count);
-/* If clip > 0: g *= min(1, clip / (norm + 1e-6)) on the elements each arena's
- * rank owns (param_owned: all unless sharded); returns the factor used. */
-double adamw_clip(param_arena *const *arenas, int n, double clip, double norm);
+/* The global-norm clipping factor: min(1, clip / (norm + 1e-6)) if clip > 0,
+ * else 1. */
+double adamw_clip_factor(double clip, double norm);
 /* One update at step t (>= 1) with learning rate lr, on every arena with
  * trainable set (needs g, m, v), of the elements the rank owns
  * (param_owned; each element's update is the same wherever it is owned).
- * No clipping here. */
-void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t);
+ * Each gradient enters as (float)(g * gscale): the clipping factor is
+ * applied inside the one pass over the moments, and g is left as it was
+ * (no separate pass reads and writes every gradient). */
+void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t,
+                  double gscale);
 /* Norm, clip, update; returns the pre-clip global norm. */
 double adamw_step(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t);
 /* lr at 0-based step s of a stage of S steps with warmup w (docs/MODEL.md);

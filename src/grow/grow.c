@@ -789,9 +789,8 @@ static st_status train_step(grow_run *g, double *loss_out, double *gnorm_out, do
     *lr_out = lr;
     CHECK(diverged(g, wl, gnorm, true, bad));
     if (*bad) goto out;
-    adamw_clip(arenas, na, acfg.grad_clip, gnorm);
     g->st.adam_t++;
-    adamw_update(arenas, na, &acfg, lr, g->st.adam_t);
+    adamw_update(arenas, na, &acfg, lr, g->st.adam_t, adamw_clip_factor(acfg.grad_clip, gnorm));
     /* train.zero: each rank updated its slice; everyone needs all weights. */
     for (int i = 0; i < na && zero; i++) CHECK(comm_allgather_segments(arenas[i]->w, arenas[i]->numel, g->comm));
     CHECK(diverged(g, wl, gnorm, arenas_finite(arenas, na, false), bad));

@@ -30,22 +30,15 @@ double adamw_grad_sumsq(param_arena *const *arenas, int n, const size_t *first, 
 
 double adamw_grad_norm(param_arena *const *arenas, int n) { return sqrt(adamw_grad_sumsq(arenas, n, NULL, NULL)); }
 
-double adamw_clip(param_arena *const *arenas, int n, double clip, double norm)
+double adamw_clip_factor(double clip, double norm)
 {
     if (!(clip > 0)) return 1.0;
     double f = clip / (norm + 1e-6);
-    if (f >= 1.0) return 1.0;
-    for (int a = 0; a < n; a++) {
-        param_arena *p = arenas[a];
-        if (!p->trainable || !p->g) continue;
-        size_t first, count;
-        param_owned(p, &first, &count);
-        for (size_t i = first; i < first + count; i++) p->g[i] = (float)(p->g[i] * f);
-    }
-    return f;
+    return f < 1.0 ? f : 1.0;
 }
 
-ST_CLONES void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t)
+ST_CLONES void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t,
+                            double gscale)
 {
     double b1 = cfg->beta1, b2 = cfg->beta2;
     double bc1 = 1.0 - pow(b1, (double)t), bc2 = 1.0 - pow(b2, (double)t);
@@ -67,7 +60,9 @@ ST_CLONES void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *
             float *m = p->m + (lo - own), *v = p->v + (lo - own);
             float decay = d->decay ? (float)(1.0 - lr * cfg->weight_decay) : 1.0f;
             for (size_t i = 0; i < hi - lo; i++) {
-                float gi = g[i];
+                /* the clipped gradient, rounded as a separate clipping pass
+                 * over g would store it (exact when gscale is 1) */
+                float gi = (float)((double)g[i] * gscale);
                 m[i] = fb1 * m[i] + c1 * gi;
                 v[i] = fb2 * v[i] + c2 * gi * gi;
                 w[i] = w[i] * decay - step * m[i] / (sqrtf(v[i]) * inv_sbc2 + eps);
@@ -79,8 +74,7 @@ ST_CLONES void adamw_update(param_arena *const *arenas, int n, const adamw_cfg *
 double adamw_step(param_arena *const *arenas, int n, const adamw_cfg *cfg, double lr, long t)
 {
     double norm = adamw_grad_norm(arenas, n);
-    adamw_clip(arenas, n, cfg->grad_clip, norm);
-    adamw_update(arenas, n, cfg, lr, t);
+    adamw_update(arenas, n, cfg, lr, t, adamw_clip_factor(cfg->grad_clip, norm));
     return norm;
 }
 

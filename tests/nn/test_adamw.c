@@ -48,7 +48,7 @@ static void adamw_matches_hand_computed_update(void **state)
     for (long t = 1; t <= 3; t++) {
         double lr = 0.01 * t;
         for (int i = 0; i < 6; i++) g[idx[i]] = (float)grads[t - 1][i];
-        adamw_update((param_arena *const[]){&a}, 1, &cfg, lr, t);
+        adamw_update((param_arena *const[]){&a}, 1, &cfg, lr, t, 1.0);
         for (int i = 0; i < 6; i++) {
             bool decay = idx[i] >= 16;
             double gi = (float)grads[t - 1][i];
@@ -81,20 +81,35 @@ static void clipping_scales_to_the_global_norm(void **state)
     param_arena *list[2] = {&a, &b};
     double n = adamw_grad_norm(list, 2);
     assert_float_equal(n, 5.0, 1e-12);
-    /* clip above the norm: untouched */
-    assert_float_equal(adamw_clip(list, 2, 10.0, n), 1.0, 0);
-    assert_true(ga[0] == 3.0f);
-    /* clip 0 = off */
-    assert_float_equal(adamw_clip(list, 2, 0.0, n), 1.0, 0);
+    /* clip above the norm: factor 1; clip 0 = off */
+    assert_float_equal(adamw_clip_factor(10.0, n), 1.0, 0);
+    assert_float_equal(adamw_clip_factor(0.0, n), 1.0, 0);
     /* clip 1: factor 1 / (5 + 1e-6) */
-    double f = adamw_clip(list, 2, 1.0, n);
+    double f = adamw_clip_factor(1.0, n);
     assert_float_equal(f, 1.0 / (5.0 + 1e-6), 1e-12);
-    assert_float_equal(ga[0], 3.0 * f, 1e-7);
-    assert_float_equal(gb[17], 4.0 * f, 1e-7);
-    assert_float_equal(adamw_grad_norm(list, 2), 1.0, 1e-6);
+    /* the update with factor f is bitwise the update of the gradients
+     * scaled and rounded first (what a separate clipping pass stored), and
+     * leaves g as it was */
+    adamw_cfg cfg = {.beta1 = 0.9, .beta2 = 0.95, .eps = 1e-8, .weight_decay = 0.1, .grad_clip = 1.0};
+    param_arena c;
+    float gc[32] = {0}, m3[32] = {0}, v3[32] = {0};
+    make_arena(&c, gc, m3, v3);
+    assert_true(a.numel == c.numel && a.numel <= 32);
+    for (size_t i = 0; i < a.numel; i++) a.w[i] = c.w[i] = 0.25f * (float)(i % 7) - 0.5f;
+    a.w[0] = c.w[0] = 1.0f;
+    gc[0] = (float)(3.0f * f);
+    adamw_update(list, 1, &cfg, 0.01, 1, f);
+    adamw_update((param_arena *const[]){&c}, 1, &cfg, 0.01, 1, 1.0);
+    assert_memory_equal(a.w, c.w, sizeof(float) * a.numel);
+    assert_memory_equal(m, m3, sizeof m);
+    assert_memory_equal(v, v3, sizeof v);
+    assert_true(m[0] != 0.0f && a.w[0] != 1.0f);
+    assert_true(ga[0] == 3.0f && gb[17] == 4.0f);
+    assert_float_equal(adamw_grad_norm(list, 2), 5.0, 1e-12);
+    param_arena_free(&c);
     /* a frozen arena is neither counted nor scaled */
     b.trainable = false;
-    assert_float_equal(adamw_grad_norm(list, 2), 3.0 * f, 1e-6);
+    assert_float_equal(adamw_grad_norm(list, 2), 3.0, 1e-12);
     param_arena_free(&a);
     param_arena_free(&b);
 }
@@ -142,8 +157,7 @@ static void sharded_update_equals_the_full_update_on_its_slice(void **state)
     param_arena *fl[1] = {&full};
     for (long t = 1; t <= 3; t++) {
         memcpy(g, grads + (t - 1) * n, n * sizeof *g);
-        adamw_clip(fl, 1, cfg.grad_clip, adamw_grad_norm(fl, 1));
-        adamw_update(fl, 1, &cfg, 0.01, t);
+        adamw_update(fl, 1, &cfg, 0.01, t, adamw_clip_factor(cfg.grad_clip, adamw_grad_norm(fl, 1)));
     }
     /* The same three steps on every shard of 1..5 near-equal slices (and a
      * slice inside one tensor), clipped with the full norm. */
@@ -167,8 +181,7 @@ static void sharded_update_equals_the_full_update_on_its_slice(void **state)
                 memcpy(sg, grads + (t - 1) * n, n * sizeof *sg);
                 /* the global norm from the full gradient; the shard clips its slice */
                 double norm = sqrt(adamw_grad_sumsq(sl, 1, NULL, NULL));
-                adamw_clip(sl, 1, cfg.grad_clip, norm);
-                adamw_update(sl, 1, &cfg, 0.01, t);
+                adamw_update(sl, 1, &cfg, 0.01, t, adamw_clip_factor(cfg.grad_clip, norm));
             }
             int same = 1;
             for (size_t i = 0; i < n; i++) {
