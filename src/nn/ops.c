@@ -70,13 +70,15 @@ ST_INLINE double dot3_lanes(const float *a, const float *b, const float *c, int 
 /* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
 ST_INLINE float row_max(const float *r, int V)
 {
-    float lane[8];
+    /* 64 lanes: four independent vector chains (one would wait on the
+     * latency of each max); the maximum is exact in any order */
+    float lane[64];
     int j = 0;
-    for (int k = 0; k < 8; k++) lane[k] = r[0];
-    for (; j + 8 <= V; j += 8)
-        for (int k = 0; k < 8; k++) lane[k] = r[j + k] > lane[k] ? r[j + k] : lane[k];
+    for (int k = 0; k < 64; k++) lane[k] = r[0];
+    for (; j + 64 <= V; j += 64)
+        for (int k = 0; k < 64; k++) lane[k] = r[j + k] > lane[k] ? r[j + k] : lane[k];
     float mx = lane[0];
-    for (int k = 1; k < 8; k++) mx = lane[k] > mx ? lane[k] : mx;
+    for (int k = 1; k < 64; k++) mx = lane[k] > mx ? lane[k] : mx;
     for (; j < V; j++) mx = r[j] > mx ? r[j] : mx;
     return mx;
 }
@@ -95,17 +97,22 @@ ST_INLINE double row_sum_exp(const float *r, float mx, int V)
 }
 
 /* e[j] = exp(r[j] - mx) (e may be r); returns their sum, accumulated in 16
- * double lanes (the same bits from every clone) */
-ST_INLINE double row_exp_store(float *e, const float *r, float mx, int V)
+ * double lanes (the same bits from every clone).  next (or NULL): the row
+ * the caller reads after this one, V floats, fetched into cache while the
+ * exponentials keep the core busy (the cross-entropy's [N, V] logits come
+ * from memory, and its first pass over a row would otherwise wait for it). */
+ST_INLINE double row_exp_store(float *e, const float *r, float mx, int V, const float *next)
 {
     double lane[16] = {0};
     int j = 0;
-    for (; j + 16 <= V; j += 16)
+    for (; j + 16 <= V; j += 16) {
+        if (next) __builtin_prefetch(next + j, 0, 3);
         for (int k = 0; k < 16; k++) {
             float x = st_expf(r[j + k] - mx);
             e[j + k] = x;
             lane[k] += x;
         }
+    }
     double s = 0;
     for (; j < V; j++) {
         e[j] = st_expf(r[j] - mx);
@@ -213,7 +220,7 @@ ST_CLONES void op_attention_forward(float *o, float *att, const float *qkv, int 
             for (int t = 0; t < T; t++) {
                 float *r = p + (size_t)t * T;
                 float mx = row_max(r, t + 1);
-                float inv = (float)(1.0 / row_exp_store(r, r, mx, t + 1));
+                float inv = (float)(1.0 / row_exp_store(r, r, mx, t + 1, NULL));
                 for (int j = 0; j <= t; j++) r[j] *= inv;
                 for (int j = t + 1; j < T; j++) r[j] = 0.0f;
             }
@@ -384,7 +391,7 @@ ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets
         }
         /* one exp per logit: e_j = exp(x_j - max) kept, then
          * dlogits_j = scale e_j / sum_j e_j */
-        double sum = row_exp_store(e, r, mx, V);
+        double sum = row_exp_store(e, r, mx, V, n + 1 < N ? r + V : NULL);
         double l = mx + log(sum);
         lse[n] = (float)l;
         total += l - xt;
