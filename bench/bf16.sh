@@ -39,6 +39,17 @@ keep() {
 # best NAME KEY: the largest "RESULT KEY value" over the rounds of NAME
 best() { awk -v k="$2" '$1 == "RESULT" && $2 == k { if ($3 > b) b = $3 } END { print b + 0 }' "$W/$1"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0) ? a / b : 0 }'; }
+# rounds A B KEY: the ratio A / B of "RESULT KEY" round by round (the runs of
+# one round follow each other within a minute), then their median: on a
+# machine whose speed drifts between rounds, best-of-each can pair a fast
+# round of one program with a slow round of the other
+rounds() {
+    awk -v k="$3" '$1 == "RESULT" && $2 == k { print $3 }' "$W/$1" >"$W/ra"
+    awk -v k="$3" '$1 == "RESULT" && $2 == k { print $3 }' "$W/$2" >"$W/rb"
+    paste "$W/ra" "$W/rb" | awk '$2 > 0 { r[++n] = $1 / $2; printf "%s%.2f", (n > 1 ? " " : ""), r[n] }
+        END { for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (r[j] < r[i]) { t = r[i]; r[i] = r[j]; r[j] = t }
+              if (n) printf "; median %.2f", (n % 2) ? r[(n + 1) / 2] : (r[n / 2] + r[n / 2 + 1]) / 2 }'
+}
 
 bf16_ok=1
 reason=$(BENCH_SKIP_PEAK=1 "$BS" 1 1 16 2 16 8 2 50 bfloat16 2>&1 >/dev/null) || { bf16_ok=0; echo "# bfloat16 unavailable: $reason"; }
@@ -65,14 +76,17 @@ if [ $bf16_ok = 1 ]; then
     echo "1. bf16 / fp32 stage step, V=$V d=256: $(ratio "$(best big16 tokens_per_s)" "$(best big32 tokens_per_s)")x wall, $(ratio "$(best big16 tokens_per_cpu_s)" "$(best big32 tokens_per_cpu_s)")x per CPU second (target >= 1.8x)"
 fi
 echo "2. fp32 stage step d=256 V=5000, share of the same-run sgemm peak: $(best c32 mfu_wall) % wall, $(best c32 mfu_cpu) % per CPU second (target >= 85 %)"
+echo "   per round (CPU seconds, %): $(awk '$1 == "RESULT" && $2 == "mfu_cpu" { printf "%s%.1f", (n++ ? " " : ""), $3 }' "$W/c32")"
 # The ceiling of 2: with every non-GEMM pass free the step would still run
 # its GEMMs at their own rates, which OpenBLAS sets per shape.
 shapes=$(best sg shapes_share)
 echo "   ceiling of 2 (the step's GEMM shapes alone, flop-weighted, share of the peak): ${shapes} %$(awk -v c="$shapes" 'BEGIN { if (c < 85) print ": the 85 % target is out of reach with this BLAS here" }')"
 if [ $have_torch = 1 ]; then
     echo "3. C / PyTorch fp32 (V=5000): $(ratio "$(best c32 tokens_per_s)" "$(best t32 tokens_per_s)")x wall, $(ratio "$(best c32 tokens_per_cpu_s)" "$(best t32 tokens_per_cpu_s)")x per CPU second (target >= 1.5x)"
+    echo "   per round (CPU seconds): $(rounds c32 t32 tokens_per_cpu_s)"
     [ $bf16_ok = 1 ] && echo "   C bf16 / PyTorch bf16 autocast (V=5000): $(ratio "$(best c16 tokens_per_s)" "$(best t16 tokens_per_s)")x wall, $(ratio "$(best c16 tokens_per_cpu_s)" "$(best t16 tokens_per_cpu_s)")x per CPU second (target >= 1.5x)"
     echo "4. growth step at depth 4 (cache) / PyTorch top-block training of a 4-block model, fp32: $(ratio "$(best c32 tokens_per_s)" "$(best t32d4 tokens_per_s)")x wall, $(ratio "$(best c32 tokens_per_cpu_s)" "$(best t32d4 tokens_per_cpu_s)")x per CPU second (target >= 3x)"
+    echo "   per round (CPU seconds): $(rounds c32 t32d4 tokens_per_cpu_s)"
     # The ceiling of 4: the C step with every counted FLOP at the same-run
     # sgemm peak (no norms, softmax, AdamW, ...).  Below 3x the target cannot
     # be met by the engine on this machine, only by a slower PyTorch.
