@@ -83,13 +83,16 @@ ST_INLINE float row_max(const float *r, int V)
     return mx;
 }
 
-/* sum_j exp(r[j] - mx), accumulated in 8 double lanes */
-ST_INLINE double row_sum_exp(const float *r, float mx, int V)
+/* sum_j exp(r[j] - mx), accumulated in 8 double lanes; next (or NULL): the
+ * row read after this one, prefetched as in row_exp_store */
+ST_INLINE double row_sum_exp(const float *r, float mx, int V, const float *next)
 {
     double lane[8] = {0};
     int j = 0;
-    for (; j + 8 <= V; j += 8)
+    for (; j + 8 <= V; j += 8) {
+        if (next && j % 16 == 0) __builtin_prefetch(next + j, 0, 3);
         for (int k = 0; k < 8; k++) lane[k] += st_expf(r[j + k] - mx);
+    }
     double s = 0;
     for (; j < V; j++) s += st_expf(r[j] - mx);
     for (int k = 0; k < 8; k++) s += lane[k];
@@ -361,7 +364,7 @@ ST_CLONES double op_xent_forward(float *lse, const float *logits, const int32_t 
     for (int n = 0; n < N; n++) {
         const float *r = logits + (size_t)n * V;
         float mx = row_max(r, V);
-        double l = mx + log(row_sum_exp(r, mx, V));
+        double l = mx + log(row_sum_exp(r, mx, V, n + 1 < N ? r + V : NULL));
         lse[n] = (float)l;
         if (targets) total += l - r[target_of(targets, n, T, ld)];
     }
@@ -386,7 +389,9 @@ ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets
         float xt = r[tg];
         if (correct) {
             int best = 0;
-            while (r[best] != mx) best++; /* first index of the maximum */
+            /* first index of the maximum (bounded: a NaN maximum, from a
+             * diverged row, equals nothing) */
+            while (best < V - 1 && r[best] != mx) best++;
             hits += best == tg;
         }
         /* one exp per logit: e_j = exp(x_j - max) kept, then
