@@ -52,7 +52,9 @@ ST_INLINE float st_expf(float x)
     x = x > 88.7228f ? 88.7228f : x;
     /* n = round(x / ln 2) by the 1.5 * 2^23 trick (branch-free, SSE2-friendly) */
     float nf = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
-    int32_t n = (int32_t)nf;
+    /* NaN to int is undefined behaviour: a NaN x takes n = 0 and stays NaN
+     * through r (a select, so the loop still vectorises) */
+    int32_t n = (int32_t)(nf == nf ? nf : 0.0f);
     float r = x - nf * 0.693359375f + nf * 2.12194440e-4f;
     float r2 = r * r;
     float p = 1.9875691500e-4f;
@@ -62,7 +64,7 @@ ST_INLINE float st_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r2 + r + 1.0f;
-    int32_t bits = (n + 127) << 23;
+    uint32_t bits = (uint32_t)(n + 127) << 23; /* n + 127 >= 1 after the clamps */
     float s;
     memcpy(&s, &bits, sizeof s);
     return p * s;
