@@ -67,11 +67,11 @@ ST_INLINE double dot3_lanes(const float *a, const float *b, const float *c, int 
     return s;
 }
 
-/* max of r [V]: 8 independent lanes so the compiler vectorises the scan */
+/* max of r [V] in 64 lanes: the compiler vectorises the scan into four
+ * independent chains (one would wait on the latency of each max); the
+ * maximum is exact in any order */
 ST_INLINE float row_max(const float *r, int V)
 {
-    /* 64 lanes: four independent vector chains (one would wait on the
-     * latency of each max); the maximum is exact in any order */
     float lane[64];
     int j = 0;
     for (int k = 0; k < 64; k++) lane[k] = r[0];
@@ -390,9 +390,9 @@ ST_CLONES double op_xent_fused(float *logits, float *lse, const int32_t *targets
         if (correct) {
             int best = 0;
             /* first index of the maximum (bounded: a NaN maximum, from a
-             * diverged row, equals nothing) */
+             * diverged row, equals nothing, and such a row is no hit) */
             while (best < V - 1 && r[best] != mx) best++;
-            hits += best == tg;
+            hits += best == tg && r[best] == mx;
         }
         /* one exp per logit: e_j = exp(x_j - max) kept, then
          * dlogits_j = scale e_j / sum_j e_j */

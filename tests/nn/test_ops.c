@@ -412,6 +412,11 @@ static void xent_values_and_gradcheck(void **state)
     long h = -1;
     op_xent_fused(nanrow, lse2, &tg0, 1, 1, 1, 7, 1.0f, &h, NULL);
     assert_int_equal(h, 0);
+    for (int j = 0; j < 7; j++) nanrow[j] = (float)j;
+    nanrow[0] = NAN;
+    tg0 = 6; /* where the bounded scan stops */
+    op_xent_fused(nanrow, lse2, &tg0, 1, 1, 1, 7, 1.0f, &h, NULL);
+    assert_int_equal(h, 0);
     free(nanrow);
     free(f);
     free(c.logits), free(c.lse), free(d);
